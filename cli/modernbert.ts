@@ -1,0 +1,96 @@
+// `modernbert` command line: parity against a golden case, and what this machine can run.
+import { readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { parseArgs } from 'node:util';
+import { PARITY_BACKENDS, type PrecisionName, runParity } from '../evals/parity.ts';
+
+const USAGE = `usage:
+  modernbert parity <case-dir> --backend reference [--precision fp32|fp64]
+      Runs a golden case (config.json, model.safetensors, io.safetensors) and prints one JSON line:
+      {"case", "backend", "precision", "max_abs_err", "tolerance", "pass"}.
+      Exit 0: every output within tolerance; 1: one is not; 2: bad input.
+  modernbert info [--json]
+      Versions, the backends available on this machine, and the GPU adapter if any.`;
+
+/** Runs the CLI; returns the exit code. Output goes to the given streams (stdout, stderr). */
+export async function main(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s), err: (s: string) => void = (s) => process.stderr.write(s)): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'parity':
+        return parity(rest, out);
+      case 'info':
+        return await info(rest, out);
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        out(USAGE + '\n');
+        return command === undefined ? 2 : 0;
+      default:
+        err(`modernbert: unknown command "${command}"\n${USAGE}\n`);
+        return 2;
+    }
+  } catch (e) {
+    // Bad input (a file, a field, an option): one line naming it.
+    err(`modernbert ${command}: ${String((e as Error).message ?? e).replace(/\s*\n\s*/g, ' ')}\n`);
+    return 2;
+  }
+}
+
+function parity(args: string[], out: (s: string) => void): number {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { backend: { type: 'string', default: 'reference' }, precision: { type: 'string', default: 'fp32' } },
+  });
+  if (positionals.length !== 1) throw new Error(`expected one case directory, got ${positionals.length}`);
+  const precision = values.precision;
+  if (precision !== 'fp32' && precision !== 'fp64') throw new Error(`--precision must be fp32 or fp64, got "${precision}"`);
+  const result = runParity(positionals[0], values.backend, precision as PrecisionName);
+  out(JSON.stringify(result) + '\n');
+  return result.pass ? 0 : 1;
+}
+
+export interface MachineInfo {
+  modernbert: string;
+  node: string;
+  platform: string;
+  cpu: string;
+  cores: number;
+  backends: { name: string; available: boolean; detail: string }[];
+  gpuAdapter: string | null;
+}
+
+export async function machineInfo(): Promise<MachineInfo> {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+  const backends = Object.keys(PARITY_BACKENDS).map((name) => ({ name, available: true, detail: 'pure TypeScript on the CPU, fp32 and fp64' }));
+  let gpuAdapter: string | null = null;
+  const gpu = (globalThis as { navigator?: { gpu?: { requestAdapter(): Promise<{ info?: Record<string, string> } | null> } } }).navigator?.gpu;
+  if (gpu) {
+    const adapter = await gpu.requestAdapter();
+    gpuAdapter = adapter ? [adapter.info?.vendor, adapter.info?.architecture, adapter.info?.description].filter(Boolean).join(' / ') || 'unnamed adapter' : null;
+  }
+  return {
+    modernbert: pkg.version,
+    node: process.versions.node,
+    platform: `${process.platform}-${process.arch}`,
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    backends,
+    gpuAdapter,
+  };
+}
+
+async function info(args: string[], out: (s: string) => void): Promise<number> {
+  const { values } = parseArgs({ args, options: { json: { type: 'boolean', default: false } } });
+  const m = await machineInfo();
+  if (values.json) {
+    out(JSON.stringify(m) + '\n');
+    return 0;
+  }
+  out(`modernbert-ts ${m.modernbert}\nnode ${m.node} on ${m.platform}, ${m.cores} x ${m.cpu}\n`);
+  out(`GPU adapter: ${m.gpuAdapter ?? 'none found'}\nbackends:\n`);
+  for (const b of m.backends) out(`  ${b.available ? '+' : '-'} ${b.name.padEnd(10)} ${b.detail}\n`);
+  return 0;
+}

@@ -1,0 +1,53 @@
+// Attention as the definition: dense scores for one sequence, a window [left, right] (flash-attention's
+// convention: query i sees keys i-left .. i+right, inclusive; -1 = unlimited), and varlen attention as a
+// plain loop over the sequences of a packed batch. No mask values are needed: keys outside the window or
+// in another sequence are simply never visited.
+import { type FloatArray, type Precision, softmaxInPlace } from './ops.ts';
+
+export type Window = readonly [left: number, right: number];
+export const UNLIMITED: Window = [-1, -1];
+
+/** The keys [first, last] (inclusive) that query i of an n-token sequence sees under a window. */
+export function visibleKeys(i: number, n: number, window: Window): [number, number] {
+  const [left, right] = window;
+  return [left < 0 ? 0 : Math.max(0, i - left), right < 0 ? n - 1 : Math.min(n - 1, i + right)];
+}
+
+/**
+ * Attention of one sequence, all heads: tokens [start, start + n) of qkv[T, 3, H, D] (q, k already
+ * rotated) write out[T, H*D] rows [start, start + n), heads concatenated in order.
+ * scores = q.k * D^-0.5, softmax over the visible keys, out = sum p_j v_j.
+ */
+export function sequenceAttention(p: Precision, qkv: FloatArray, out: FloatArray, start: number, n: number, H: number, D: number, window: Window): void {
+  const r = p.round;
+  const C = H * D;
+  const scale = r(1 / Math.sqrt(D));
+  const scores = p.alloc(n);
+  for (let h = 0; h < H; h++) {
+    for (let i = 0; i < n; i++) {
+      const q = (start + i) * 3 * C + h * D;
+      const [first, last] = visibleKeys(i, n, window);
+      for (let j = first; j <= last; j++) {
+        const k = (start + j) * 3 * C + C + h * D;
+        let dot = 0;
+        for (let d = 0; d < D; d++) dot = r(dot + r(qkv[q + d] * qkv[k + d]));
+        scores[j] = r(dot * scale);
+      }
+      softmaxInPlace(p, scores, first, last + 1);
+      // out row starts at zero (fresh array); each out[d] sums over j in order.
+      const o = (start + i) * C + h * D;
+      for (let j = first; j <= last; j++) {
+        const v = (start + j) * 3 * C + 2 * C + h * D;
+        for (let d = 0; d < D; d++) out[o + d] = r(out[o + d] + r(scores[j] * qkv[v + d]));
+      }
+    }
+  }
+}
+
+/** Varlen attention: qkv[T, 3, H, D] packed by cuSeqlens[B+1] -> out[T, H*D]. */
+export function varlenAttention(p: Precision, qkv: FloatArray, cuSeqlens: Int32Array, H: number, D: number, window: Window): FloatArray {
+  const B = cuSeqlens.length - 1;
+  const out = p.alloc(cuSeqlens[B] * H * D);
+  for (let b = 0; b < B; b++) sequenceAttention(p, qkv, out, cuSeqlens[b], cuSeqlens[b + 1] - cuSeqlens[b], H, D, window);
+  return out;
+}

@@ -1,0 +1,210 @@
+// The model's operations, one function each, as plain loops over typed arrays.
+//
+// Dimension letters (used in every shape comment of the project):
+//   B sequences, L padded length, T total real tokens (unpadded), C hidden, H heads, D head dim,
+//   I intermediate, V vocab.
+// Matrices are row-major; a weight W[N, K] is stored as PyTorch's nn.Linear stores it, y = x W^T.
+//
+// Every function is generic over the float type through a Precision. In fp32 every arithmetic result,
+// accumulations included, is rounded to float32 with Math.fround, so the fp32 mode has the error of a
+// real fp32 implementation (JavaScript computes in double). In fp64 rounding is the identity: the oracle.
+
+export type FloatArray = Float32Array | Float64Array;
+
+export interface Precision {
+  readonly name: 'fp32' | 'fp64';
+  /** Rounds one arithmetic result to the working float type. */
+  readonly round: (x: number) => number;
+  alloc(length: number): FloatArray;
+  from(values: ArrayLike<number>): FloatArray;
+}
+
+export const fp32: Precision = {
+  name: 'fp32',
+  round: Math.fround,
+  alloc: (n) => new Float32Array(n),
+  from: (v) => Float32Array.from(v),
+};
+
+export const fp64: Precision = {
+  name: 'fp64',
+  round: (x) => x,
+  alloc: (n) => new Float64Array(n),
+  from: (v) => Float64Array.from(v),
+};
+
+export function precisionByName(name: string): Precision {
+  if (name === 'fp32') return fp32;
+  if (name === 'fp64') return fp64;
+  throw new Error(`unknown precision "${name}" (expected fp32 or fp64)`);
+}
+
+/** y[T, N] = x[T, K] W[N, K]^T (+ bias[N]). Each output sums over k in order. */
+export function linear(p: Precision, x: FloatArray, W: FloatArray, bias: FloatArray | null, T: number, N: number, K: number): FloatArray {
+  const r = p.round;
+  const y = p.alloc(T * N);
+  // Four rows of x share each pass over a row of W: the same sums in the same order, a quarter of the W reads.
+  let t = 0;
+  for (; t + 4 <= T; t += 4) {
+    const x0 = t * K, x1 = x0 + K, x2 = x1 + K, x3 = x2 + K;
+    for (let n = 0; n < N; n++) {
+      const w = n * K;
+      let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+      for (let k = 0; k < K; k++) {
+        const wk = W[w + k];
+        a0 = r(a0 + r(x[x0 + k] * wk));
+        a1 = r(a1 + r(x[x1 + k] * wk));
+        a2 = r(a2 + r(x[x2 + k] * wk));
+        a3 = r(a3 + r(x[x3 + k] * wk));
+      }
+      const b = bias ? bias[n] : 0;
+      y[t * N + n] = r(a0 + b);
+      y[(t + 1) * N + n] = r(a1 + b);
+      y[(t + 2) * N + n] = r(a2 + b);
+      y[(t + 3) * N + n] = r(a3 + b);
+    }
+  }
+  for (; t < T; t++) {
+    const x0 = t * K;
+    for (let n = 0; n < N; n++) {
+      const w = n * K;
+      let a = 0;
+      for (let k = 0; k < K; k++) a = r(a + r(x[x0 + k] * W[w + k]));
+      y[t * N + n] = r(a + (bias ? bias[n] : 0));
+    }
+  }
+  return y;
+}
+
+/** out = a + b, elementwise. */
+export function add(p: Precision, a: FloatArray, b: FloatArray): FloatArray {
+  const r = p.round;
+  const out = p.alloc(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = r(a[i] + b[i]);
+  return out;
+}
+
+/** y[T, C] = (x - mean) / sqrt(var + eps) * weight (+ bias), over the last dim, population variance. */
+export function layerNorm(p: Precision, x: FloatArray, weight: FloatArray, bias: FloatArray | null, T: number, C: number, eps: number): FloatArray {
+  const r = p.round;
+  const y = p.alloc(T * C);
+  for (let t = 0; t < T; t++) {
+    const o = t * C;
+    let sum = 0;
+    for (let c = 0; c < C; c++) sum = r(sum + x[o + c]);
+    const mean = r(sum / C);
+    let sq = 0;
+    for (let c = 0; c < C; c++) {
+      const d = r(x[o + c] - mean);
+      sq = r(sq + r(d * d));
+    }
+    const rstd = r(1 / r(Math.sqrt(r(r(sq / C) + eps))));
+    for (let c = 0; c < C; c++) {
+      const v = r(r(r(x[o + c] - mean) * rstd) * weight[c]);
+      y[o + c] = bias ? r(v + bias[c]) : v;
+    }
+  }
+  return y;
+}
+
+const TWO_OVER_SQRT_PI = 1.1283791670955126;
+
+/**
+ * The error function to double precision. Uses erf(x) = 2/sqrt(pi) * exp(-x^2) * sum_n 2^n x^(2n+1) / (2n+1)!!,
+ * whose terms are all positive, so the sum loses no precision to cancellation. erf(6) rounds to 1 in double.
+ */
+export function erf(x: number): number {
+  if (Number.isNaN(x)) return NaN;
+  const a = Math.abs(x);
+  if (a >= 6) return Math.sign(x);
+  const a2 = a * a;
+  let term = a;
+  let sum = a;
+  for (let n = 1; term > sum * 1e-17; n++) {
+    term *= (2 * a2) / (2 * n + 1);
+    sum += term;
+  }
+  return Math.sign(x) * TWO_OVER_SQRT_PI * Math.exp(-a2) * sum;
+}
+
+/** GELU, exact erf form (torch.nn.functional.gelu, approximate='none'): x/2 * (1 + erf(x / sqrt 2)). */
+export function geluErf(x: number): number {
+  return 0.5 * x * (1 + erf(x * Math.SQRT1_2));
+}
+
+/** out[i] = gelu(x[i]), elementwise. */
+export function gelu(p: Precision, x: FloatArray): FloatArray {
+  const r = p.round;
+  const out = p.alloc(x.length);
+  for (let i = 0; i < x.length; i++) out[i] = r(geluErf(x[i]));
+  return out;
+}
+
+/** GeGLU: u[T, 2I] -> out[T, I] = gelu(u[:, :I]) * u[:, I:] (the first half is activated, the second gates). */
+export function geglu(p: Precision, u: FloatArray, T: number, I: number): FloatArray {
+  const r = p.round;
+  const out = p.alloc(T * I);
+  for (let t = 0; t < T; t++) {
+    for (let i = 0; i < I; i++) out[t * I + i] = r(r(geluErf(u[t * 2 * I + i])) * u[t * 2 * I + I + i]);
+  }
+  return out;
+}
+
+/** In-place softmax of x[from, to) (max-subtracted); returns nothing, x holds the probabilities. */
+export function softmaxInPlace(p: Precision, x: FloatArray, from: number, to: number): void {
+  const r = p.round;
+  let max = -Infinity;
+  for (let i = from; i < to; i++) if (x[i] > max) max = x[i];
+  let sum = 0;
+  for (let i = from; i < to; i++) {
+    x[i] = r(Math.exp(r(x[i] - max)));
+    sum = r(sum + x[i]);
+  }
+  for (let i = from; i < to; i++) x[i] = r(x[i] / sum);
+}
+
+export interface RopeTables {
+  /** cos[P, D/2], sin[P, D/2]: angle(p, i) = p * theta^(-2i/D). */
+  cos: FloatArray;
+  sin: FloatArray;
+  positions: number;
+  halfDim: number;
+}
+
+/**
+ * RoPE tables for positions 0..P-1. In fp32 each step is rounded as HF computes it in float32
+ * (exponent 2i/D, theta^e, 1/theta^e, p * inv_freq, cos, sin); in fp64 they are exact doubles.
+ */
+export function ropeTables(p: Precision, theta: number, D: number, P: number): RopeTables {
+  const r = p.round;
+  const half = D / 2;
+  const cos = p.alloc(P * half);
+  const sin = p.alloc(P * half);
+  for (let i = 0; i < half; i++) {
+    const invFreq = r(1 / r(Math.pow(theta, r((2 * i) / D))));
+    for (let pos = 0; pos < P; pos++) {
+      const angle = r(pos * invFreq);
+      cos[pos * half + i] = r(Math.cos(angle));
+      sin[pos * half + i] = r(Math.sin(angle));
+    }
+  }
+  return { cos, sin, positions: P, halfDim: half };
+}
+
+/**
+ * Rotates one head vector x[offset .. offset+D) in place by position pos, GPT-NeoX style ("rotate_half",
+ * not interleaved): x[j] <- x[j] cos - x[j+D/2] sin, x[j+D/2] <- x[j+D/2] cos + x[j] sin, j < D/2.
+ */
+export function applyRope(p: Precision, x: FloatArray, offset: number, pos: number, tables: RopeTables): void {
+  const r = p.round;
+  const half = tables.halfDim;
+  const t = pos * half;
+  for (let j = 0; j < half; j++) {
+    const c = tables.cos[t + j];
+    const s = tables.sin[t + j];
+    const x1 = x[offset + j];
+    const x2 = x[offset + half + j];
+    x[offset + j] = r(r(x1 * c) - r(x2 * s));
+    x[offset + half + j] = r(r(x2 * c) + r(x1 * s));
+  }
+}
