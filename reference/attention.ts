@@ -19,9 +19,8 @@ export function visibleKeys(i: number, n: number, window: Window): [number, numb
  * scores = q.k * D^-0.5, softmax over the visible keys, out = sum p_j v_j.
  */
 export function sequenceAttention(p: Precision, qkv: FloatArray, out: FloatArray, start: number, n: number, H: number, D: number, window: Window): void {
-  const r = p.round;
   const C = H * D;
-  const scale = r(1 / Math.sqrt(D));
+  const scale = p.round(1 / Math.sqrt(D));
   const scores = p.alloc(n);
   for (let h = 0; h < H; h++) {
     for (let i = 0; i < n; i++) {
@@ -30,15 +29,15 @@ export function sequenceAttention(p: Precision, qkv: FloatArray, out: FloatArray
       for (let j = first; j <= last; j++) {
         const k = (start + j) * 3 * C + C + h * D;
         let dot = 0;
-        for (let d = 0; d < D; d++) dot = r(dot + r(qkv[q + d] * qkv[k + d]));
-        scores[j] = r(dot * scale);
+        for (let d = 0; d < D; d++) dot = p.round(dot + p.round(qkv[q + d] * qkv[k + d]));
+        scores[j] = p.round(dot * scale);
       }
       softmaxInPlace(p, scores, first, last + 1);
       // out row starts at zero (fresh array); each out[d] sums over j in order.
       const o = (start + i) * C + h * D;
       for (let j = first; j <= last; j++) {
         const v = (start + j) * 3 * C + 2 * C + h * D;
-        for (let d = 0; d < D; d++) out[o + d] = r(out[o + d] + r(scores[j] * qkv[v + d]));
+        for (let d = 0; d < D; d++) out[o + d] = p.round(out[o + d] + p.round(scores[j] * qkv[v + d]));
       }
     }
   }

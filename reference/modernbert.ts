@@ -168,7 +168,6 @@ export function predictionHead(model: ModernBertModel, x: FloatArray, N: number)
 
 /** last[T, C] -> pooled[B, C]: the first token (cls) or the mean over each sequence's real tokens (mean). */
 export function pool(p: Precision, last: FloatArray, batch: PackedBatch, C: number, pooling: Pooling): FloatArray {
-  const r = p.round;
   const out = p.alloc(batch.batchSize * C);
   for (let b = 0; b < batch.batchSize; b++) {
     const start = batch.cuSeqlens[b];
@@ -179,8 +178,8 @@ export function pool(p: Precision, last: FloatArray, batch: PackedBatch, C: numb
     }
     for (let c = 0; c < C; c++) {
       let sum = 0;
-      for (let t = start; t < start + n; t++) sum = r(sum + last[t * C + c]);
-      out[b * C + c] = r(sum / n);
+      for (let t = start; t < start + n; t++) sum = p.round(sum + last[t * C + c]);
+      out[b * C + c] = p.round(sum / n);
     }
   }
   return out;
