@@ -1,0 +1,111 @@
+import { spawnSync } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { readSafetensors, toFloat32, writeSafetensors } from '../reference/safetensors.ts';
+import { GOLDEN, copyOfCase } from './helpers.ts';
+
+const BIN = join(import.meta.dirname, '..', 'bin', 'modernbert.js');
+
+function cli(...args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Adds `delta` to one value of an expected output in a copy of a case. */
+function tamper(name: string, output: string, index: number, delta: number): string {
+  const dir = copyOfCase(name);
+  const file = join(dir, 'io.safetensors');
+  const io = readSafetensors(file).tensors;
+  const t = io.get(output)!;
+  const data = Float32Array.from(toFloat32(t));
+  data[index] += delta;
+  io.set(output, { ...t, data });
+  writeSafetensors(file, io);
+  return dir;
+}
+
+describe('modernbert parity', () => {
+  it('prints exactly one JSON line with the contract keys, and exits 0 on a pass', () => {
+    const { code, stdout } = cli('parity', join(GOLDEN, 'tiny'), '--backend', 'reference');
+    expect(code).toBe(0);
+    expect(stdout.endsWith('\n')).toBe(true);
+    expect(stdout.trim().split('\n')).toHaveLength(1);
+    const result = JSON.parse(stdout);
+    expect(Object.keys(result)).toEqual(['case', 'backend', 'precision', 'max_abs_err', 'tolerance', 'pass']);
+    expect(result).toMatchObject({ case: 'tiny', backend: 'reference', precision: 'fp32', pass: true });
+    expect(result.tolerance).toEqual({ last_hidden_state: 1e-4, hidden_states: 1e-4, mlm_logits: 2e-4, cls_logits: 1e-4, mean_logits: 1e-4 });
+  });
+
+  it('compares the float64 tensors in fp64 mode', () => {
+    const { code, stdout } = cli('parity', join(GOLDEN, 'rope'), '--precision', 'fp64');
+    expect(code).toBe(0);
+    const result = JSON.parse(stdout);
+    expect(result.precision).toBe('fp64');
+    expect(result.tolerance).toEqual({ last_hidden_state_f64: 1e-9, cls_logits_f64: 1e-9, mean_logits_f64: 1e-9 });
+  });
+
+  it('exits 1 and reports pass false when an output is off on a real token', () => {
+    // tiny: B=3, L=12, C=32; token 0 of sequence 0 is real.
+    const { code, stdout } = cli('parity', tamper('tiny', 'last_hidden_state', 5, 1e-3));
+    expect(code).toBe(1);
+    const result = JSON.parse(stdout);
+    expect(result.pass).toBe(false);
+    expect(result.max_abs_err.last_hidden_state).toBeGreaterThan(9e-4);
+    expect(result.max_abs_err.mlm_logits).toBeLessThan(2e-4);
+  });
+
+  it('ignores padding positions', () => {
+    // Sequence 0 of tiny has 7 real tokens; position 10 is padding.
+    const { code } = cli('parity', tamper('tiny', 'last_hidden_state', 10 * 32 + 3, 5));
+    expect(code).toBe(0);
+  });
+
+  it('exits 2 with one line naming the file on bad input', () => {
+    const noIo = copyOfCase('tiny');
+    rmSync(join(noIo, 'io.safetensors'));
+    let r = cli('parity', noIo);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/io\.safetensors: file not found/);
+
+    const noIds = copyOfCase('tiny');
+    const io = readSafetensors(join(noIds, 'io.safetensors')).tensors;
+    io.delete('input_ids');
+    writeSafetensors(join(noIds, 'io.safetensors'), io);
+    r = cli('parity', noIds);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/io\.safetensors: field "input_ids" is missing/);
+
+    const corrupt = copyOfCase('tiny');
+    writeFileSync(join(corrupt, 'model.safetensors'), new Uint8Array(100));
+    r = cli('parity', corrupt);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/tiny\/model\.safetensors: the header is not valid UTF-8 JSON/);
+
+    const badConfig = copyOfCase('tiny');
+    writeFileSync(join(badConfig, 'config.json'), JSON.stringify({ hidden_size: 30, num_attention_heads: 4 }));
+    r = cli('parity', badConfig);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/config\.json: field "hidden_size" \(30\) must be divisible by num_attention_heads \(4\)/);
+  });
+
+  it('exits 2 on a bad option', () => {
+    expect(cli('parity', join(GOLDEN, 'tiny'), '--precision', 'fp16')).toMatchObject({ code: 2, stderr: expect.stringMatching(/--precision must be fp32 or fp64/) });
+    expect(cli('parity', join(GOLDEN, 'tiny'), '--backend', 'cuda')).toMatchObject({ code: 2, stderr: expect.stringMatching(/unknown backend "cuda" \(available: reference\)/) });
+    expect(cli('parity')).toMatchObject({ code: 2, stderr: expect.stringMatching(/expected one case directory/) });
+    expect(cli('frobnicate').code).toBe(2);
+  });
+});
+
+describe('modernbert info', () => {
+  it('lists versions and the backends of this machine', () => {
+    const { code, stdout } = cli('info', '--json');
+    expect(code).toBe(0);
+    const info = JSON.parse(stdout);
+    expect(info.node).toBe(process.versions.node);
+    expect(info.backends.map((b: { name: string }) => b.name)).toContain('reference');
+    expect(cli('info').stdout).toMatch(/backends:\n {2}\+ reference/);
+  });
+});

@@ -1,0 +1,26 @@
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach } from 'vitest';
+
+export const GOLDEN = join(import.meta.dirname, 'fixtures', 'golden');
+export const GOLDEN_CASES = ['tiny', 'window', 'rope', 'meanpool', 'bias'];
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+/** A temporary directory removed after the test. */
+export function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'modernbert-test-'));
+  dirs.push(d);
+  return d;
+}
+
+/** A temporary copy of a golden case folder, to corrupt freely. */
+export function copyOfCase(name: string): string {
+  const d = join(tempDir(), name);
+  cpSync(join(GOLDEN, name), d, { recursive: true });
+  return d;
+}
