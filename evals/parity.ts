@@ -4,7 +4,7 @@ import { basename, join, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { type ModernBertConfig, loadConfig } from '../reference/config.ts';
 import { readCheckpointTensors, weightsFromTensors } from '../reference/checkpoint.ts';
-import { type ForwardOutput, forward } from '../reference/modernbert.ts';
+import { type ForwardOutput, forward, validateBatch } from '../reference/modernbert.ts';
 import { type FloatArray, precisionByName } from '../reference/ops.ts';
 import { type Tensor, readSafetensors, toFloat64, toInt32 } from '../reference/safetensors.ts';
 import { type PackedBatch, packPadded, paddedRowOfToken } from '../reference/unpad.ts';
@@ -75,11 +75,17 @@ export function runParity(caseDir: string, backend: string, precision: Precision
   if (mask && (mask.shape.length !== 2 || mask.shape[0] !== B || mask.shape[1] !== L)) {
     throw new ParityInputError(`${ioFile}: field "attention_mask" must be [${B}, ${L}] like input_ids, got [${mask.shape.join(', ')}]`);
   }
+  const inputIds = toInt32(ids, `${ioFile}: field "input_ids"`);
   let batch: PackedBatch;
   try {
-    batch = packPadded({ inputIds: toInt32(ids, `${ioFile}: field "input_ids"`), attentionMask: mask ? toInt32(mask, `${ioFile}: field "attention_mask"`) : undefined, batchSize: B, seqLen: L });
+    batch = packPadded({ inputIds, attentionMask: mask ? toInt32(mask, `${ioFile}: field "attention_mask"`) : undefined, batchSize: B, seqLen: L });
   } catch (e) {
     throw new ParityInputError(`${ioFile}: field "${mask ? 'attention_mask' : 'input_ids'}": ${(e as Error).message}`);
+  }
+  try {
+    validateBatch(config, batch, { allowLongSequences: true }); // HF's eager path does not enforce the length either
+  } catch (e) {
+    throw new ParityInputError(`${ioFile}: field "input_ids": ${(e as Error).message}`);
   }
 
   const tolerance = precision === 'fp32' ? FP32_TOLERANCE : FP64_TOLERANCE;

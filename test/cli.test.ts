@@ -78,6 +78,17 @@ describe('modernbert parity', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/io\.safetensors: field "input_ids" is missing/);
 
+    const badId = copyOfCase('tiny');
+    const ioWithBadId = readSafetensors(join(badId, 'io.safetensors')).tensors;
+    const ids = ioWithBadId.get('input_ids')!;
+    const badIds = Int32Array.from(ids.data as Int32Array);
+    badIds[13] = 128; // sequence 1, position 1: vocab_size is 128
+    ioWithBadId.set('input_ids', { ...ids, data: badIds });
+    writeSafetensors(join(badId, 'io.safetensors'), ioWithBadId);
+    r = cli('parity', badId);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/io\.safetensors: field "input_ids": token id 128 at sequence 1, position 1 is out of range: vocab_size is 128/);
+
     const corrupt = copyOfCase('tiny');
     writeFileSync(join(corrupt, 'model.safetensors'), new Uint8Array(100));
     r = cli('parity', corrupt);
