@@ -15,7 +15,8 @@ export function visibleKeys(i: number, n: number, window: Window): [number, numb
 
 /**
  * Attention of one sequence, all heads: tokens [start, start + n) of qkv[T, 3, H, D] (q, k already
- * rotated) write out[T, H*D] rows [start, start + n), heads concatenated in order.
+ * rotated) accumulate into out[T, H*D] rows [start, start + n), which must start at zero; heads are
+ * concatenated in order.
  * scores = q.k * D^-0.5, softmax over the visible keys, out = sum p_j v_j.
  */
 export function sequenceAttention(p: Precision, qkv: FloatArray, out: FloatArray, start: number, n: number, H: number, D: number, window: Window): void {

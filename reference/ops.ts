@@ -16,7 +16,6 @@ export interface Precision {
   /** Rounds one arithmetic result to the working float type. */
   round(x: number): number;
   alloc(length: number): FloatArray;
-  from(values: ArrayLike<number>): FloatArray;
 }
 
 // Two classes, not two object literals: V8 then sees `p.round` as one of two known methods and inlines
@@ -29,9 +28,6 @@ class Float32Precision implements Precision {
   alloc(n: number): Float32Array {
     return new Float32Array(n);
   }
-  from(values: ArrayLike<number>): Float32Array {
-    return Float32Array.from(values);
-  }
 }
 
 class Float64Precision implements Precision {
@@ -41,9 +37,6 @@ class Float64Precision implements Precision {
   }
   alloc(n: number): Float64Array {
     return new Float64Array(n);
-  }
-  from(values: ArrayLike<number>): Float64Array {
-    return Float64Array.from(values);
   }
 }
 
