@@ -98,15 +98,15 @@ export function runParity(caseDir: string, backend: string, precision: Precision
     mean_logits: [B, config.numLabels],
   };
   const outputs = Object.keys(tolerance).filter((name) => io.has(name));
+  const base = (name: string) => name.replace(/_f64$/, '');
   if (outputs.length === 0) throw new ParityInputError(`${ioFile}: no expected outputs for ${precision} (looked for ${Object.keys(tolerance).join(', ')})`);
   for (const name of outputs) {
-    const shape = expectedShape[name.replace(/_f64$/, '')];
+    const shape = expectedShape[base(name)];
     const got = io.get(name)!.shape;
     if (got.length !== shape.length || got.some((d, i) => d !== shape[i])) {
       throw new ParityInputError(`${ioFile}: field "${name}" has shape [${got.join(', ')}], expected [${shape.join(', ')}] from config.json and input_ids`);
     }
   }
-  const base = (name: string) => name.replace(/_f64$/, '');
   const want: WantedOutputs = {
     hiddenStates: outputs.some((n) => base(n) === 'hidden_states'),
     mlmLogits: outputs.some((n) => base(n) === 'mlm_logits'),
