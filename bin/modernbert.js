@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 // The CLI is TypeScript; tsx compiles it on the fly so `npx modernbert` works in a checkout after `npm ci`.
-import { register } from 'tsx/esm/api';
+import './register.js';
 
-register();
 const { main } = await import('../cli/modernbert.ts');
 process.exitCode = await main(process.argv.slice(2));

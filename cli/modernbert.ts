@@ -3,9 +3,10 @@ import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { PARITY_BACKENDS, type PrecisionName, runParity } from '../evals/parity.ts';
+import { closeSharedDevice } from '../optimized/webgpu/device.ts';
 
 const USAGE = `usage:
-  modernbert parity <case-dir> --backend reference [--precision fp32|fp64]
+  modernbert parity <case-dir> --backend reference|webgpu [--precision fp32|fp64]
       Runs a golden case (config.json, model.safetensors, io.safetensors) and prints one JSON line:
       {"case", "backend", "precision", "max_abs_err", "tolerance", "pass"}.
       Exit 0: every output within tolerance; 1: one is not; 2: bad input.
@@ -18,7 +19,7 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
   try {
     switch (command) {
       case 'parity':
-        return parity(rest, out);
+        return await parity(rest, out);
       case 'info':
         return await info(rest, out);
       case undefined:
@@ -35,10 +36,12 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
     // Bad input (a file, a field, an option): one line naming it.
     err(`modernbert ${command}: ${String((e as Error).message ?? e).replace(/\s*\n\s*/g, ' ')}\n`);
     return 2;
+  } finally {
+    await closeSharedDevice();
   }
 }
 
-function parity(args: string[], out: (s: string) => void): number {
+async function parity(args: string[], out: (s: string) => void): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
@@ -47,7 +50,7 @@ function parity(args: string[], out: (s: string) => void): number {
   if (positionals.length !== 1) throw new Error(`expected one case directory, got ${positionals.length}`);
   const precision = values.precision;
   if (precision !== 'fp32' && precision !== 'fp64') throw new Error(`--precision must be fp32 or fp64, got "${precision}"`);
-  const result = runParity(positionals[0], values.backend, precision as PrecisionName);
+  const result = await runParity(positionals[0], values.backend, precision as PrecisionName);
   out(JSON.stringify(result) + '\n');
   return result.pass ? 0 : 1;
 }

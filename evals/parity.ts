@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { type ModernBertConfig, loadConfig } from '../reference/config.ts';
 import { readCheckpointTensors, weightsFromTensors } from '../reference/checkpoint.ts';
 import { type ForwardOutput, forward, validateBatch } from '../reference/modernbert.ts';
-import { type FloatArray, precisionByName } from '../reference/ops.ts';
+import { type FloatArray, fp32, precisionByName } from '../reference/ops.ts';
 import { type Tensor, readSafetensors, toFloat64, toInt32 } from '../reference/safetensors.ts';
 import { type PackedBatch, packPadded, paddedRowOfToken } from '../reference/unpad.ts';
 
@@ -42,7 +42,7 @@ export class ParityInputError extends Error {
   override name = 'ParityInputError';
 }
 
-export type Runner = (caseDir: string, config: ModernBertConfig, precision: PrecisionName, batch: PackedBatch, want: WantedOutputs) => ForwardOutput;
+export type Runner = (caseDir: string, config: ModernBertConfig, precision: PrecisionName, batch: PackedBatch, want: WantedOutputs) => Promise<ForwardOutput>;
 export interface WantedOutputs {
   hiddenStates: boolean;
   mlmLogits: boolean;
@@ -51,14 +51,27 @@ export interface WantedOutputs {
 
 /** Backends that `modernbert parity` can run. Later backends register here with the same contract. */
 export const PARITY_BACKENDS: Record<string, Runner> = {
-  reference(caseDir, config, precisionName, batch, want) {
+  async reference(caseDir, config, precisionName, batch, want) {
     const precision = precisionByName(precisionName);
     const weights = weightsFromTensors(config, readCheckpointTensors(caseDir), precision, join(caseDir, 'model.safetensors'));
     return forward({ config, weights, precision }, batch, { ...want, allowLongSequences: true });
   },
+  async webgpu(caseDir, config, precision, batch, want) {
+    if (precision !== 'fp32') throw new ParityInputError('--precision: the webgpu backend computes in fp32 only');
+    const weights = weightsFromTensors(config, readCheckpointTensors(caseDir), fp32, join(caseDir, 'model.safetensors'));
+    // Loaded on demand: the reference must not need WebGPU.
+    const { sharedDevice } = await import('../optimized/webgpu/device.ts');
+    const gpu = await import('../optimized/webgpu/modernbert.ts');
+    const model = gpu.createWebGpuModel(await sharedDevice(), { config, weights });
+    try {
+      return await gpu.forward(model, batch, { ...want, allowLongSequences: true });
+    } finally {
+      gpu.destroyModel(model);
+    }
+  },
 };
 
-export function runParity(caseDir: string, backend: string, precision: PrecisionName): ParityResult {
+export async function runParity(caseDir: string, backend: string, precision: PrecisionName): Promise<ParityResult> {
   const runner = PARITY_BACKENDS[backend];
   if (!runner) throw new ParityInputError(`unknown backend "${backend}" (available: ${Object.keys(PARITY_BACKENDS).join(', ')})`);
   const dir = resolve(caseDir);
@@ -112,7 +125,7 @@ export function runParity(caseDir: string, backend: string, precision: Precision
     mlmLogits: outputs.some((n) => base(n) === 'mlm_logits'),
     pooling: (['cls', 'mean'] as const).filter((pl) => outputs.some((n) => base(n) === `${pl}_logits`)),
   };
-  const out = runner(dir, config, precision, batch, want);
+  const out = await runner(dir, config, precision, batch, want);
 
   const rows = paddedRowOfToken(batch, L);
   const maxAbsErr: Record<string, number> = {};

@@ -11,14 +11,14 @@ import { GOLDEN, GOLDEN_CASES } from '../helpers.ts';
 
 describe('golden parity (HF transformers semantics)', () => {
   for (const name of GOLDEN_CASES) {
-    it(`${name}: fp32 within 1e-4 (2e-4 on MLM logits) on every output`, () => {
-      const result = runParity(join(GOLDEN, name), 'reference', 'fp32');
+    it(`${name}: fp32 within 1e-4 (2e-4 on MLM logits) on every output`, async () => {
+      const result = await runParity(join(GOLDEN, name), 'reference', 'fp32');
       expect(Object.keys(result.max_abs_err).sort()).toEqual(['cls_logits', 'hidden_states', 'last_hidden_state', 'mean_logits', 'mlm_logits']);
       expect(result.pass, JSON.stringify(result)).toBe(true);
     });
 
-    it(`${name}: fp64 within 1e-9 of the float64 golden tensors`, () => {
-      const result = runParity(join(GOLDEN, name), 'reference', 'fp64');
+    it(`${name}: fp64 within 1e-9 of the float64 golden tensors`, async () => {
+      const result = await runParity(join(GOLDEN, name), 'reference', 'fp64');
       expect(Object.keys(result.max_abs_err)).toContain('last_hidden_state_f64');
       expect(Object.keys(result.max_abs_err)).toContain('mean_logits_f64');
       if (name !== 'rope') expect(Object.keys(result.max_abs_err)).toContain('mlm_logits_f64');

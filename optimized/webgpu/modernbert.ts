@@ -1,0 +1,310 @@
+// ModernBERT on WebGPU: the skeleton and names of reference/modernbert.ts, calling WGSL kernel launchers.
+// The batch is packed before the embeddings (no padding is computed or stored); every GEMM runs on the T
+// real tokens, attention is varlen flash attention (window [w, w] on local layers), and only the outputs
+// the caller asks for are read back.
+import type { Checkpoint, LinearWeights, ModernBertWeights, NormWeights } from '../../reference/checkpoint.ts';
+import { type ModernBertConfig, type Pooling, isGlobalLayer, slidingWindow } from '../../reference/config.ts';
+import { type BatchInput, type ForwardOptions, type ForwardOutput, toPackedBatch, validateBatch } from '../../reference/modernbert.ts';
+import { expectedTensors } from '../../reference/checkpoint.ts';
+import { fp32, ropeTables } from '../../reference/ops.ts';
+import type { PackedBatch } from '../../reference/unpad.ts';
+import type { GpuContext } from './device.ts';
+import { BufferPool, type MemoryStats } from './memory.ts';
+import * as attentionKernel from './kernels/attention.ts';
+import * as embeddingKernel from './kernels/embedding.ts';
+import * as gemm from './kernels/gemm.ts';
+import { Launcher } from './kernels/launch.ts';
+import * as layerNormKernel from './kernels/layernorm.ts';
+import * as poolKernel from './kernels/pool.ts';
+import * as ropeKernel from './kernels/rope.ts';
+
+interface GpuLinear {
+  weight: GPUBuffer;
+  bias: GPUBuffer | null;
+  outFeatures: number;
+  inFeatures: number;
+}
+interface GpuNorm {
+  weight: GPUBuffer;
+  bias: GPUBuffer | null;
+}
+interface GpuLayer {
+  attnNorm: GpuNorm | null;
+  wqkv: GpuLinear;
+  wo: GpuLinear;
+  mlpNorm: GpuNorm;
+  wi: GpuLinear;
+  mlpWo: GpuLinear;
+}
+interface GpuWeights {
+  tokEmbeddings: GPUBuffer;
+  embeddingNorm: GpuNorm;
+  layers: GpuLayer[];
+  finalNorm: GpuNorm;
+  head: { dense: GpuLinear; norm: GpuNorm } | null;
+  decoder: { weight: GPUBuffer; bias: GPUBuffer | null } | null;
+  classifier: GpuLinear | null;
+}
+
+export interface WebGpuModel {
+  config: ModernBertConfig;
+  weights: GpuWeights;
+  pool: BufferPool;
+  launcher: Launcher;
+}
+
+export interface WebGpuForwardOptions extends ForwardOptions {
+  /** Ablation: attention that stores every score row instead of flash attention. */
+  attention?: 'flash' | 'materialized';
+}
+
+/** Uploads a checkpoint's weights once; they stay resident for every forward pass. */
+export function createWebGpuModel(ctx: GpuContext | null, checkpoint: Checkpoint): WebGpuModel {
+  const pool = new BufferPool(ctx?.device ?? null);
+  const launcher = new Launcher(ctx, pool);
+  const upload = (data: ArrayLike<number>, label: string) => launcher.upload(data instanceof Float32Array ? data : Float32Array.from(data), label, 'weight');
+  return { config: checkpoint.config, weights: mapWeights(checkpoint.weights, upload), pool, launcher };
+}
+
+/** A model that only plans: no device, weights as sized placeholders (for `modernbert plan`). */
+export function planningModel(config: ModernBertConfig): WebGpuModel {
+  const pool = new BufferPool(null);
+  const launcher = new Launcher(null, pool);
+  const shapes = expectedTensors(config);
+  const sized = (name: string) => ({ length: shapes.get(name)!.shape.reduce((a, b) => a * b, 1) }) as unknown as Float32Array;
+  // Placeholder weights with the right sizes: mapWeights only reads .length through the pool.
+  const weights = mapWeights(placeholderWeights(config, sized), (data, label) => pool.storage(data.length * 4, label, 'weight'));
+  return { config, weights, pool, launcher };
+}
+
+export function memoryStats(model: WebGpuModel): MemoryStats {
+  return model.pool.stats();
+}
+
+export async function forward(model: WebGpuModel, input: BatchInput, options: WebGpuForwardOptions = {}): Promise<ForwardOutput> {
+  const { config, weights, launcher: l, pool } = model;
+  l.ctx?.check();
+  const batch = toPackedBatch(input);
+  validateBatch(config, batch, options);
+  if (options.mlmLogits && !weights.decoder) throw new Error('this checkpoint has no MLM head (head.*, and decoder.bias when decoder_bias is set)');
+  if (options.pooling?.length && !(weights.head && weights.classifier)) throw new Error('this checkpoint has no classification head (head.*, classifier.weight, classifier.bias)');
+  const T = batch.totalTokens;
+  const C = config.hiddenSize;
+  pool.resetPeak();
+
+  const inputs = {
+    tokens: l.upload(Uint32Array.from(batch.tokens), 'tokens'),
+    cuSeqlens: l.upload(Uint32Array.from(batch.cuSeqlens), 'cuSeqlens'),
+    positions: l.upload(Uint32Array.from(batch.positions), 'positions'),
+  };
+  const rope = {
+    global: ropeBuffers(l, config.globalRopeTheta, config.headDim, batch.maxSeqlen),
+    local: ropeBuffers(l, config.localRopeTheta, config.headDim, batch.maxSeqlen),
+  };
+  let hidden = embeddings(model, batch, inputs.tokens);
+  const hiddenStates = options.hiddenStates ? [hidden] : null;
+  for (let layer = 0; layer < config.numHiddenLayers; layer++) {
+    const next = encoderLayer(model, layer, hidden, batch, inputs, isGlobalLayer(config, layer) ? rope.global : rope.local, options);
+    if (hiddenStates) hiddenStates.push(next);
+    else pool.release(hidden);
+    hidden = next;
+  }
+  const lastHiddenState = norm(model, weights.finalNorm, hidden, T);
+  if (!hiddenStates) pool.release(hidden);
+
+  const reads: { name: string; buffer: GPUBuffer; floats: number }[] = [{ name: 'last', buffer: lastHiddenState, floats: T * C }];
+  hiddenStates?.forEach((h, i) => reads.push({ name: `hidden${i}`, buffer: h, floats: T * C }));
+  if (options.mlmLogits) reads.push({ name: 'mlm', buffer: mlmHead(model, lastHiddenState, T), floats: T * config.vocabSize });
+  for (const pooling of options.pooling ?? []) {
+    const pooled = pool_(model, lastHiddenState, batch, inputs.cuSeqlens, pooling);
+    reads.push({ name: `pooled:${pooling}`, buffer: pooled, floats: batch.batchSize * C });
+    reads.push({ name: `logits:${pooling}`, buffer: classifierHead(model, pooled, batch.batchSize), floats: batch.batchSize * config.numLabels });
+  }
+  const arrays = await l.finish(reads);
+  for (const b of [...Object.values(inputs), rope.global.cos, rope.global.sin, rope.local.cos, rope.local.sin, ...reads.map((r) => r.buffer)]) pool.release(b);
+  pool.trim();
+
+  const got = (name: string) => arrays[reads.findIndex((r) => r.name === name)];
+  const out: ForwardOutput = { batch, lastHiddenState: got('last') };
+  if (hiddenStates) out.hiddenStates = hiddenStates.map((_, i) => got(`hidden${i}`));
+  if (options.mlmLogits) out.mlmLogits = got('mlm');
+  if (options.pooling?.length) {
+    out.pooled = Object.fromEntries(options.pooling.map((p) => [p, got(`pooled:${p}`)]));
+    out.classifierLogits = Object.fromEntries(options.pooling.map((p) => [p, got(`logits:${p}`)]));
+  }
+  return out;
+}
+
+/** tokens[T] -> norm(tokEmbeddings[tokens]) [T, C]. */
+export function embeddings(model: WebGpuModel, batch: PackedBatch, tokens: GPUBuffer): GPUBuffer {
+  const { launcher: l, config } = model;
+  const T = batch.totalTokens;
+  const gathered = l.pool.storage(T * config.hiddenSize * 4, 'embeddings.gathered');
+  embeddingKernel.run(l, { tokens, table: model.weights.tokEmbeddings, out: gathered, T, C: config.hiddenSize });
+  const out = norm(model, model.weights.embeddingNorm, gathered, T);
+  l.pool.release(gathered);
+  return out;
+}
+
+interface BatchBuffers {
+  cuSeqlens: GPUBuffer;
+  positions: GPUBuffer;
+}
+interface RopeBuffers {
+  cos: GPUBuffer;
+  sin: GPUBuffer;
+}
+
+/** Pre-norm residual layer: h + attention(attnNorm(h)), then h + mlp(mlpNorm(h)); residuals fused into the Wo GEMMs. */
+export function encoderLayer(model: WebGpuModel, layer: number, hidden: GPUBuffer, batch: PackedBatch, inputs: BatchBuffers, rope: RopeBuffers, options: WebGpuForwardOptions): GPUBuffer {
+  const { pool } = model;
+  const w = model.weights.layers[layer];
+  const T = batch.totalTokens;
+  const attnIn = w.attnNorm ? norm(model, w.attnNorm, hidden, T) : hidden;
+  const afterAttention = attention(model, layer, attnIn, hidden, batch, inputs, rope, options);
+  if (attnIn !== hidden) pool.release(attnIn);
+  const mlpIn = norm(model, w.mlpNorm, afterAttention, T);
+  const out = mlp(model, layer, mlpIn, afterAttention, T);
+  pool.release(mlpIn);
+  pool.release(afterAttention);
+  return out;
+}
+
+/** residual + Wo(attention(rope(Wqkv x))). x[T, C] -> [T, C]. */
+export function attention(model: WebGpuModel, layer: number, x: GPUBuffer, residual: GPUBuffer, batch: PackedBatch, inputs: BatchBuffers, rope: RopeBuffers, options: WebGpuForwardOptions): GPUBuffer {
+  const { launcher: l, config } = model;
+  const w = model.weights.layers[layer];
+  const { numAttentionHeads: H, headDim: D, hiddenSize: C } = config;
+  const T = batch.totalTokens;
+  const qkv = dense(model, x, w.wqkv, T); // [T, 3, H, D]
+  ropeKernel.run(l, { qkv, positions: inputs.positions, cos: rope.cos, sin: rope.sin, T, H, D });
+  const half = slidingWindow(config);
+  const context = l.pool.storage(T * C * 4, 'attention.context');
+  const lengths = Array.from({ length: batch.batchSize }, (_, b) => batch.cuSeqlens[b + 1] - batch.cuSeqlens[b]);
+  attentionKernel.run(l, { qkv, cuSeqlens: inputs.cuSeqlens, out: context, lengths, maxSeqlen: batch.maxSeqlen, H, D, window: isGlobalLayer(config, layer) ? [-1, -1] : [half, half], variant: options.attention });
+  l.pool.release(qkv);
+  const out = dense(model, context, w.wo, T, 'residual', residual);
+  l.pool.release(context);
+  return out;
+}
+
+/** residual + Wo(GeGLU(Wi x)), the GeGLU fused into the Wi GEMM. x[T, C] -> [T, C]. */
+export function mlp(model: WebGpuModel, layer: number, x: GPUBuffer, residual: GPUBuffer, T: number): GPUBuffer {
+  const w = model.weights.layers[layer];
+  const I = model.config.intermediateSize;
+  const activated = model.pool.storage(T * I * 4, 'mlp.activated');
+  gemm.run(model.launcher, { x, W: w.wi.weight, bias: w.wi.bias, y: activated, M: T, N: I, K: w.wi.inFeatures, epilogue: 'geglu' });
+  const out = dense(model, activated, w.mlpWo, T, 'residual', residual);
+  model.pool.release(activated);
+  return out;
+}
+
+/** MLM logits [T, V] = decoder(head(x)), the decoder tied to the token embeddings. */
+export function mlmHead(model: WebGpuModel, x: GPUBuffer, T: number): GPUBuffer {
+  const { config } = model;
+  const decoder = model.weights.decoder!;
+  const h = predictionHead(model, x, T);
+  const logits = model.pool.storage(T * config.vocabSize * 4, 'mlm.logits');
+  gemm.run(model.launcher, { x: h, W: decoder.weight, bias: decoder.bias, y: logits, M: T, N: config.vocabSize, K: config.hiddenSize, epilogue: 'none' });
+  model.pool.release(h);
+  return logits;
+}
+
+/** Classification logits [B, numLabels] = classifier(head(pooled)). */
+export function classifierHead(model: WebGpuModel, pooled: GPUBuffer, B: number): GPUBuffer {
+  const h = predictionHead(model, pooled, B);
+  const logits = dense(model, h, model.weights.classifier!, B);
+  model.pool.release(h);
+  return logits;
+}
+
+/** ModernBertPredictionHead: norm(gelu(dense(x))), the GELU fused into the GEMM. x[N, C] -> [N, C]. */
+export function predictionHead(model: WebGpuModel, x: GPUBuffer, N: number): GPUBuffer {
+  const head = model.weights.head!;
+  const activated = dense(model, x, head.dense, N, 'gelu');
+  const out = norm(model, head.norm, activated, N);
+  model.pool.release(activated);
+  return out;
+}
+
+/** last[T, C] -> pooled[B, C] (cls: first token; mean: over each sequence's tokens). */
+function pool_(model: WebGpuModel, last: GPUBuffer, batch: PackedBatch, cuSeqlens: GPUBuffer, pooling: Pooling): GPUBuffer {
+  const C = model.config.hiddenSize;
+  const out = model.pool.storage(batch.batchSize * C * 4, `pooled.${pooling}`);
+  poolKernel.run(model.launcher, { hidden: last, cuSeqlens, out, T: batch.totalTokens, B: batch.batchSize, C, pooling });
+  return out;
+}
+export { pool_ as pool };
+
+function dense(model: WebGpuModel, x: GPUBuffer, w: GpuLinear, rows: number, epilogue: gemm.Epilogue = 'none', residual: GPUBuffer | null = null): GPUBuffer {
+  const y = model.pool.storage(rows * w.outFeatures * 4, 'dense.out');
+  gemm.run(model.launcher, { x, W: w.weight, bias: w.bias, residual, y, M: rows, N: w.outFeatures, K: w.inFeatures, epilogue });
+  return y;
+}
+
+function norm(model: WebGpuModel, w: GpuNorm, x: GPUBuffer, rows: number): GPUBuffer {
+  const y = model.pool.storage(rows * model.config.hiddenSize * 4, 'norm.out');
+  layerNormKernel.run(model.launcher, { x, weight: w.weight, bias: w.bias, y, rows, C: model.config.hiddenSize, eps: model.config.normEps });
+  return y;
+}
+
+/** cos/sin tables [P, D/2] for a theta, built on the CPU as HF builds them in f32. */
+function ropeBuffers(l: Launcher, theta: number, D: number, P: number): RopeBuffers {
+  const t = ropeTables(fp32, theta, D, P);
+  return { cos: l.upload(t.cos, 'rope.cos'), sin: l.upload(t.sin, 'rope.sin') };
+}
+
+function mapWeights(w: ModernBertWeights, upload: (data: ArrayLike<number>, label: string) => GPUBuffer): GpuWeights {
+  const lin = (x: LinearWeights, label: string): GpuLinear => ({ weight: upload(x.weight, `${label}.weight`), bias: x.bias ? upload(x.bias, `${label}.bias`) : null, outFeatures: x.outFeatures, inFeatures: x.inFeatures });
+  const nrm = (x: NormWeights, label: string): GpuNorm => ({ weight: upload(x.weight, `${label}.weight`), bias: x.bias ? upload(x.bias, `${label}.bias`) : null });
+  const tokEmbeddings = upload(w.tokEmbeddings, 'tok_embeddings');
+  return {
+    tokEmbeddings,
+    embeddingNorm: nrm(w.embeddingNorm, 'embeddings.norm'),
+    layers: w.layers.map((x, i) => ({
+      attnNorm: x.attnNorm ? nrm(x.attnNorm, `layers.${i}.attn_norm`) : null,
+      wqkv: lin(x.wqkv, `layers.${i}.attn.Wqkv`),
+      wo: lin(x.wo, `layers.${i}.attn.Wo`),
+      mlpNorm: nrm(x.mlpNorm, `layers.${i}.mlp_norm`),
+      wi: lin(x.wi, `layers.${i}.mlp.Wi`),
+      mlpWo: lin(x.mlpWo, `layers.${i}.mlp.Wo`),
+    })),
+    finalNorm: nrm(w.finalNorm, 'final_norm'),
+    head: w.head ? { dense: lin(w.head.dense, 'head.dense'), norm: nrm(w.head.norm, 'head.norm') } : null,
+    // The tied decoder shares the embedding buffer: uploaded once.
+    decoder: w.decoder ? { weight: w.decoder.weight === w.tokEmbeddings ? tokEmbeddings : upload(w.decoder.weight, 'decoder.weight'), bias: w.decoder.bias ? upload(w.decoder.bias, 'decoder.bias') : null } : null,
+    classifier: w.classifier ? lin(w.classifier, 'classifier') : null,
+  };
+}
+
+/** Weights of a config's MLM checkpoint with placeholder data of the right lengths (planning only). */
+function placeholderWeights(config: ModernBertConfig, sized: (name: string) => Float32Array): ModernBertWeights {
+  const has = expectedTensors(config);
+  const lin = (name: string): LinearWeights => {
+    const [outFeatures, inFeatures] = has.get(`${name}.weight`)!.shape;
+    return { weight: sized(`${name}.weight`), bias: has.has(`${name}.bias`) ? sized(`${name}.bias`) : null, outFeatures, inFeatures };
+  };
+  const nrm = (name: string): NormWeights => ({ weight: sized(`${name}.weight`), bias: has.has(`${name}.bias`) ? sized(`${name}.bias`) : null });
+  const tokEmbeddings = sized('embeddings.tok_embeddings.weight');
+  return {
+    tokEmbeddings,
+    embeddingNorm: nrm('embeddings.norm'),
+    layers: Array.from({ length: config.numHiddenLayers }, (_, i) => ({
+      attnNorm: i === 0 ? null : nrm(`layers.${i}.attn_norm`),
+      wqkv: lin(`layers.${i}.attn.Wqkv`),
+      wo: lin(`layers.${i}.attn.Wo`),
+      mlpNorm: nrm(`layers.${i}.mlp_norm`),
+      wi: lin(`layers.${i}.mlp.Wi`),
+      mlpWo: lin(`layers.${i}.mlp.Wo`),
+    })),
+    finalNorm: nrm('final_norm'),
+    head: { dense: lin('head.dense'), norm: nrm('head.norm') },
+    decoder: { weight: tokEmbeddings, bias: has.has('decoder.bias') ? sized('decoder.bias') : null },
+    classifier: null,
+  };
+}
+
+/** Frees the model's GPU buffers (weights included). */
+export function destroyModel(model: WebGpuModel): void {
+  model.pool.destroyAll();
+}
