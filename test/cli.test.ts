@@ -37,6 +37,14 @@ describe('modernbert parity', () => {
     expect(result.tolerance).toEqual({ last_hidden_state: 1e-4, hidden_states: 1e-4, mlm_logits: 2e-4, cls_logits: 1e-4, mean_logits: 1e-4 });
   });
 
+  it('runs the WebGPU backend with the same contract', () => {
+    const { code, stdout } = cli('parity', join(GOLDEN, 'meanpool'), '--backend', 'webgpu');
+    expect(code).toBe(0);
+    const result = JSON.parse(stdout);
+    expect(Object.keys(result)).toEqual(['case', 'backend', 'precision', 'max_abs_err', 'tolerance', 'pass']);
+    expect(result).toMatchObject({ case: 'meanpool', backend: 'webgpu', precision: 'fp32', pass: true });
+  });
+
   it('compares the float64 tensors in fp64 mode', () => {
     const { code, stdout } = cli('parity', join(GOLDEN, 'rope'), '--precision', 'fp64');
     expect(code).toBe(0);
@@ -104,7 +112,7 @@ describe('modernbert parity', () => {
 
   it('exits 2 on a bad option', () => {
     expect(cli('parity', join(GOLDEN, 'tiny'), '--precision', 'fp16')).toMatchObject({ code: 2, stderr: expect.stringMatching(/--precision must be fp32 or fp64/) });
-    expect(cli('parity', join(GOLDEN, 'tiny'), '--backend', 'cuda')).toMatchObject({ code: 2, stderr: expect.stringMatching(/unknown backend "cuda" \(available: reference\)/) });
+    expect(cli('parity', join(GOLDEN, 'tiny'), '--backend', 'cuda')).toMatchObject({ code: 2, stderr: expect.stringMatching(/unknown backend "cuda" \(available: reference, webgpu\)/) });
     expect(cli('parity')).toMatchObject({ code: 2, stderr: expect.stringMatching(/expected one case directory/) });
     expect(cli('frobnicate').code).toBe(2);
   });

@@ -25,7 +25,7 @@ export interface GemmArgs extends GemmShape {
 }
 
 export function run(l: Launcher, a: GemmArgs): void {
-  const buffers = [a.x, a.W, a.bias ?? l.absent('bias'), a.residual ?? l.absent('residual'), a.y];
+  const buffers = [a.x, a.W, a.bias ?? l.absent.bias, a.residual ?? l.absent.residual, a.y];
   if (a.epilogue === 'residual' && !a.residual) throw new Error('gemm: the residual epilogue needs a residual buffer');
   if (a.variant === 'naive') {
     if (a.epilogue === 'gelu' || a.epilogue === 'geglu') throw new Error(`gemm: the naive variant has no ${a.epilogue} epilogue`);

@@ -28,18 +28,15 @@ export class Launcher {
   constructor(
     readonly ctx: GpuContext | null,
     readonly pool: BufferPool,
-  ) {}
+  ) {
+    this.absent = { bias: pool.storage(16, 'absent bias', 'weight'), residual: pool.storage(16, 'absent residual', 'weight') };
+  }
 
   /**
-   * A placeholder storage buffer for an absent optional input (a bias, a residual), one per role: binding one
-   * buffer to two bindings of a dispatch crashes SwiftShader.
+   * Placeholder storage buffers for absent optional inputs, one per role (binding one buffer to two bindings
+   * of a dispatch is legal, but the roles keep them apart). Made once, resident like the weights.
    */
-  absent(role: string): GPUBuffer {
-    let b = this.placeholders.get(role);
-    if (!b) this.placeholders.set(role, (b = this.pool.storage(16, `absent ${role}`, 'weight')));
-    return b;
-  }
-  private readonly placeholders = new Map<string, GPUBuffer>();
+  readonly absent: Record<'bias' | 'residual', GPUBuffer>;
 
   dispatch(kernel: Kernel, constants: Record<string, number>, buffers: GPUBuffer[], params: Param[], workgroups: [number, number?, number?]): void {
     const uniform = this.pool.uniform(params.length * 4, `${kernel.name}.params`);

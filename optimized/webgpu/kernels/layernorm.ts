@@ -16,7 +16,7 @@ export interface LayerNormArgs extends LayerNormShape {
 }
 
 export function run(l: Launcher, a: LayerNormArgs): void {
-  l.dispatch({ name: 'layernorm', source }, {}, [a.x, a.weight, a.bias ?? l.absent('bias'), a.y], [['u32', a.rows], ['u32', a.C], ['f32', a.eps], ['u32', a.bias ? 1 : 0]], grid(a.rows));
+  l.dispatch({ name: 'layernorm', source }, {}, [a.x, a.weight, a.bias ?? l.absent.bias, a.y], [['u32', a.rows], ['u32', a.C], ['f32', a.eps], ['u32', a.bias ? 1 : 0]], grid(a.rows));
 }
 
 /** Per element: sum, deviation squared, normalize and scale. */

@@ -1,0 +1,53 @@
+// Shared set-up for the WebGPU tests: the process's device, a fresh pool and launcher per test, uploads,
+// readback, and DESIGN §4's tolerance rule for kernels against the reference.
+import { afterAll, expect } from 'vitest';
+import { closeSharedDevice, sharedDevice } from '../../optimized/webgpu/device.ts';
+import { Launcher } from '../../optimized/webgpu/kernels/launch.ts';
+import { BufferPool } from '../../optimized/webgpu/memory.ts';
+
+// Dawn keeps the process alive while a device exists: close it when the file is done.
+afterAll(closeSharedDevice);
+
+/** A launcher on the shared device (no adapter is an error, never a skip). */
+export async function gpu(): Promise<Launcher> {
+  const ctx = await sharedDevice();
+  return new Launcher(ctx, new BufferPool(ctx.device));
+}
+
+export async function read(l: Launcher, buffer: GPUBuffer, floats: number): Promise<Float32Array> {
+  return (await l.finish([{ buffer, floats }]))[0];
+}
+
+/** Deterministic values in [-scale, scale). */
+export function values(n: number, seed: number, scale = 1): Float64Array {
+  let s = seed >>> 0 || 1;
+  return Float64Array.from({ length: n }, () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return ((s >>> 0) / 4294967296 - 0.5) * 2 * scale;
+  });
+}
+
+function errors(got: ArrayLike<number>, want: ArrayLike<number>): { max: number; mean: number } {
+  expect(got.length).toBe(want.length);
+  let max = 0;
+  let sum = 0;
+  for (let i = 0; i < want.length; i++) {
+    const d = Math.abs(got[i] - want[i]);
+    if (!(d <= max)) max = d;
+    sum += d;
+  }
+  return { max, mean: sum / Math.max(1, want.length) };
+}
+
+/**
+ * DESIGN §4 (flash-attention's rule): a kernel passes when maxAbs(kernel - ref64) <= 2 * maxAbs(ref32 - ref64) + floor.
+ * Prints both errors so a regression shows how far it moved.
+ */
+export function expectKernelClose(what: string, kernel: ArrayLike<number>, ref32: ArrayLike<number>, ref64: ArrayLike<number>, floor: number): void {
+  const k = errors(kernel, ref64);
+  const r = errors(ref32, ref64);
+  console.log(`${what}: kernel max ${k.max.toExponential(2)} mean ${k.mean.toExponential(2)} | ref32 max ${r.max.toExponential(2)} mean ${r.mean.toExponential(2)}`);
+  expect(k.max, `${what}: kernel error ${k.max} vs ref32 error ${r.max}`).toBeLessThanOrEqual(2 * r.max + floor);
+}

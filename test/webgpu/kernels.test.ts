@@ -1,0 +1,181 @@
+// Each WGSL kernel against the reference (fp64 oracle, fp32 for the error budget) on swept shapes,
+// including sizes that are not multiples of the tiles, 1-token sequences and windows wider than the sequence.
+import { describe, expect, it } from 'vitest';
+import { UNLIMITED, type Window, varlenAttention } from '../../reference/attention.ts';
+import { type FloatArray, type Precision, add, applyRope, fp32, fp64, geglu, gelu, layerNorm, linear, ropeTables } from '../../reference/ops.ts';
+import { pool as referencePool } from '../../reference/modernbert.ts';
+import { pack } from '../../reference/unpad.ts';
+import * as attention from '../../optimized/webgpu/kernels/attention.ts';
+import * as embedding from '../../optimized/webgpu/kernels/embedding.ts';
+import * as gemm from '../../optimized/webgpu/kernels/gemm.ts';
+import * as layernorm from '../../optimized/webgpu/kernels/layernorm.ts';
+import * as poolKernel from '../../optimized/webgpu/kernels/pool.ts';
+import * as rope from '../../optimized/webgpu/kernels/rope.ts';
+import { expectKernelClose, gpu, read, values } from './harness.ts';
+
+/** fp32-representable inputs, as both a Float64Array (for the references) and a Float32Array (for the GPU). */
+function inputs(n: number, seed: number, scale = 1): { f64: Float64Array; f32: Float32Array } {
+  const f64 = values(n, seed, scale).map(Math.fround);
+  return { f64, f32: Float32Array.from(f64) };
+}
+
+function referenceGemm(p: Precision, x: FloatArray, W: FloatArray, bias: FloatArray | null, residual: FloatArray, s: gemm.GemmShape): FloatArray {
+  if (s.epilogue === 'geglu') return geglu(p, linear(p, x, W, bias, s.M, 2 * s.N, s.K), s.M, s.N);
+  const y = linear(p, x, W, bias, s.M, s.N, s.K);
+  if (s.epilogue === 'residual') return add(p, y, residual);
+  return s.epilogue === 'gelu' ? gelu(p, y) : y;
+}
+
+describe('gemm', () => {
+  const rows = [1, 2, 63, 64, 65, 127, 129, 1025];
+  const shapes: [number, number][] = [
+    [33, 17],
+    [64, 64],
+    [96, 40],
+  ];
+  const cases: [gemm.Epilogue, 'tiled' | 'naive'][] = [
+    ['none', 'tiled'],
+    ['residual', 'tiled'],
+    ['gelu', 'tiled'],
+    ['geglu', 'tiled'],
+    ['none', 'naive'],
+    ['residual', 'naive'],
+  ];
+  for (const [epilogue, variant] of cases) {
+    it(`${variant} ${epilogue}: rows ${rows.join(', ')} x (N, K) ${shapes.map((s) => s.join('x')).join(', ')}`, async () => {
+      const l = await gpu();
+      for (const M of rows) {
+        for (const [N, K] of shapes) {
+          const wRows = epilogue === 'geglu' ? 2 * N : N;
+          const x = inputs(M * K, M + K);
+          const W = inputs(wRows * K, N * 7 + K, 0.3);
+          const b = inputs(wRows, N + 3, 0.5);
+          const r = inputs(M * N, M * 5 + N);
+          const s = { M, N, K, epilogue };
+          const y = l.pool.storage(M * N * 4, 'y');
+          const bias = M % 2 ? l.upload(b.f32, 'bias') : null; // with and without bias
+          gemm.run(l, { ...s, x: l.upload(x.f32, 'x'), W: l.upload(W.f32, 'W'), bias, residual: l.upload(r.f32, 'r'), y, variant });
+          const got = await read(l, y, M * N);
+          const b64 = bias ? b.f64 : null;
+          const b32 = bias ? b.f32 : null;
+          // GELU's erf is an f32 polynomial good to 1.5e-7 (absolute): allow that much more.
+          const floor = epilogue === 'gelu' || epilogue === 'geglu' ? 2e-6 : 1e-6;
+          expectKernelClose(`gemm ${variant} ${epilogue} ${M}x${N}x${K}${bias ? '+bias' : ''}`, got, referenceGemm(fp32, x.f32, W.f32, b32, r.f32, s), referenceGemm(fp64, x.f64, W.f64, b64, r.f64, s), floor);
+        }
+      }
+    });
+  }
+
+  it('reports flops and bytes', () => {
+    expect(gemm.flops({ M: 2, N: 3, K: 4, epilogue: 'none' })).toBe(48);
+    expect(gemm.flops({ M: 2, N: 3, K: 4, epilogue: 'geglu' })).toBe(96);
+    expect(gemm.bytes({ M: 2, N: 3, K: 4, epilogue: 'residual' })).toBe(4 * (8 + 12 + 12));
+  });
+});
+
+describe('layernorm', () => {
+  it('rows 1, 7, 65 x C 12, 32, 100, 768, with and without bias', async () => {
+    const l = await gpu();
+    for (const rows of [1, 7, 65]) {
+      for (const C of [12, 32, 100, 768]) {
+        for (const withBias of [false, true]) {
+          const x = inputs(rows * C, rows + C, 3);
+          const w = inputs(C, C, 1);
+          const b = inputs(C, C + 1, 1);
+          const y = l.pool.storage(rows * C * 4, 'y');
+          layernorm.run(l, { x: l.upload(x.f32, 'x'), weight: l.upload(w.f32, 'w'), bias: withBias ? l.upload(b.f32, 'b') : null, y, rows, C, eps: 1e-5 });
+          const got = await read(l, y, rows * C);
+          expectKernelClose(`layernorm ${rows}x${C}${withBias ? '+bias' : ''}`, got, layerNorm(fp32, x.f32, w.f32, withBias ? b.f32 : null, rows, C, 1e-5), layerNorm(fp64, x.f64, w.f64, withBias ? b.f64 : null, rows, C, 1e-5), 1e-6);
+        }
+      }
+    }
+  });
+});
+
+describe('embedding', () => {
+  it('gathers rows of the table exactly', async () => {
+    const l = await gpu();
+    const V = 50, C = 12;
+    const table = inputs(V * C, 1).f32;
+    const ids = [0, 49, 7, 7, 3];
+    const out = l.pool.storage(ids.length * C * 4, 'out');
+    embedding.run(l, { tokens: l.upload(Uint32Array.from(ids), 'tokens'), table: l.upload(table, 'table'), out, T: ids.length, C });
+    const got = await read(l, out, ids.length * C);
+    ids.forEach((id, t) => expect(got.subarray(t * C, (t + 1) * C)).toEqual(table.subarray(id * C, (id + 1) * C)));
+  });
+});
+
+describe('rope', () => {
+  for (const D of [8, 16, 64]) {
+    it(`rotates q and k by per-token positions, D ${D}, both thetas`, async () => {
+      const l = await gpu();
+      for (const theta of [160000, 10000]) {
+        for (const lengths of [[1], [5, 1, 65]]) {
+          const H = 2;
+          const batch = pack(lengths.map((n) => new Array(n).fill(0)));
+          const T = batch.totalTokens;
+          const qkv = inputs(T * 3 * H * D, T + D, 2);
+          const run = (p: Precision, data: FloatArray) => {
+            const out = data.slice();
+            const tables = ropeTables(p, theta, D, batch.maxSeqlen);
+            for (let t = 0; t < T; t++) for (const s of [0, 1]) for (let h = 0; h < H; h++) applyRope(p, out, t * 3 * H * D + s * H * D + h * D, batch.positions[t], tables);
+            return out;
+          };
+          const tables = ropeTables(fp32, theta, D, batch.maxSeqlen);
+          const buffer = l.upload(qkv.f32, 'qkv');
+          rope.run(l, { qkv: buffer, positions: l.upload(Uint32Array.from(batch.positions), 'pos'), cos: l.upload(tables.cos, 'cos'), sin: l.upload(tables.sin, 'sin'), T, H, D });
+          const got = await read(l, buffer, T * 3 * H * D);
+          expectKernelClose(`rope D${D} theta ${theta} lengths ${lengths}`, got, run(fp32, qkv.f32), run(fp64, qkv.f64), 1e-6);
+        }
+      }
+    });
+  }
+});
+
+describe('varlen attention', () => {
+  const batches = [[1], [2], [63], [64, 65], [127, 129], [1, 129, 1, 64, 5, 2, 33]];
+  const windows: Window[] = [UNLIMITED, [2, 2], [64, 64], [0, 3]];
+  for (const variant of ['flash', 'materialized'] as const) {
+    for (const D of [8, 16, 64]) {
+      it(`${variant}, D ${D}: B = 1 and 7, lengths 1 to 129, windows unlimited, +-2, wider than the sequence, one-sided`, async () => {
+        const l = await gpu();
+        const H = 2;
+        for (const lengths of batches) {
+          const batch = pack(lengths.map((n) => new Array(n).fill(0)));
+          const T = batch.totalTokens;
+          const qkv = inputs(T * 3 * H * D, T * 3 + D, 1.5);
+          const qkvBuffer = l.upload(qkv.f32, 'qkv');
+          const cu = l.upload(Uint32Array.from(batch.cuSeqlens), 'cu');
+          for (const window of windows) {
+            const out = l.pool.storage(T * H * D * 4, 'out');
+            attention.run(l, { qkv: qkvBuffer, cuSeqlens: cu, out, lengths, maxSeqlen: batch.maxSeqlen, H, D, window, variant });
+            const got = await read(l, out, T * H * D);
+            l.pool.release(out);
+            expectKernelClose(`${variant} D${D} lengths ${lengths} window ${window}`, got, varlenAttention(fp32, qkv.f32, batch.cuSeqlens, H, D, window), varlenAttention(fp64, qkv.f64, batch.cuSeqlens, H, D, window), 1e-6);
+          }
+        }
+      });
+    }
+  }
+
+  it('counts only the visible pairs in flops', () => {
+    // 5 tokens, window +-2: 3 + 4 + 5 + 4 + 3 = 19 pairs; 4 flops per pair per head dim.
+    expect(attention.flops({ lengths: [5], H: 1, D: 1, window: [2, 2] })).toBe(4 * 19);
+    expect(attention.flops({ lengths: [5], H: 1, D: 1, window: [-1, -1] })).toBe(4 * 25);
+  });
+});
+
+describe('pool', () => {
+  it('cls and mean over sequences of 1 to 40 tokens', async () => {
+    const l = await gpu();
+    const C = 24;
+    const batch = pack([[0], new Array(40).fill(0), [0, 0, 0]]);
+    const hidden = inputs(batch.totalTokens * C, 3, 2);
+    for (const pooling of ['cls', 'mean'] as const) {
+      const out = l.pool.storage(batch.batchSize * C * 4, 'out');
+      poolKernel.run(l, { hidden: l.upload(hidden.f32, 'h'), cuSeqlens: l.upload(Uint32Array.from(batch.cuSeqlens), 'cu'), out, T: batch.totalTokens, B: batch.batchSize, C, pooling });
+      const got = await read(l, out, batch.batchSize * C);
+      expectKernelClose(`pool ${pooling}`, got, referencePool(fp32, hidden.f32, batch, C, pooling), referencePool(fp64, hidden.f64, batch, C, pooling), 1e-6);
+    }
+  });
+});

@@ -1,0 +1,71 @@
+// The whole WebGPU engine against the golden cases, and its memory accounting.
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runParity } from '../../evals/parity.ts';
+import { loadCheckpoint } from '../../reference/checkpoint.ts';
+import { fp32 } from '../../reference/ops.ts';
+import { acquireDevice, sharedDevice } from '../../optimized/webgpu/device.ts';
+import { createWebGpuModel, destroyModel, forward, memoryStats } from '../../optimized/webgpu/modernbert.ts';
+import { GOLDEN, GOLDEN_CASES } from '../helpers.ts';
+import './harness.ts';
+
+describe('webgpu golden parity', () => {
+  for (const name of GOLDEN_CASES) {
+    it(`${name}: every output within the fp32 tolerances`, async () => {
+      const result = await runParity(join(GOLDEN, name), 'webgpu', 'fp32');
+      expect(Object.keys(result.max_abs_err).sort()).toEqual(['cls_logits', 'hidden_states', 'last_hidden_state', 'mean_logits', 'mlm_logits']);
+      expect(result.pass, JSON.stringify(result)).toBe(true);
+    });
+  }
+
+  it('rejects fp64, which the engine does not compute', async () => {
+    await expect(runParity(join(GOLDEN, 'tiny'), 'webgpu', 'fp64')).rejects.toThrow(/fp32 only/);
+  });
+});
+
+describe('webgpu engine', () => {
+  const checkpoint = loadCheckpoint(join(GOLDEN, 'window'), fp32);
+
+  it('gives the same result with materialized attention, padded input and unpadded input', async () => {
+    const model = createWebGpuModel(await sharedDevice(), checkpoint);
+    const sequences = [[250, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 251], [250, 99, 251]];
+    const flash = await forward(model, sequences);
+    const materialized = await forward(model, sequences, { attention: 'materialized' });
+    const L = 12;
+    const ids = sequences.flatMap((s) => [...s, ...new Array(L - s.length).fill(252)]);
+    const mask = sequences.flatMap((s) => [...new Array(s.length).fill(1), ...new Array(L - s.length).fill(0)]);
+    const padded = await forward(model, { inputIds: ids, attentionMask: mask, batchSize: 2, seqLen: L });
+    destroyModel(model);
+    expect(padded.lastHiddenState).toEqual(flash.lastHiddenState);
+    const maxDiff = Math.max(...flash.lastHiddenState.map((v, i) => Math.abs(v - materialized.lastHiddenState[i])));
+    expect(maxDiff).toBeLessThan(1e-5);
+  });
+
+  it('keeps weights resident and returns live bytes to the weights after every pass', async () => {
+    const model = createWebGpuModel(await sharedDevice(), checkpoint);
+    const weights = memoryStats(model).weightBytes;
+    expect(weights).toBeGreaterThan(0);
+    expect(memoryStats(model).liveBytes).toBe(weights);
+    for (let pass = 0; pass < 6; pass++) {
+      await forward(model, [[250, 1, 2, 3, 251], new Array(40).fill(7)], { mlmLogits: pass % 2 === 0, pooling: ['mean'], hiddenStates: pass === 3 });
+      const stats = memoryStats(model);
+      expect(stats.liveBytes).toBe(weights);
+      expect(stats.weightBytes).toBe(weights);
+      expect(stats.peakBytes).toBeGreaterThan(weights);
+    }
+    destroyModel(model);
+    expect(memoryStats(model).liveBytes).toBe(0);
+  });
+
+  it('turns a WebGPU error into an exception, and a lost device into an error on the next call', async () => {
+    const ctx = await acquireDevice();
+    const model = createWebGpuModel(ctx, checkpoint);
+    await forward(model, [[250, 251]]);
+    // A shader that does not compile is reported, not ignored.
+    model.launcher.dispatch({ name: 'broken', source: 'this is not WGSL' }, {}, [], [], [1]);
+    await expect(model.launcher.finish([])).rejects.toThrow(/WebGPU error: .*broken/);
+    ctx.device.destroy();
+    await ctx.device.lost;
+    await expect(forward(model, [[250, 251]])).rejects.toThrow(/device was lost/);
+  });
+});
