@@ -4,12 +4,17 @@ import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { PARITY_BACKENDS, type PrecisionName, runParity } from '../evals/parity.ts';
 import { closeSharedDevice } from '../optimized/webgpu/device.ts';
+import { presetConfig } from '../reference/config.ts';
+import { parseLengths } from '../benchmarks/workloads.ts';
 
 const USAGE = `usage:
   modernbert parity <case-dir> --backend reference|webgpu [--precision fp32|fp64]
       Runs a golden case (config.json, model.safetensors, io.safetensors) and prints one JSON line:
       {"case", "backend", "precision", "max_abs_err", "tolerance", "pass"}.
       Exit 0: every output within tolerance; 1: one is not; 2: bad input.
+  modernbert plan --config base|large|small --lengths 8192x4 --backend webgpu [--ablate padded,materialized]
+      Plans a forward pass from the engine's own allocations, running no kernel, and prints one JSON line:
+      {"backend", "tokens", "peak_bytes", "weight_bytes", "activation_bytes"}.
   modernbert info [--json]
       Versions, the backends available on this machine, and the GPU adapter if any.`;
 
@@ -22,6 +27,8 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         return await parity(rest, out);
       case 'info':
         return await info(rest, out);
+      case 'plan':
+        return await plan(rest, out);
       case undefined:
       case 'help':
       case '--help':
@@ -53,6 +60,21 @@ async function parity(args: string[], out: (s: string) => void): Promise<number>
   const result = await runParity(positionals[0], values.backend, precision as PrecisionName);
   out(JSON.stringify(result) + '\n');
   return result.pass ? 0 : 1;
+}
+
+async function plan(args: string[], out: (s: string) => void): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { config: { type: 'string', default: 'base' }, lengths: { type: 'string' }, backend: { type: 'string', default: 'webgpu' }, ablate: { type: 'string', default: '' } },
+  });
+  if (values.backend !== 'webgpu') throw new Error(`--backend: only webgpu plans its memory, got "${values.backend}"`);
+  if (!values.lengths) throw new Error('--lengths is required (LENxCOUNT items separated by commas, e.g. 8192x4)');
+  const ablations = values.ablate.split(',').filter(Boolean);
+  for (const a of ablations) if (a !== 'padded' && a !== 'materialized') throw new Error(`--ablate: unknown ablation "${a}" (padded, materialized)`);
+  const { planMemory } = await import('../optimized/webgpu/modernbert.ts');
+  const result = await planMemory(presetConfig(values.config), parseLengths(values.lengths), { padded: ablations.includes('padded'), materialized: ablations.includes('materialized') });
+  out(JSON.stringify({ backend: 'webgpu', ...(ablations.length ? { ablate: ablations } : {}), ...result }) + '\n');
+  return 0;
 }
 
 export interface MachineInfo {

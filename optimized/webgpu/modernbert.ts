@@ -308,3 +308,25 @@ function placeholderWeights(config: ModernBertConfig, sized: (name: string) => F
 export function destroyModel(model: WebGpuModel): void {
   model.pool.destroyAll();
 }
+
+export interface MemoryPlan {
+  /** real tokens */
+  tokens: number;
+  peak_bytes: number;
+  weight_bytes: number;
+  activation_bytes: number;
+}
+
+/**
+ * The memory of one forward pass (last hidden state read back), from the engine's own allocations with no
+ * device: the same code path as a real pass, with dispatches skipped. Ablations: `padded` computes every
+ * sequence at the longest length (what a padded batch would allocate); `materialized` stores attention scores.
+ */
+export async function planMemory(config: ModernBertConfig, lengths: readonly number[], ablate: { padded?: boolean; materialized?: boolean } = {}): Promise<MemoryPlan> {
+  const model = planningModel(config);
+  const longest = Math.max(...lengths);
+  const sequences = lengths.map((n) => new Int32Array(ablate.padded ? longest : n));
+  await forward(model, sequences, { attention: ablate.materialized ? 'materialized' : 'flash', allowLongSequences: true });
+  const { peakBytes, weightBytes } = memoryStats(model);
+  return { tokens: lengths.reduce((a, b) => a + b, 0), peak_bytes: peakBytes, weight_bytes: weightBytes, activation_bytes: peakBytes - weightBytes };
+}

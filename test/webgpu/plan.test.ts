@@ -1,0 +1,52 @@
+// `modernbert plan`: the engine's own allocation plan, with no device and no kernel run.
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { presetConfig } from '../../reference/config.ts';
+import { planMemory } from '../../optimized/webgpu/modernbert.ts';
+import { parseLengths } from '../../benchmarks/workloads.ts';
+
+const base = presetConfig('base');
+
+describe('memory plan', () => {
+  it('depends on total tokens, not sequence length: 8192x4 and 512x64 within 5%', async () => {
+    const long = await planMemory(base, parseLengths('8192x4'));
+    const short = await planMemory(base, parseLengths('512x64'));
+    expect(long.tokens).toBe(32768);
+    expect(short.tokens).toBe(32768);
+    expect(Math.abs(long.activation_bytes - short.activation_bytes) / short.activation_bytes).toBeLessThan(0.05);
+    // Weights: ModernBERT-base with its MLM head, 149,655,232 fp32 parameters (+ two 16-byte placeholders).
+    expect(long.weight_bytes).toBe(149_655_232 * 4 + 32);
+    expect(long.peak_bytes).toBe(long.weight_bytes + long.activation_bytes);
+  });
+
+  it('shows what materialized attention costs: scores grow with T x L', async () => {
+    const long = await planMemory(base, parseLengths('8192x4'), { materialized: true });
+    const short = await planMemory(base, parseLengths('512x64'), { materialized: true });
+    const flashLong = await planMemory(base, parseLengths('8192x4'));
+    const flashShort = await planMemory(base, parseLengths('512x64'));
+    // Beyond what flash attention needs: one layer's scores, 12 heads x 32768 tokens x maxSeqlen floats.
+    expect(long.activation_bytes - flashLong.activation_bytes).toBe(12 * 32768 * 8192 * 4);
+    expect(short.activation_bytes - flashShort.activation_bytes).toBe(12 * 32768 * 512 * 4);
+  });
+
+  it('shows what padding costs: a padded batch plans as every sequence at the longest length', async () => {
+    const padded = await planMemory(base, parseLengths('512,16x63'), { padded: true });
+    const full = await planMemory(base, parseLengths('512x64'));
+    const unpadded = await planMemory(base, parseLengths('512,16x63'));
+    expect(padded.activation_bytes).toBe(full.activation_bytes);
+    expect(padded.tokens).toBe(512 + 16 * 63);
+    expect(unpadded.activation_bytes).toBeLessThan(padded.activation_bytes / 10);
+  });
+
+  it('prints one JSON line from the CLI', () => {
+    const r = spawnSync(process.execPath, [join(import.meta.dirname, '..', '..', 'bin', 'modernbert.js'), 'plan', '--config', 'base', '--lengths', '8192x4', '--backend', 'webgpu'], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    const line = JSON.parse(r.stdout);
+    expect(Object.keys(line)).toEqual(['backend', 'tokens', 'peak_bytes', 'weight_bytes', 'activation_bytes']);
+    expect(line.tokens).toBe(32768);
+    const bad = spawnSync(process.execPath, [join(import.meta.dirname, '..', '..', 'bin', 'modernbert.js'), 'plan', '--lengths', '8192x0'], { encoding: 'utf8' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--lengths: "8192x0" is not LEN or LENxCOUNT/);
+  });
+});
