@@ -2,8 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
-import { PARITY_BACKENDS, type PrecisionName, runParity } from '../evals/parity.ts';
-import { closeSharedDevice } from '../optimized/webgpu/device.ts';
+import { type PrecisionName, runParity } from '../evals/parity.ts';
+import { closeSharedDevice, sharedDevice } from '../optimized/webgpu/device.ts';
 import { presetConfig } from '../reference/config.ts';
 import { parseLengths } from '../benchmarks/workloads.ts';
 
@@ -89,12 +89,17 @@ export interface MachineInfo {
 
 export async function machineInfo(): Promise<MachineInfo> {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
-  const backends = Object.keys(PARITY_BACKENDS).map((name) => ({ name, available: true, detail: 'pure TypeScript on the CPU, fp32 and fp64' }));
+  const backends = [{ name: 'reference', available: true, detail: 'pure TypeScript on the CPU, fp32 and fp64' }];
   let gpuAdapter: string | null = null;
-  const gpu = (globalThis as { navigator?: { gpu?: { requestAdapter(): Promise<{ info?: Record<string, string> } | null> } } }).navigator?.gpu;
-  if (gpu) {
-    const adapter = await gpu.requestAdapter();
-    gpuAdapter = adapter ? [adapter.info?.vendor, adapter.info?.architecture, adapter.info?.description].filter(Boolean).join(' / ') || 'unnamed adapter' : null;
+  try {
+    const ctx = await sharedDevice();
+    const { vendor, architecture, description } = ctx.adapter;
+    gpuAdapter = [vendor, architecture, description].filter(Boolean).join(' / ') || 'unnamed adapter';
+    if (ctx.swiftshader) gpuAdapter += ' (SwiftShader, a CPU implementation)';
+    const features = Object.entries(ctx.features).filter(([, on]) => on).map(([name]) => name);
+    backends.push({ name: 'webgpu', available: true, detail: `WGSL kernels on ${gpuAdapter}; features: ${features.join(', ') || 'none'}` });
+  } catch (e) {
+    backends.push({ name: 'webgpu', available: false, detail: (e as Error).message });
   }
   return {
     modernbert: pkg.version,

@@ -125,6 +125,6 @@ describe('modernbert info', () => {
     const info = JSON.parse(stdout);
     expect(info.node).toBe(process.versions.node);
     expect(info.backends.map((b: { name: string }) => b.name)).toContain('reference');
-    expect(cli('info').stdout).toMatch(/backends:\n {2}\+ reference/);
+    expect(cli('info').stdout).toMatch(/backends:\n {2}\+ reference .*\n {2}\+ webgpu +WGSL kernels on /);
   });
 });
