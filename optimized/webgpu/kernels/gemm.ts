@@ -32,8 +32,8 @@ export function run(l: Launcher, a: GemmArgs): void {
     l.dispatch({ name: 'gemm_naive', source: naiveSource }, {}, buffers, [['u32', a.M], ['u32', a.N], ['u32', a.K], ['u32', a.bias ? 1 : 0], ['u32', a.epilogue === 'residual' ? 1 : 0]], [Math.ceil(a.N / 64), ...grid(a.M)]);
     return;
   }
-  if (a.M > 32 * 65535) throw new Error(`gemm: ${a.M} rows exceed the grid`);
-  l.dispatch({ name: 'gemm', source: tiledSource }, { EPILOGUE: EPILOGUE[a.epilogue] }, buffers, [['u32', a.M], ['u32', a.N], ['u32', a.K], ['u32', a.bias ? 1 : 0]], [Math.ceil(a.N / 32), Math.ceil(a.M / 32)]);
+  if (a.M > 64 * 65535) throw new Error(`gemm: ${a.M} rows exceed the grid`);
+  l.dispatch({ name: 'gemm', source: tiledSource }, { EPILOGUE: EPILOGUE[a.epilogue] }, buffers, [['u32', a.M], ['u32', a.N], ['u32', a.K], ['u32', a.bias ? 1 : 0]], [Math.ceil(a.N / 64), Math.ceil(a.M / 64)]);
 }
 
 export function flops(s: GemmShape): number {

@@ -4,15 +4,14 @@
 //               y[m, n] = gelu_erf(x·W[n] + b[n]) * (x·W[N + n] + b[N + n])
 // Bindings: 0 x [M, K] (read), 1 W [N or 2N, K] (read), 2 bias [N or 2N] (read; ignored unless hasBias),
 //           3 residual [M, N] (read; ignored unless EPILOGUE 1), 4 y [M, N] (write), 5 params (uniform).
-// Tile: a workgroup of 8 x 8 threads computes 32 x 32 outputs, 4 x 4 per thread, K in steps of 16.
-// (64 threads: SwiftShader crashes on this kernel at 16 x 16.)
-// Workgroup memory: xs 32*16*4 + ws 32*16*4 + gs 32*16*4 = 6 KiB (gs only used by GeGLU).
+// Tile: a workgroup of 16 x 16 threads computes 64 x 64 outputs, 4 x 4 per thread, K in steps of 16.
+// Workgroup memory: xs 64*16*4 + ws 64*16*4 + gs 64*16*4 = 12 KiB (gs only used by GeGLU).
 // Each output sums over k in order, in f32, like the reference.
 struct Params { M: u32, N: u32, K: u32, hasBias: u32 }
 
 override EPILOGUE: u32 = 0u;
-const TM: u32 = 32u;
-const TN: u32 = 32u;
+const TM: u32 = 64u;
+const TN: u32 = 64u;
 const TK: u32 = 16u;
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
@@ -22,9 +21,9 @@ const TK: u32 = 16u;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> p: Params;
 
-var<workgroup> xs: array<f32, 512>; // [TM][TK]
-var<workgroup> ws: array<f32, 512>; // [TN][TK]
-var<workgroup> gs: array<f32, 512>; // [TN][TK], gate rows (GeGLU)
+var<workgroup> xs: array<f32, 1024>; // [TM][TK]
+var<workgroup> ws: array<f32, 1024>; // [TN][TK]
+var<workgroup> gs: array<f32, 1024>; // [TN][TK], gate rows (GeGLU)
 
 // erf to about 1.5e-7 (Abramowitz & Stegun 7.1.26), enough for f32 GELU.
 fn erf_approx(v: f32) -> f32 {
@@ -38,16 +37,16 @@ fn gelu(v: f32) -> f32 {
   return 0.5 * v * (1.0 + erf_approx(v * 0.70710678118654752));
 }
 
-@compute @workgroup_size(8, 8)
+@compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let row0 = wg.y * TM;
   let col0 = wg.x * TN;
-  let tid = lid.y * 8u + lid.x;
+  let tid = lid.y * 16u + lid.x;
   var acc: array<f32, 16>;
   var gacc: array<f32, 16>;
   for (var k0 = 0u; k0 < p.K; k0 += TK) {
-    for (var i = 0u; i < 8u; i++) {
-      let e = tid + i * 64u;
+    for (var i = 0u; i < 4u; i++) {
+      let e = tid + i * 256u;
       let r = e / TK;
       let k = k0 + e % TK;
       let m = row0 + r;
