@@ -10,42 +10,43 @@ import { type ModernBertConfig, configToJson, loadConfig } from './config.ts';
 import { type FloatArray, type Precision } from './ops.ts';
 import { type Tensor, readSafetensors, toFloat32, toFloat64, writeFileAtomic, writeSafetensors } from './safetensors.ts';
 
-export interface LinearWeights {
+// The weight structure, generic over where a tensor lives: FloatArray here, GPUBuffer in the WebGPU engine.
+export interface LinearWeights<A = FloatArray> {
   /** weight[N, K], y = x W^T + bias */
-  weight: FloatArray;
-  bias: FloatArray | null;
+  weight: A;
+  bias: A | null;
   outFeatures: number;
   inFeatures: number;
 }
 
-export interface NormWeights {
-  weight: FloatArray;
-  bias: FloatArray | null;
+export interface NormWeights<A = FloatArray> {
+  weight: A;
+  bias: A | null;
 }
 
-export interface LayerWeights {
+export interface LayerWeights<A = FloatArray> {
   /** null on layer 0, which has no attention norm (nn.Identity in HF). */
-  attnNorm: NormWeights | null;
+  attnNorm: NormWeights<A> | null;
   /** Wqkv[3C, C]: output feature s*C + h*D + d for s in (q, k, v), head h. */
-  wqkv: LinearWeights;
-  wo: LinearWeights;
-  mlpNorm: NormWeights;
+  wqkv: LinearWeights<A>;
+  wo: LinearWeights<A>;
+  mlpNorm: NormWeights<A>;
   /** Wi[2I, C]: rows 0..I-1 are activated, rows I..2I-1 gate. */
-  wi: LinearWeights;
-  mlpWo: LinearWeights;
+  wi: LinearWeights<A>;
+  mlpWo: LinearWeights<A>;
 }
 
-export interface ModernBertWeights {
+export interface ModernBertWeights<A = FloatArray> {
   /** tokEmbeddings[V, C] */
-  tokEmbeddings: FloatArray;
-  embeddingNorm: NormWeights;
-  layers: LayerWeights[];
-  finalNorm: NormWeights;
+  tokEmbeddings: A;
+  embeddingNorm: NormWeights<A>;
+  layers: LayerWeights<A>[];
+  finalNorm: NormWeights<A>;
   /** ModernBertPredictionHead (dense -> gelu -> norm), shared by the MLM and classification heads. */
-  head: { dense: LinearWeights; norm: NormWeights } | null;
+  head: { dense: LinearWeights<A>; norm: NormWeights<A> } | null;
   /** The MLM decoder: weight[V, C] (the token embeddings when tied) and its bias. */
-  decoder: { weight: FloatArray; bias: FloatArray | null } | null;
-  classifier: LinearWeights | null;
+  decoder: { weight: A; bias: A | null } | null;
+  classifier: LinearWeights<A> | null;
 }
 
 export class CheckpointError extends Error {

@@ -18,33 +18,9 @@ import * as layerNormKernel from './kernels/layernorm.ts';
 import * as poolKernel from './kernels/pool.ts';
 import * as ropeKernel from './kernels/rope.ts';
 
-interface GpuLinear {
-  weight: GPUBuffer;
-  bias: GPUBuffer | null;
-  outFeatures: number;
-  inFeatures: number;
-}
-interface GpuNorm {
-  weight: GPUBuffer;
-  bias: GPUBuffer | null;
-}
-interface GpuLayer {
-  attnNorm: GpuNorm | null;
-  wqkv: GpuLinear;
-  wo: GpuLinear;
-  mlpNorm: GpuNorm;
-  wi: GpuLinear;
-  mlpWo: GpuLinear;
-}
-interface GpuWeights {
-  tokEmbeddings: GPUBuffer;
-  embeddingNorm: GpuNorm;
-  layers: GpuLayer[];
-  finalNorm: GpuNorm;
-  head: { dense: GpuLinear; norm: GpuNorm } | null;
-  decoder: { weight: GPUBuffer; bias: GPUBuffer | null } | null;
-  classifier: GpuLinear | null;
-}
+type GpuLinear = LinearWeights<GPUBuffer>;
+type GpuNorm = NormWeights<GPUBuffer>;
+type GpuWeights = ModernBertWeights<GPUBuffer>;
 
 export interface WebGpuModel {
   config: ModernBertConfig;
