@@ -2,7 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
-import { type PrecisionName, runParity } from '../evals/parity.ts';
+import type { PrecisionName } from '../evals/parity-check.ts';
+import { runParity } from '../evals/parity.ts';
 import { closeSharedDevice, sharedDevice } from '../optimized/webgpu/device.ts';
 import { presetConfig } from '../reference/config.ts';
 import { parseLengths } from '../benchmarks/workloads.ts';

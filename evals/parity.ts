@@ -1,180 +1,22 @@
-// Parity of a backend against a golden case folder (config.json, model.safetensors, io.safetensors):
-// run the inputs, compare every expected output present, on real tokens only (attention_mask == 1).
-import { basename, join, resolve } from 'node:path';
+// `modernbert parity` in Node: reads a golden case folder (config.json, model.safetensors or shards,
+// io.safetensors) and runs evals/parity-check.ts on it.
 import { existsSync } from 'node:fs';
-import { type ModernBertConfig, loadConfig } from '../reference/config.ts';
-import { readCheckpointTensors, weightsFromTensors } from '../reference/checkpoint.ts';
-import { type ForwardOutput, forward, validateBatch } from '../reference/modernbert.ts';
-import { type FloatArray, fp32, precisionByName } from '../reference/ops.ts';
-import { type Tensor, readSafetensors, toFloat64, toInt32 } from '../reference/safetensors.ts';
-import { type PackedBatch, packPadded, paddedRowOfToken } from '../reference/unpad.ts';
+import { basename, join, resolve } from 'node:path';
+import { loadConfig, readCheckpointTensors, readSafetensors } from '../reference/files.ts';
+import { type GoldenCase, type ParityResult, type PrecisionName, ParityInputError, checkParity, parityRunner } from './parity-check.ts';
 
-export type PrecisionName = 'fp32' | 'fp64';
-
-/** The parity contract: one JSON line, keys in this order. */
-export interface ParityResult {
-  case: string;
-  backend: string;
-  precision: PrecisionName;
-  max_abs_err: Record<string, number>;
-  tolerance: Record<string, number>;
-  pass: boolean;
+export function readGoldenCase(caseDir: string): GoldenCase {
+  const dir = resolve(caseDir);
+  const configFile = join(dir, 'config.json');
+  const ioFile = join(dir, 'io.safetensors');
+  if (!existsSync(configFile)) throw new ParityInputError(`${configFile}: file not found`);
+  if (!existsSync(ioFile)) throw new ParityInputError(`${ioFile}: file not found`);
+  const config = loadConfig(configFile);
+  const io = readSafetensors(ioFile).tensors;
+  return { name: basename(dir), config, checkpoint: readCheckpointTensors(dir), checkpointSource: join(dir, 'model.safetensors'), io, ioFile };
 }
-
-/** fp32 tolerances (golden README): 1e-4 on hidden states and classification logits, 2e-4 on MLM logits. */
-export const FP32_TOLERANCE: Record<string, number> = {
-  last_hidden_state: 1e-4,
-  hidden_states: 1e-4,
-  mlm_logits: 2e-4,
-  cls_logits: 1e-4,
-  mean_logits: 1e-4,
-};
-/** fp64 (the oracle) against the float64 golden tensors. */
-export const FP64_TOLERANCE: Record<string, number> = {
-  last_hidden_state_f64: 1e-9,
-  mlm_logits_f64: 1e-9,
-  cls_logits_f64: 1e-9,
-  mean_logits_f64: 1e-9,
-};
-
-/** Bad input to a parity run: the CLI exits 2 with this one-line message. */
-export class ParityInputError extends Error {
-  override name = 'ParityInputError';
-}
-
-export type Runner = (caseDir: string, config: ModernBertConfig, precision: PrecisionName, batch: PackedBatch, want: WantedOutputs) => Promise<ForwardOutput>;
-export interface WantedOutputs {
-  hiddenStates: boolean;
-  mlmLogits: boolean;
-  pooling: ('cls' | 'mean')[];
-}
-
-/** Backends that `modernbert parity` can run. Later backends register here with the same contract. */
-export const PARITY_BACKENDS: Record<string, Runner> = {
-  async reference(caseDir, config, precisionName, batch, want) {
-    const precision = precisionByName(precisionName);
-    const weights = weightsFromTensors(config, readCheckpointTensors(caseDir), precision, join(caseDir, 'model.safetensors'));
-    return forward({ config, weights, precision }, batch, { ...want, allowLongSequences: true });
-  },
-  async webgpu(caseDir, config, precision, batch, want) {
-    if (precision !== 'fp32') throw new ParityInputError('--precision: the webgpu backend computes in fp32 only');
-    const weights = weightsFromTensors(config, readCheckpointTensors(caseDir), fp32, join(caseDir, 'model.safetensors'));
-    // Loaded on demand: the reference must not need WebGPU.
-    const { sharedDevice } = await import('../optimized/webgpu/device.ts');
-    const gpu = await import('../optimized/webgpu/modernbert.ts');
-    const model = gpu.createWebGpuModel(await sharedDevice(), { config, weights });
-    try {
-      return await gpu.forward(model, batch, { ...want, allowLongSequences: true });
-    } finally {
-      gpu.destroyModel(model);
-    }
-  },
-};
 
 export async function runParity(caseDir: string, backend: string, precision: PrecisionName): Promise<ParityResult> {
-  const runner = PARITY_BACKENDS[backend];
-  if (!runner) throw new ParityInputError(`unknown backend "${backend}" (available: ${Object.keys(PARITY_BACKENDS).join(', ')})`);
-  const dir = resolve(caseDir);
-  const ioFile = join(dir, 'io.safetensors');
-  if (!existsSync(join(dir, 'config.json'))) throw new ParityInputError(`${join(dir, 'config.json')}: file not found`);
-  if (!existsSync(ioFile)) throw new ParityInputError(`${ioFile}: file not found`);
-  const config = loadConfig(join(dir, 'config.json'));
-  const io = readSafetensors(ioFile).tensors;
-
-  const ids = requireTensor(io, 'input_ids', ioFile);
-  if (ids.shape.length !== 2) throw new ParityInputError(`${ioFile}: field "input_ids" must be [B, L], got [${ids.shape.join(', ')}]`);
-  const [B, L] = ids.shape;
-  const mask = io.get('attention_mask');
-  if (mask && (mask.shape.length !== 2 || mask.shape[0] !== B || mask.shape[1] !== L)) {
-    throw new ParityInputError(`${ioFile}: field "attention_mask" must be [${B}, ${L}] like input_ids, got [${mask.shape.join(', ')}]`);
-  }
-  const inputIds = toInt32(ids, `${ioFile}: field "input_ids"`);
-  let batch: PackedBatch;
-  try {
-    batch = packPadded({ inputIds, attentionMask: mask ? toInt32(mask, `${ioFile}: field "attention_mask"`) : undefined, batchSize: B, seqLen: L });
-  } catch (e) {
-    throw new ParityInputError(`${ioFile}: field "${mask ? 'attention_mask' : 'input_ids'}": ${(e as Error).message}`);
-  }
-  try {
-    validateBatch(config, batch, { allowLongSequences: true }); // HF's eager path does not enforce the length either
-  } catch (e) {
-    throw new ParityInputError(`${ioFile}: field "input_ids": ${(e as Error).message}`);
-  }
-
-  const tolerance = precision === 'fp32' ? FP32_TOLERANCE : FP64_TOLERANCE;
-  const C = config.hiddenSize;
-  const expectedShape: Record<string, number[]> = {
-    last_hidden_state: [B, L, C],
-    hidden_states: [config.numHiddenLayers + 1, B, L, C],
-    mlm_logits: [B, L, config.vocabSize],
-    cls_logits: [B, config.numLabels],
-    mean_logits: [B, config.numLabels],
-  };
-  const outputs = Object.keys(tolerance).filter((name) => io.has(name));
-  const base = (name: string) => name.replace(/_f64$/, '');
-  if (outputs.length === 0) throw new ParityInputError(`${ioFile}: no expected outputs for ${precision} (looked for ${Object.keys(tolerance).join(', ')})`);
-  for (const name of outputs) {
-    const shape = expectedShape[base(name)];
-    const got = io.get(name)!.shape;
-    if (got.length !== shape.length || got.some((d, i) => d !== shape[i])) {
-      throw new ParityInputError(`${ioFile}: field "${name}" has shape [${got.join(', ')}], expected [${shape.join(', ')}] from config.json and input_ids`);
-    }
-  }
-  const want: WantedOutputs = {
-    hiddenStates: outputs.some((n) => base(n) === 'hidden_states'),
-    mlmLogits: outputs.some((n) => base(n) === 'mlm_logits'),
-    pooling: (['cls', 'mean'] as const).filter((pl) => outputs.some((n) => base(n) === `${pl}_logits`)),
-  };
-  const out = await runner(dir, config, precision, batch, want);
-
-  const rows = paddedRowOfToken(batch, L);
-  const maxAbsErr: Record<string, number> = {};
-  for (const name of outputs) {
-    const expected = toFloat64(io.get(name)!);
-    const b = base(name);
-    if (b === 'last_hidden_state') maxAbsErr[name] = maxAbsTokens(out.lastHiddenState, expected, rows, C, 0);
-    else if (b === 'mlm_logits') maxAbsErr[name] = maxAbsTokens(out.mlmLogits!, expected, rows, config.vocabSize, 0);
-    else if (b === 'hidden_states') {
-      maxAbsErr[name] = Math.max(...out.hiddenStates!.map((h, layer) => maxAbsTokens(h, expected, rows, C, layer * B * L * C)));
-    } else {
-      const logits = out.classifierLogits![b === 'cls_logits' ? 'cls' : 'mean']!;
-      maxAbsErr[name] = maxAbsAll(logits, expected);
-    }
-  }
-  return {
-    case: basename(dir),
-    backend,
-    precision,
-    max_abs_err: maxAbsErr,
-    tolerance: Object.fromEntries(outputs.map((n) => [n, tolerance[n]])),
-    // NaN compares false, so a NaN output fails.
-    pass: outputs.every((n) => maxAbsErr[n] <= tolerance[n]),
-  };
-}
-
-function requireTensor(io: Map<string, Tensor>, name: string, file: string): Tensor {
-  const t = io.get(name);
-  if (!t) throw new ParityInputError(`${file}: field "${name}" is missing`);
-  return t;
-}
-
-/** max |got[t] - expected[row(t)]| over packed rows t; expected is padded [.., B*L, width] from `offset`. */
-function maxAbsTokens(got: FloatArray, expected: Float64Array, rows: Int32Array, width: number, offset: number): number {
-  let max = 0;
-  for (let t = 0; t < rows.length; t++) {
-    for (let c = 0; c < width; c++) {
-      const d = Math.abs(got[t * width + c] - expected[offset + rows[t] * width + c]);
-      if (!(d <= max)) max = d; // NaN propagates
-    }
-  }
-  return max;
-}
-
-function maxAbsAll(got: FloatArray, expected: Float64Array): number {
-  let max = 0;
-  for (let i = 0; i < expected.length; i++) {
-    const d = Math.abs(got[i] - expected[i]);
-    if (!(d <= max)) max = d;
-  }
-  return max;
+  parityRunner(backend); // an unknown backend fails before a large checkpoint is read
+  return checkParity(readGoldenCase(caseDir), backend, precision);
 }

@@ -4,11 +4,9 @@
 // Names follow HF: "model." prefixes the backbone in task checkpoints (ModernBertForMaskedLM,
 // ...ForSequenceClassification); a bare ModernBertModel checkpoint has no prefix. Layer 0 has no
 // attn_norm. The MLM decoder is tied to the token embeddings, so decoder.weight is usually absent.
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { type ModernBertConfig, configToJson, loadConfig } from './config.ts';
+import type { ModernBertConfig } from './config.ts';
 import { type FloatArray, type Precision } from './ops.ts';
-import { type Tensor, readSafetensors, toFloat32, toFloat64, writeFileAtomic, writeSafetensors } from './safetensors.ts';
+import { type Tensor, toFloat32, toFloat64 } from './safetensors.ts';
 
 // The weight structure, generic over where a tensor lives: FloatArray here, GPUBuffer in the WebGPU engine.
 export interface LinearWeights<A = FloatArray> {
@@ -176,56 +174,9 @@ export function weightsFromTensors(config: ModernBertConfig, tensors: Map<string
   };
 }
 
-/** Reads the safetensors of a checkpoint folder: model.safetensors, or the shards of model.safetensors.index.json. */
-export function readCheckpointTensors(dir: string): Map<string, Tensor> {
-  const single = join(dir, 'model.safetensors');
-  const indexFile = join(dir, 'model.safetensors.index.json');
-  if (existsSync(single)) return readSafetensors(single).tensors;
-  if (!existsSync(indexFile)) throw new CheckpointError(`${dir}: no model.safetensors and no model.safetensors.index.json`);
-  let weightMap: Record<string, unknown>;
-  try {
-    weightMap = JSON.parse(readFileSync(indexFile, 'utf8')).weight_map;
-  } catch (e) {
-    throw new CheckpointError(`${indexFile}: not valid JSON (${(e as Error).message})`);
-  }
-  if (weightMap === null || typeof weightMap !== 'object' || Array.isArray(weightMap)) throw new CheckpointError(`${indexFile}: field "weight_map" must be an object {tensor: shard file}`);
-  const shards = new Map<string, string[]>();
-  for (const [name, shard] of Object.entries(weightMap)) {
-    if (typeof shard !== 'string' || shard.includes('/') || shard.includes('\\')) throw new CheckpointError(`${indexFile}: field "weight_map.${name}" must be a file name in the folder`);
-    shards.set(shard, [...(shards.get(shard) ?? []), name]);
-  }
-  const tensors = new Map<string, Tensor>();
-  for (const [shard, listed] of shards) {
-    const file = join(dir, shard);
-    const shardTensors = readSafetensors(file).tensors;
-    for (const name of listed) {
-      if (!shardTensors.has(name)) throw new CheckpointError(`${file}: tensor "${name}" is listed in model.safetensors.index.json but not in this shard`);
-    }
-    for (const [name, t] of shardTensors) {
-      if (weightMap[name] !== shard) throw new CheckpointError(`${file}: tensor "${name}" is not listed for this shard in model.safetensors.index.json`);
-      tensors.set(name, t);
-    }
-  }
-  return tensors;
-}
-
 export interface Checkpoint {
   config: ModernBertConfig;
   weights: ModernBertWeights;
-}
-
-/** Loads an HF checkpoint folder in the given precision (fp16/bf16 weights are converted). */
-export function loadCheckpoint(dir: string, p: Precision, options: LoadOptions = {}): Checkpoint {
-  const config = loadConfig(join(dir, 'config.json'));
-  const tensors = readCheckpointTensors(dir);
-  return { config, weights: weightsFromTensors(config, tensors, p, dir, options) };
-}
-
-/** Writes config.json and model.safetensors (float32 tensors as given), each atomically. */
-export function saveCheckpoint(dir: string, config: ModernBertConfig, tensors: Map<string, Tensor>): void {
-  mkdirSync(dir, { recursive: true });
-  writeSafetensors(join(dir, 'model.safetensors'), tensors, { format: 'pt' });
-  writeFileAtomic(join(dir, 'config.json'), JSON.stringify(configToJson(config), null, 2) + '\n');
 }
 
 // ---- seeded random weights ----

@@ -2,7 +2,6 @@
 //   transformers 4.x: global_attn_every_n_layers, global_rope_theta, local_rope_theta
 //   transformers 5.x: layer_types, rope_parameters (5.x fields win where both are present, as in HF)
 // Defaults are HF's ModernBertConfig defaults. Every error names the file and the field.
-import { readFileSync } from 'node:fs';
 
 export type LayerType = 'full_attention' | 'sliding_attention';
 export type Pooling = 'cls' | 'mean';
@@ -102,22 +101,6 @@ export type PresetName = keyof typeof PRESETS;
 export function presetConfig(name: string): ModernBertConfig {
   if (!Object.hasOwn(PRESETS, name)) throw new ConfigError(`unknown model config "${name}" (presets: ${Object.keys(PRESETS).join(', ')})`);
   return parseConfig(PRESETS[name as PresetName], `preset ${name}`);
-}
-
-export function loadConfig(file: string): ModernBertConfig {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new ConfigError(`${file}: cannot read: ${(e as Error).message}`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new ConfigError(`${file}: not valid JSON (${(e as Error).message})`);
-  }
-  return parseConfig(json, file);
 }
 
 /** Parses and validates a config.json object. `source` names the file in error messages. */

@@ -1,8 +1,8 @@
-// Reader and writer for the safetensors format: an 8-byte little-endian header length N, N bytes of JSON
+// The safetensors format: an 8-byte little-endian header length N, N bytes of JSON
 // ({name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__"?: {string: string}}), then the data.
 // Offsets are relative to the start of the data. Every check the format implies is made before any data is
-// read, and every error names the file and the tensor or field at fault.
-import { closeSync, fstatSync, openSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+// read, and every error names the file and the tensor or field at fault. This module parses and encodes bytes
+// (it runs in a browser); reference/files.ts reads and writes files in Node.
 
 export type DType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32';
 export type TensorData = Float64Array | Float32Array | Uint16Array | BigInt64Array | Int32Array;
@@ -37,7 +37,7 @@ export class SafetensorsError extends Error {
   override name = 'SafetensorsError';
 }
 
-interface HeaderEntry {
+export interface HeaderEntry {
   name: string;
   dtype: DType;
   shape: number[];
@@ -113,58 +113,51 @@ export function validateHeader(header: unknown, dataBytes: number, file: string)
   return { entries, metadata };
 }
 
-function readExactly(fd: number, target: Uint8Array, position: number, file: string): void {
-  let done = 0;
-  while (done < target.length) {
-    const n = readSync(fd, target, done, Math.min(target.length - done, 1 << 30), position + done);
-    if (n === 0) throw new SafetensorsError(`${file}: unexpected end of file at byte ${position + done}`);
-    done += n;
-  }
+/**
+ * The header length from the first 8 bytes, checked against the file size. Shared by the in-memory parser
+ * and the file reader.
+ */
+export function headerLength(first8: Uint8Array, fileBytes: number, file: string): number {
+  if (fileBytes < 8) throw new SafetensorsError(`${file}: ${fileBytes} bytes is shorter than the 8-byte header length: the file is truncated`);
+  const n = Number(new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true));
+  if (n > MAX_HEADER_BYTES) throw new SafetensorsError(`${file}: header length ${n} exceeds ${MAX_HEADER_BYTES} bytes: the file is corrupt`);
+  if (8 + n > fileBytes) throw new SafetensorsError(`${file}: the header length ${n} runs past the end of the file (${fileBytes} bytes): the file is truncated`);
+  return n;
 }
 
-/** Reads a whole safetensors file. Tensors are read one by one, so no buffer holds the whole file. */
-export function readSafetensors(file: string): SafetensorsFile {
-  let fd: number;
+/** Parses and validates the JSON header. Entries come back in the header's own (JSON object) order. */
+export function parseHeader(headerBytes: Uint8Array, dataBytes: number, file: string): { entries: HeaderEntry[]; metadata: Record<string, string> } {
+  let header: unknown;
   try {
-    fd = openSync(file, 'r');
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(headerBytes));
   } catch (e) {
-    throw new SafetensorsError(`${file}: cannot open: ${(e as Error).message}`);
+    throw new SafetensorsError(`${file}: the header is not valid UTF-8 JSON (${(e as Error).message})`);
   }
-  try {
-    const fileBytes = fstatSync(fd).size;
-    if (fileBytes < 8) throw new SafetensorsError(`${file}: ${fileBytes} bytes is shorter than the 8-byte header length: the file is truncated`);
-    const lengthBytes = new Uint8Array(8);
-    readExactly(fd, lengthBytes, 0, file);
-    const headerLength = Number(new DataView(lengthBytes.buffer).getBigUint64(0, true));
-    if (headerLength > MAX_HEADER_BYTES) throw new SafetensorsError(`${file}: header length ${headerLength} exceeds ${MAX_HEADER_BYTES} bytes: the file is corrupt`);
-    if (8 + headerLength > fileBytes) {
-      throw new SafetensorsError(`${file}: the header length ${headerLength} runs past the end of the file (${fileBytes} bytes): the file is truncated`);
-    }
-    const headerBytes = new Uint8Array(headerLength);
-    readExactly(fd, headerBytes, 8, file);
-    let header: unknown;
-    try {
-      header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(headerBytes));
-    } catch (e) {
-      throw new SafetensorsError(`${file}: the header is not valid UTF-8 JSON (${(e as Error).message})`);
-    }
-    const dataStart = 8 + headerLength;
-    const { entries, metadata } = validateHeader(header, fileBytes - dataStart, file);
-    const tensors = new Map<string, Tensor>();
-    // Keep the header's own order (JSON object order) for callers that list tensors.
-    const order = Object.keys(header as object).filter((k) => k !== '__metadata__');
-    const byName = new Map(entries.map((e) => [e.name, e]));
-    for (const name of order) {
-      const e = byName.get(name)!;
-      const buffer = new ArrayBuffer(e.end - e.begin);
-      readExactly(fd, new Uint8Array(buffer), dataStart + e.begin, file);
-      // Safetensors is little-endian, as are the typed arrays on every platform Node supports.
-      tensors.set(name, { dtype: e.dtype, shape: e.shape, data: new STORAGE[e.dtype](buffer) });
-    }
-    return { tensors, metadata };
-  } finally {
-    closeSync(fd);
-  }
+  const { entries, metadata } = validateHeader(header, dataBytes, file);
+  // Keep the header's own order for callers that list tensors.
+  const byName = new Map(entries.map((e) => [e.name, e]));
+  const order = Object.keys(header as object).filter((k) => k !== '__metadata__');
+  return { entries: order.map((name) => byName.get(name)!), metadata };
+}
+
+/** A tensor over a buffer holding exactly its data (safetensors is little-endian, as are typed arrays everywhere we run). */
+export function tensorOver(e: HeaderEntry, buffer: ArrayBuffer): Tensor {
+  return { dtype: e.dtype, shape: e.shape, data: new STORAGE[e.dtype](buffer) };
+}
+
+// A fresh ArrayBuffer with exactly these bytes (aligned for any typed array). Not bytes.slice(): on a Node
+// Buffer, slice is a view into a shared pool.
+function copyOf(bytes: Uint8Array): ArrayBuffer {
+  return new Uint8Array(bytes).buffer;
+}
+
+/** Parses safetensors bytes already in memory (a fetched file in a browser). `file` names it in errors. */
+export function parseSafetensors(bytes: Uint8Array, file: string): SafetensorsFile {
+  const n = headerLength(bytes.subarray(0, 8), bytes.length, file);
+  const dataStart = 8 + n;
+  const { entries, metadata } = parseHeader(bytes.subarray(8, dataStart), bytes.length - dataStart, file);
+  const tensors = new Map(entries.map((e) => [e.name, tensorOver(e, copyOf(bytes.subarray(dataStart + e.begin, dataStart + e.end)))]));
+  return { tensors, metadata };
 }
 
 /** Serializes tensors to the safetensors byte layout (header padded with spaces to a multiple of 8). */
@@ -186,8 +179,9 @@ export function encodeSafetensors(tensors: Map<string, Tensor> | Record<string, 
     offset += t.data.byteLength;
   }
   let json = JSON.stringify(header);
-  json += ' '.repeat((8 - ((Buffer.byteLength(json) + 8) % 8)) % 8);
-  const headerBytes = new TextEncoder().encode(json);
+  const encoder = new TextEncoder();
+  json += ' '.repeat((8 - ((encoder.encode(json).length + 8) % 8)) % 8);
+  const headerBytes = encoder.encode(json);
   const out = new Uint8Array(8 + headerBytes.length + offset);
   new DataView(out.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
   out.set(headerBytes, 8);
@@ -197,22 +191,6 @@ export function encodeSafetensors(tensors: Map<string, Tensor> | Record<string, 
     at += t.data.byteLength;
   }
   return out;
-}
-
-/** Writes a safetensors file atomically: to a temporary file first, renamed into place when complete. */
-export function writeSafetensors(file: string, tensors: Map<string, Tensor> | Record<string, Tensor>, metadata?: Record<string, string>): void {
-  writeFileAtomic(file, encodeSafetensors(tensors, metadata));
-}
-
-export function writeFileAtomic(file: string, data: Uint8Array | string): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  try {
-    writeFileSync(tmp, data);
-    renameSync(tmp, file);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
 }
 
 // ---- dtype conversion ----

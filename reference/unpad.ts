@@ -90,6 +90,23 @@ export function packPadded(batch: PaddedBatch): PackedBatch {
   return { ...pack(sequences), paddedLength: L };
 }
 
+/**
+ * The layout of padded execution (the ablation that computes the pads): every sequence takes L rows, the
+ * rows past its end hold `padId` at positions n..L-1. Returned as a packed batch of B sequences of L tokens.
+ */
+export function paddedLayout(batch: PackedBatch, L: number, padId: number): PackedBatch {
+  if (L < batch.maxSeqlen) throw new BatchError(`cannot pad to length ${L}: the longest sequence has ${batch.maxSeqlen} tokens`);
+  const B = batch.batchSize;
+  const tokens = new Int32Array(B * L).fill(padId);
+  const positions = new Int32Array(B * L);
+  const cuSeqlens = Int32Array.from({ length: B + 1 }, (_, b) => b * L);
+  for (let b = 0; b < B; b++) {
+    tokens.set(batch.tokens.subarray(batch.cuSeqlens[b], batch.cuSeqlens[b + 1]), b * L);
+    for (let i = 0; i < L; i++) positions[b * L + i] = i;
+  }
+  return { tokens, cuSeqlens, positions, maxSeqlen: L, batchSize: B, totalTokens: B * L, paddedLength: L };
+}
+
 /** Row index in a padded [B, L, ...] layout of each packed token. */
 export function paddedRowOfToken(batch: PackedBatch, L: number): Int32Array {
   const rows = new Int32Array(batch.totalTokens);

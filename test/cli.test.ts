@@ -2,8 +2,9 @@ import { spawnSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readSafetensors, toFloat32, writeSafetensors } from '../reference/safetensors.ts';
+import { toFloat32 } from '../reference/safetensors.ts';
 import { GOLDEN, copyOfCase } from './helpers.ts';
+import { readSafetensors, writeSafetensors } from '../reference/files.ts';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'modernbert.js');
 

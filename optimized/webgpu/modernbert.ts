@@ -7,7 +7,7 @@ import { type ModernBertConfig, type Pooling, isGlobalLayer, slidingWindow } fro
 import { type BatchInput, type ForwardOptions, type ForwardOutput, toPackedBatch, validateBatch } from '../../reference/modernbert.ts';
 import { expectedTensors } from '../../reference/checkpoint.ts';
 import { fp32, ropeTables } from '../../reference/ops.ts';
-import type { PackedBatch } from '../../reference/unpad.ts';
+import { type PackedBatch, paddedLayout, unpadRows } from '../../reference/unpad.ts';
 import type { GpuContext } from './device.ts';
 import { BufferPool, type MemoryStats } from './memory.ts';
 import * as attentionKernel from './kernels/attention.ts';
@@ -32,6 +32,12 @@ export interface WebGpuModel {
 export interface WebGpuForwardOptions extends ForwardOptions {
   /** Ablation: attention that stores every score row instead of flash attention. */
   attention?: 'flash' | 'materialized';
+  /**
+   * Ablation: padded execution. Every sequence is padded to the batch's padded length (else the longest)
+   * and the pads are computed, as a padded implementation does; attention never sees pads as keys, and the
+   * outputs are the real tokens' rows, as in unpadded execution.
+   */
+  padded?: boolean;
 }
 
 /** Uploads a checkpoint's weights once; they stay resident for every forward pass. */
@@ -64,23 +70,26 @@ export async function forward(model: WebGpuModel, input: BatchInput, options: We
   validateBatch(config, batch, options);
   if (options.mlmLogits && !weights.decoder) throw new Error('this checkpoint has no MLM head (head.*, and decoder.bias when decoder_bias is set)');
   if (options.pooling?.length && !(weights.head && weights.classifier)) throw new Error('this checkpoint has no classification head (head.*, classifier.weight, classifier.bias)');
-  const T = batch.totalTokens;
+  // The rows the kernels run on: the real tokens, or in padded execution B x L rows.
+  const rows = options.padded ? paddedLayout(batch, batch.paddedLength ?? batch.maxSeqlen, config.padTokenId) : batch;
+  const T = rows.totalTokens;
   const C = config.hiddenSize;
   pool.resetPeak();
 
-  const inputs = {
-    tokens: l.upload(Uint32Array.from(batch.tokens), 'tokens'),
-    cuSeqlens: l.upload(Uint32Array.from(batch.cuSeqlens), 'cuSeqlens'),
-    positions: l.upload(Uint32Array.from(batch.positions), 'positions'),
+  const inputs: BatchBuffers & { tokens: GPUBuffer } = {
+    tokens: l.upload(Uint32Array.from(rows.tokens), 'tokens'),
+    cuSeqlens: l.upload(Uint32Array.from(rows.cuSeqlens), 'cuSeqlens'),
+    positions: l.upload(Uint32Array.from(rows.positions), 'positions'),
+    sequsedK: options.padded ? l.upload(Uint32Array.from({ length: batch.batchSize }, (_, b) => batch.cuSeqlens[b + 1] - batch.cuSeqlens[b]), 'sequsedK') : undefined,
   };
   const rope = {
-    global: ropeBuffers(l, config.globalRopeTheta, config.headDim, batch.maxSeqlen),
-    local: ropeBuffers(l, config.localRopeTheta, config.headDim, batch.maxSeqlen),
+    global: ropeBuffers(l, config.globalRopeTheta, config.headDim, rows.maxSeqlen),
+    local: ropeBuffers(l, config.localRopeTheta, config.headDim, rows.maxSeqlen),
   };
-  let hidden = embeddings(model, batch, inputs.tokens);
+  let hidden = embeddings(model, rows, inputs.tokens);
   const hiddenStates = options.hiddenStates ? [hidden] : null;
   for (let layer = 0; layer < config.numHiddenLayers; layer++) {
-    const next = encoderLayer(model, layer, hidden, batch, inputs, isGlobalLayer(config, layer) ? rope.global : rope.local, options);
+    const next = encoderLayer(model, layer, hidden, rows, inputs, isGlobalLayer(config, layer) ? rope.global : rope.local, options);
     if (hiddenStates) hiddenStates.push(next);
     else pool.release(hidden);
     hidden = next;
@@ -92,15 +101,20 @@ export async function forward(model: WebGpuModel, input: BatchInput, options: We
   hiddenStates?.forEach((h, i) => reads.push({ name: `hidden${i}`, buffer: h, floats: T * C }));
   if (options.mlmLogits) reads.push({ name: 'mlm', buffer: mlmHead(model, lastHiddenState, T), floats: T * config.vocabSize });
   for (const pooling of options.pooling ?? []) {
-    const pooled = pool_(model, lastHiddenState, batch, inputs.cuSeqlens, pooling);
+    const pooled = pool_(model, lastHiddenState, rows, inputs, pooling);
     reads.push({ name: `pooled:${pooling}`, buffer: pooled, floats: batch.batchSize * C });
     reads.push({ name: `logits:${pooling}`, buffer: classifierHead(model, pooled, batch.batchSize), floats: batch.batchSize * config.numLabels });
   }
   const arrays = await l.finish(reads);
-  for (const b of [...Object.values(inputs), rope.global.cos, rope.global.sin, rope.local.cos, rope.local.sin, ...reads.map((r) => r.buffer)]) pool.release(b);
+  for (const b of [inputs.tokens, inputs.cuSeqlens, inputs.positions, inputs.sequsedK, rope.global.cos, rope.global.sin, rope.local.cos, rope.local.sin, ...reads.map((r) => r.buffer)]) if (b) pool.release(b);
   pool.trim();
 
-  const got = (name: string) => arrays[reads.findIndex((r) => r.name === name)];
+  // Per-token outputs come back as the real tokens' rows, whatever the execution.
+  const perToken = new Set(['last', 'mlm', ...(hiddenStates ?? []).map((_, i) => `hidden${i}`)]);
+  const got = (name: string) => {
+    const a = arrays[reads.findIndex((r) => r.name === name)];
+    return options.padded && perToken.has(name) ? (unpadRows(fp32, a, batch, a.length / T, rows.maxSeqlen) as Float32Array) : a;
+  };
   const out: ForwardOutput = { batch, lastHiddenState: got('last') };
   if (hiddenStates) out.hiddenStates = hiddenStates.map((_, i) => got(`hidden${i}`));
   if (options.mlmLogits) out.mlmLogits = got('mlm');
@@ -125,6 +139,8 @@ export function embeddings(model: WebGpuModel, batch: PackedBatch, tokens: GPUBu
 interface BatchBuffers {
   cuSeqlens: GPUBuffer;
   positions: GPUBuffer;
+  /** padded execution: real tokens per sequence [B] */
+  sequsedK?: GPUBuffer;
 }
 interface RopeBuffers {
   cos: GPUBuffer;
@@ -157,7 +173,7 @@ export function attention(model: WebGpuModel, layer: number, x: GPUBuffer, resid
   const half = slidingWindow(config);
   const context = l.pool.storage(T * C * 4, 'attention.context');
   const lengths = Array.from({ length: batch.batchSize }, (_, b) => batch.cuSeqlens[b + 1] - batch.cuSeqlens[b]);
-  attentionKernel.run(l, { qkv, cuSeqlens: inputs.cuSeqlens, out: context, lengths, maxSeqlen: batch.maxSeqlen, H, D, window: isGlobalLayer(config, layer) ? [-1, -1] : [half, half], variant: options.attention });
+  attentionKernel.run(l, { qkv, cuSeqlens: inputs.cuSeqlens, sequsedK: inputs.sequsedK, out: context, lengths, maxSeqlen: batch.maxSeqlen, H, D, window: isGlobalLayer(config, layer) ? [-1, -1] : [half, half], variant: options.attention });
   l.pool.release(qkv);
   const out = dense(model, context, w.wo, T, 'residual', residual);
   l.pool.release(context);
@@ -204,10 +220,10 @@ export function predictionHead(model: WebGpuModel, x: GPUBuffer, N: number): GPU
 }
 
 /** last[T, C] -> pooled[B, C] (cls: first token; mean: over each sequence's tokens). */
-function pool_(model: WebGpuModel, last: GPUBuffer, batch: PackedBatch, cuSeqlens: GPUBuffer, pooling: Pooling): GPUBuffer {
+function pool_(model: WebGpuModel, last: GPUBuffer, batch: PackedBatch, inputs: BatchBuffers, pooling: Pooling): GPUBuffer {
   const C = model.config.hiddenSize;
   const out = model.pool.storage(batch.batchSize * C * 4, `pooled.${pooling}`);
-  poolKernel.run(model.launcher, { hidden: last, cuSeqlens, out, T: batch.totalTokens, B: batch.batchSize, C, pooling });
+  poolKernel.run(model.launcher, { hidden: last, cuSeqlens: inputs.cuSeqlens, sequsedK: inputs.sequsedK, out, T: batch.totalTokens, B: batch.batchSize, C, pooling });
   return out;
 }
 export { pool_ as pool };
@@ -295,14 +311,13 @@ export interface MemoryPlan {
 
 /**
  * The memory of one forward pass (last hidden state read back), from the engine's own allocations with no
- * device: the same code path as a real pass, with dispatches skipped. Ablations: `padded` computes every
- * sequence at the longest length (what a padded batch would allocate); `materialized` stores attention scores.
+ * device: the same code path as a real pass, with dispatches skipped. Ablations: `padded` is padded execution
+ * (every sequence computed at the longest length); `materialized` stores attention scores.
  */
 export async function planMemory(config: ModernBertConfig, lengths: readonly number[], ablate: { padded?: boolean; materialized?: boolean } = {}): Promise<MemoryPlan> {
   const model = planningModel(config);
-  const longest = Math.max(...lengths);
-  const sequences = lengths.map((n) => new Int32Array(ablate.padded ? longest : n));
-  await forward(model, sequences, { attention: ablate.materialized ? 'materialized' : 'flash', allowLongSequences: true });
+  const sequences = lengths.map((n) => new Int32Array(n));
+  await forward(model, sequences, { attention: ablate.materialized ? 'materialized' : 'flash', padded: ablate.padded, allowLongSequences: true });
   const { peakBytes, weightBytes } = memoryStats(model);
   return { tokens: lengths.reduce((a, b) => a + b, 0), peak_bytes: peakBytes, weight_bytes: weightBytes, activation_bytes: peakBytes - weightBytes };
 }

@@ -1,12 +1,13 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig, parseConfig, presetConfig } from '../../reference/config.ts';
-import { expectedTensors, loadCheckpoint, randomTensors, readCheckpointTensors, saveCheckpoint, weightsFromTensors } from '../../reference/checkpoint.ts';
+import { parseConfig, presetConfig } from '../../reference/config.ts';
+import { expectedTensors, randomTensors, weightsFromTensors } from '../../reference/checkpoint.ts';
 import { forward } from '../../reference/modernbert.ts';
 import { fp32, fp64 } from '../../reference/ops.ts';
-import { type Tensor, readSafetensors, toBFloat16Bits, toFloat16Bits, toFloat32, writeSafetensors } from '../../reference/safetensors.ts';
+import { type Tensor, toBFloat16Bits, toFloat16Bits, toFloat32 } from '../../reference/safetensors.ts';
 import { GOLDEN, copyOfCase, tempDir } from '../helpers.ts';
+import { loadCheckpoint, loadConfig, readCheckpointTensors, readSafetensors, saveCheckpoint, writeSafetensors } from '../../reference/files.ts';
 
 /** Rewrites a case's model.safetensors through an edit of its tensor map. */
 function editWeights(dir: string, edit: (t: Map<string, Tensor>) => void): void {

@@ -1,8 +1,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { configToJson, loadConfig, parseConfig, presetConfig, slidingWindow } from '../../reference/config.ts';
+import { configToJson, parseConfig, presetConfig, slidingWindow } from '../../reference/config.ts';
 import { GOLDEN, GOLDEN_CASES, tempDir } from '../helpers.ts';
+import { loadConfig } from '../../reference/files.ts';
 
 describe('config', () => {
   it('gives the base preset the hub values of answerdotai/ModernBERT-base', () => {

@@ -1,13 +1,13 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadCheckpoint } from '../../reference/checkpoint.ts';
 import { parseConfig } from '../../reference/config.ts';
 import { type ModernBertModel, forward, randomModel } from '../../reference/modernbert.ts';
 import { fp32, fp64 } from '../../reference/ops.ts';
-import { readSafetensors, toInt32 } from '../../reference/safetensors.ts';
+import { toInt32 } from '../../reference/safetensors.ts';
 import { repad } from '../../reference/unpad.ts';
 import { runParity } from '../../evals/parity.ts';
 import { GOLDEN, GOLDEN_CASES } from '../helpers.ts';
+import { loadCheckpoint, readSafetensors } from '../../reference/files.ts';
 
 describe('golden parity (HF transformers semantics)', () => {
   for (const name of GOLDEN_CASES) {

@@ -1,18 +1,9 @@
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import {
-  type Tensor,
-  encodeSafetensors,
-  readSafetensors,
-  toBFloat16Bits,
-  toFloat16Bits,
-  toFloat32,
-  toFloat64,
-  toInt32,
-  writeSafetensors,
-} from '../../reference/safetensors.ts';
+import { type SafetensorsFile, type Tensor, encodeSafetensors, parseSafetensors, toBFloat16Bits, toFloat16Bits, toFloat32, toFloat64, toInt32 } from '../../reference/safetensors.ts';
 import { GOLDEN, tempDir } from '../helpers.ts';
+import { readSafetensors, writeSafetensors } from '../../reference/files.ts';
 
 /** A file with an arbitrary header (object or raw text) followed by `dataBytes` zero bytes. */
 function rawFile(header: unknown, dataBytes: number, lengthOverride?: bigint): string {
@@ -53,6 +44,16 @@ describe('safetensors round trip', () => {
     expect([...toInt32(back.tensors.get('i32')!)]).toEqual([7, -8]);
   });
 
+  it('parses encoded bytes in memory exactly as the file reader reads them', () => {
+    const file = join(GOLDEN, 'tiny', 'io.safetensors');
+    const fromFile = readSafetensors(file);
+    const fromBytes = parseSafetensors(readFileSync(file), file);
+    expect([...fromBytes.tensors.keys()]).toEqual([...fromFile.tensors.keys()]);
+    for (const [name, t] of fromFile.tensors) expect(fromBytes.tensors.get(name)).toEqual(t);
+    const again = parseSafetensors(encodeSafetensors(fromFile.tensors, fromFile.metadata), 'memory');
+    expect(again.tensors.get('last_hidden_state_f64')).toEqual(fromFile.tensors.get('last_hidden_state_f64'));
+  });
+
   it('pads the header to a multiple of 8 bytes', () => {
     const bytes = encodeSafetensors({ a: { dtype: 'F32', shape: [1], data: new Float32Array(1) } });
     const n = Number(new DataView(bytes.buffer).getBigUint64(0, true));
@@ -74,63 +75,69 @@ describe('safetensors round trip', () => {
   });
 });
 
-describe('safetensors header validation', () => {
+// Every check runs on both readers: the Node file reader and the in-memory parser a browser uses.
+const readers: [string, (file: string) => SafetensorsFile][] = [
+  ['file reader', (file) => readSafetensors(file)],
+  ['bytes parser', (file) => parseSafetensors(readFileSync(file), file)],
+];
+
+describe.each(readers)('safetensors header validation (%s)', (_, read) => {
   const entry = { dtype: 'F32', shape: [2], data_offsets: [0, 8] };
 
   it('rejects a file shorter than the length prefix', () => {
     const file = join(tempDir(), 'short.safetensors');
     writeFileSync(file, new Uint8Array(5));
-    expect(() => readSafetensors(file)).toThrow(/short\.safetensors: 5 bytes is shorter than the 8-byte header length/);
+    expect(() => read(file)).toThrow(/short\.safetensors: 5 bytes is shorter than the 8-byte header length/);
   });
 
   it('rejects a header length that runs past the end of the file', () => {
-    expect(() => readSafetensors(rawFile({ a: entry }, 8, 10_000n))).toThrow(/header length 10000 runs past the end of the file/);
+    expect(() => read(rawFile({ a: entry }, 8, 10_000n))).toThrow(/header length 10000 runs past the end of the file/);
   });
 
   it('rejects a header that is not JSON', () => {
-    expect(() => readSafetensors(rawFile('{"a": ', 0))).toThrow(/header is not valid UTF-8 JSON/);
+    expect(() => read(rawFile('{"a": ', 0))).toThrow(/header is not valid UTF-8 JSON/);
   });
 
   it('rejects an unknown dtype, naming the tensor', () => {
-    expect(() => readSafetensors(rawFile({ weird: { dtype: 'F8_E4M3', shape: [1], data_offsets: [0, 1] } }, 1))).toThrow(/tensor "weird": unknown dtype "F8_E4M3"/);
+    expect(() => read(rawFile({ weird: { dtype: 'F8_E4M3', shape: [1], data_offsets: [0, 1] } }, 1))).toThrow(/tensor "weird": unknown dtype "F8_E4M3"/);
   });
 
   it('rejects offsets out of range (a truncated file)', () => {
-    expect(() => readSafetensors(rawFile({ a: entry }, 4))).toThrow(/tensor "a": data_offsets \[0, 8\] run past the end of the data \(4 bytes\)/);
+    expect(() => read(rawFile({ a: entry }, 4))).toThrow(/tensor "a": data_offsets \[0, 8\] run past the end of the data \(4 bytes\)/);
   });
 
   it('rejects a byte size that does not match dtype x shape', () => {
-    expect(() => readSafetensors(rawFile({ a: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, 8))).toThrow(/tensor "a": holds 8 bytes, but F32 x \[3\] needs 12/);
+    expect(() => read(rawFile({ a: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, 8))).toThrow(/tensor "a": holds 8 bytes, but F32 x \[3\] needs 12/);
   });
 
   it('rejects overlapping tensors', () => {
     const header = { a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } };
-    expect(() => readSafetensors(rawFile(header, 12))).toThrow(/tensor "b": its data \[4, 12\] overlaps the previous tensor/);
+    expect(() => read(rawFile(header, 12))).toThrow(/tensor "b": its data \[4, 12\] overlaps the previous tensor/);
   });
 
   it('rejects a gap between tensors', () => {
     const header = { a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] }, b: { dtype: 'F32', shape: [1], data_offsets: [8, 12] } };
-    expect(() => readSafetensors(rawFile(header, 12))).toThrow(/tensor "b": its data starts at 8, leaving a gap after byte 4/);
+    expect(() => read(rawFile(header, 12))).toThrow(/tensor "b": its data starts at 8, leaving a gap after byte 4/);
   });
 
   it('rejects data the header does not describe', () => {
-    expect(() => readSafetensors(rawFile({ a: entry }, 12))).toThrow(/cover 8 bytes of data but the file holds 12/);
+    expect(() => read(rawFile({ a: entry }, 12))).toThrow(/cover 8 bytes of data but the file holds 12/);
   });
 
   it('rejects a malformed shape or offsets', () => {
-    expect(() => readSafetensors(rawFile({ a: { dtype: 'F32', shape: [-1], data_offsets: [0, 4] } }, 4))).toThrow(/tensor "a": shape \[-1\] is not a list of non-negative integers/);
-    expect(() => readSafetensors(rawFile({ a: { dtype: 'F32', shape: [1], data_offsets: [4, 0] } }, 4))).toThrow(/tensor "a": data_offsets \[4,0\] is not a pair/);
+    expect(() => read(rawFile({ a: { dtype: 'F32', shape: [-1], data_offsets: [0, 4] } }, 4))).toThrow(/tensor "a": shape \[-1\] is not a list of non-negative integers/);
+    expect(() => read(rawFile({ a: { dtype: 'F32', shape: [1], data_offsets: [4, 0] } }, 4))).toThrow(/tensor "a": data_offsets \[4,0\] is not a pair/);
   });
 
   it('rejects metadata that is not strings', () => {
-    expect(() => readSafetensors(rawFile({ __metadata__: { format: 1 }, a: entry }, 8))).toThrow(/"__metadata__.format" must be a string/);
+    expect(() => read(rawFile({ __metadata__: { format: 1 }, a: entry }, 8))).toThrow(/"__metadata__.format" must be a string/);
   });
 
   it('rejects a corrupt golden file cut short', () => {
     const bytes = encodeSafetensors({ a: { dtype: 'F32', shape: [4], data: new Float32Array(4) } });
     const file = join(tempDir(), 'cut.safetensors');
     writeFileSync(file, bytes.subarray(0, bytes.length - 3));
-    expect(() => readSafetensors(file)).toThrow(/cut\.safetensors: tensor "a": data_offsets \[0, 16\] run past the end of the data \(13 bytes\)/);
+    expect(() => read(file)).toThrow(/cut\.safetensors: tensor "a": data_offsets \[0, 16\] run past the end of the data \(13 bytes\)/);
   });
 });
 

@@ -158,6 +158,39 @@ describe('varlen attention', () => {
     }
   }
 
+  it('padded execution (sequsedK): real rows match varlen on the real tokens, pads are never keys', async () => {
+    const l = await gpu();
+    const H = 2;
+    const D = 16;
+    const lengths = [1, 129, 1, 64, 5, 2, 33];
+    const L = 129;
+    const batch = pack(lengths.map((n) => new Array(n).fill(0)));
+    const packed = inputs(batch.totalTokens * 3 * H * D, 11, 1.5);
+    // The padded layout: each sequence's real rows first, then rows of large values that would change any
+    // result they leaked into.
+    const row = 3 * H * D;
+    const padded = Float32Array.from(values(lengths.length * L * row, 12, 50));
+    lengths.forEach((n, b) => padded.set(packed.f32.subarray(batch.cuSeqlens[b] * row, batch.cuSeqlens[b + 1] * row), b * L * row));
+    const qkv = l.upload(padded, 'qkv');
+    const cu = l.upload(Uint32Array.from({ length: lengths.length + 1 }, (_, b) => b * L), 'cu');
+    const sequsedK = l.upload(Uint32Array.from(lengths), 'sequsedK');
+    for (const variant of ['flash', 'materialized'] as const) {
+      for (const window of [UNLIMITED, [2, 2], [64, 64]] as Window[]) {
+        const out = l.pool.storage(lengths.length * L * H * D * 4, 'out');
+        attention.run(l, { qkv, cuSeqlens: cu, sequsedK, out, lengths: lengths.map(() => L), maxSeqlen: L, H, D, window, variant });
+        const got = await read(l, out, lengths.length * L * H * D);
+        l.pool.release(out);
+        const real = new Float32Array(batch.totalTokens * H * D);
+        lengths.forEach((n, b) => real.set(got.subarray(b * L * H * D, (b * L + n) * H * D), batch.cuSeqlens[b] * H * D));
+        const what = `${variant} padded window ${window}`;
+        expectKernelClose(what, real, varlenAttention(fp32, packed.f32, batch.cuSeqlens, H, D, window), varlenAttention(fp64, packed.f64, batch.cuSeqlens, H, D, window), 1e-6);
+        // A pad query whose window holds no real key is defined as zero (sequence 0: 1 token, pad at position 3).
+        if (window[1] === 2) expect([...got.subarray(3 * H * D, 4 * H * D)]).toEqual(new Array(H * D).fill(0));
+        expect(got.every(Number.isFinite), `${what}: every output finite`).toBe(true);
+      }
+    }
+  });
+
   it('counts only the visible pairs in flops', () => {
     // 5 tokens, window +-2: 3 + 4 + 5 + 4 + 3 = 19 pairs; 4 flops per pair per head dim.
     expect(attention.flops({ lengths: [5], H: 1, D: 1, window: [2, 2] })).toBe(4 * 19);
@@ -176,6 +209,24 @@ describe('pool', () => {
       poolKernel.run(l, { hidden: l.upload(hidden.f32, 'h'), cuSeqlens: l.upload(Uint32Array.from(batch.cuSeqlens), 'cu'), out, T: batch.totalTokens, B: batch.batchSize, C, pooling });
       const got = await read(l, out, batch.batchSize * C);
       expectKernelClose(`pool ${pooling}`, got, referencePool(fp32, hidden.f32, batch, C, pooling), referencePool(fp64, hidden.f64, batch, C, pooling), 1e-6);
+    }
+  });
+
+  it('padded execution (sequsedK): pools only the real rows', async () => {
+    const l = await gpu();
+    const C = 24;
+    const lengths = [1, 40, 3];
+    const L = 40;
+    const batch = pack(lengths.map((n) => new Array(n).fill(0)));
+    const hidden = inputs(batch.totalTokens * C, 3, 2);
+    const padded = Float32Array.from(values(lengths.length * L * C, 4, 100));
+    lengths.forEach((n, b) => padded.set(hidden.f32.subarray(batch.cuSeqlens[b] * C, batch.cuSeqlens[b + 1] * C), b * L * C));
+    const args = { hidden: l.upload(padded, 'h'), cuSeqlens: l.upload(Uint32Array.from([0, L, 2 * L, 3 * L]), 'cu'), sequsedK: l.upload(Uint32Array.from(lengths), 'used'), T: lengths.length * L, B: lengths.length, C };
+    for (const pooling of ['cls', 'mean'] as const) {
+      const out = l.pool.storage(batch.batchSize * C * 4, 'out');
+      poolKernel.run(l, { ...args, out, pooling });
+      const got = await read(l, out, batch.batchSize * C);
+      expectKernelClose(`pool ${pooling} padded`, got, referencePool(fp32, hidden.f32, batch, C, pooling), referencePool(fp64, hidden.f64, batch, C, pooling), 1e-6);
     }
   });
 });

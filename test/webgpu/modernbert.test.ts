@@ -2,12 +2,12 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runParity } from '../../evals/parity.ts';
-import { loadCheckpoint } from '../../reference/checkpoint.ts';
 import { fp32 } from '../../reference/ops.ts';
 import { acquireDevice, sharedDevice } from '../../optimized/webgpu/device.ts';
 import { createWebGpuModel, destroyModel, forward, memoryStats } from '../../optimized/webgpu/modernbert.ts';
 import { GOLDEN, GOLDEN_CASES } from '../helpers.ts';
 import './harness.ts';
+import { loadCheckpoint } from '../../reference/files.ts';
 
 describe('webgpu golden parity', () => {
   for (const name of GOLDEN_CASES) {
@@ -39,6 +39,34 @@ describe('webgpu engine', () => {
     expect(padded.lastHiddenState).toEqual(flash.lastHiddenState);
     const maxDiff = Math.max(...flash.lastHiddenState.map((v, i) => Math.abs(v - materialized.lastHiddenState[i])));
     expect(maxDiff).toBeLessThan(1e-5);
+  });
+
+  it('padded execution (the pads computed) agrees with unpadded execution on every real token and output', async () => {
+    const model = createWebGpuModel(await sharedDevice(), checkpoint);
+    // Window +-4 on local layers: the pads of the 3-token sequence past position 6 see no real key there.
+    const sequences = [Array.from({ length: 30 }, (_, i) => 20 + i), [250, 99, 251], [250, 7, 8, 9, 10, 11, 12, 251]];
+    const options = { mlmLogits: true, pooling: ['cls', 'mean'] as ('cls' | 'mean')[], hiddenStates: true };
+    const unpadded = await forward(model, sequences, options);
+    const padded = await forward(model, sequences, { ...options, padded: true });
+    const stats = memoryStats(model);
+    destroyModel(model);
+    const diff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+      expect(a.length).toBe(b.length);
+      let max = 0;
+      for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
+      return max;
+    };
+    const diffs = {
+      last_hidden_state: diff(padded.lastHiddenState, unpadded.lastHiddenState),
+      hidden_states: Math.max(...padded.hiddenStates!.map((h, i) => diff(h, unpadded.hiddenStates![i]))),
+      mlm_logits: diff(padded.mlmLogits!, unpadded.mlmLogits!),
+      cls_logits: diff(padded.classifierLogits!.cls!, unpadded.classifierLogits!.cls!),
+      mean_logits: diff(padded.classifierLogits!.mean!, unpadded.classifierLogits!.mean!),
+    };
+    process.stdout.write(`padded vs unpadded max abs diff: ${JSON.stringify(diffs)}\n`);
+    for (const d of Object.values(diffs)) expect(d).toBeLessThanOrEqual(1e-5);
+    expect(padded.batch.totalTokens).toBe(41);
+    expect(stats.peakBytes).toBeGreaterThan(0);
   });
 
   it('keeps weights resident and returns live bytes to the weights after every pass', async () => {

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { presetConfig } from '../../reference/config.ts';
-import { planMemory } from '../../optimized/webgpu/modernbert.ts';
+import { type MemoryPlan, planMemory } from '../../optimized/webgpu/modernbert.ts';
 import { parseLengths } from '../../benchmarks/workloads.ts';
 
 const base = presetConfig('base');
@@ -15,8 +15,8 @@ describe('memory plan', () => {
     expect(long.tokens).toBe(32768);
     expect(short.tokens).toBe(32768);
     expect(Math.abs(long.activation_bytes - short.activation_bytes) / short.activation_bytes).toBeLessThan(0.05);
-    // Weights: ModernBERT-base with its MLM head, 149,655,232 fp32 parameters (+ two 16-byte placeholders).
-    expect(long.weight_bytes).toBe(149_655_232 * 4 + 32);
+    // Weights: ModernBERT-base with its MLM head, 149,655,232 fp32 parameters (+ three 16-byte placeholders for absent inputs).
+    expect(long.weight_bytes).toBe(149_655_232 * 4 + 3 * 16);
     expect(long.peak_bytes).toBe(long.weight_bytes + long.activation_bytes);
   });
 
@@ -25,16 +25,18 @@ describe('memory plan', () => {
     const short = await planMemory(base, parseLengths('512x64'), { materialized: true });
     const flashLong = await planMemory(base, parseLengths('8192x4'));
     const flashShort = await planMemory(base, parseLengths('512x64'));
-    // Beyond what flash attention needs: one layer's scores, 12 heads x 32768 tokens x maxSeqlen floats.
-    expect(long.activation_bytes - flashLong.activation_bytes).toBe(12 * 32768 * 8192 * 4);
-    expect(short.activation_bytes - flashShort.activation_bytes).toBe(12 * 32768 * 512 * 4);
+    // Beyond what flash attention needs: one layer's scores, 12 heads x 32768 tokens x maxSeqlen floats (and
+    // when the peak falls on the attention dispatch, the 16 bytes by which its uniform is larger).
+    const extra = (materialized: MemoryPlan, flash: MemoryPlan) => materialized.activation_bytes - flash.activation_bytes;
+    expect(extra(long, flashLong) - 12 * 32768 * 8192 * 4).oneOf([0, 16]);
+    expect(extra(short, flashShort) - 12 * 32768 * 512 * 4).oneOf([0, 16]);
   });
 
-  it('shows what padding costs: a padded batch plans as every sequence at the longest length', async () => {
+  it('shows what padding costs: padded execution plans as every sequence at the longest length', async () => {
     const padded = await planMemory(base, parseLengths('512,16x63'), { padded: true });
     const full = await planMemory(base, parseLengths('512x64'));
     const unpadded = await planMemory(base, parseLengths('512,16x63'));
-    expect(padded.activation_bytes).toBe(full.activation_bytes);
+    expect(padded.activation_bytes).toBe(full.activation_bytes + 64 * 4); // + sequsedK, a u32 per sequence
     expect(padded.tokens).toBe(512 + 16 * 63);
     expect(unpadded.activation_bytes).toBeLessThan(padded.activation_bytes / 10);
   });

@@ -7,7 +7,7 @@ import { type Launcher, MAX_GRID } from './launch.ts';
 export type Window = readonly [left: number, right: number];
 
 export interface AttentionShape {
-  /** real length of each sequence */
+  /** rows of each sequence (its real length; in padded execution, the padded length) */
   lengths: readonly number[];
   H: number;
   D: number;
@@ -17,6 +17,8 @@ export interface AttentionShape {
 export interface AttentionArgs extends AttentionShape {
   qkv: GPUBuffer;
   cuSeqlens: GPUBuffer;
+  /** padded execution (flash-attention's seqused_k): keys per sequence [B]; rows past them are pads */
+  sequsedK?: GPUBuffer;
   out: GPUBuffer;
   maxSeqlen: number;
   variant?: 'flash' | 'materialized';
@@ -28,13 +30,15 @@ export function run(l: Launcher, a: AttentionArgs): void {
   const B = a.lengths.length;
   const T = a.lengths.reduce((s, n) => s + n, 0);
   const scale = 1 / Math.sqrt(a.D);
+  const sequsedK = a.sequsedK ?? l.absent.sequsedK;
+  const useSeqused = a.sequsedK ? 1 : 0;
   if (a.variant === 'materialized') {
     const scores = l.pool.storage(a.H * T * a.maxSeqlen * 4, 'attention.scores');
     l.dispatch(
       { name: 'attention_materialized', source: materializedSource },
       {},
-      [a.qkv, a.cuSeqlens, scores, a.out],
-      [['u32', T], ['u32', B], ['u32', a.H], ['u32', a.D], ['u32', a.maxSeqlen], ['i32', a.window[0]], ['i32', a.window[1]], ['f32', scale]],
+      [a.qkv, a.cuSeqlens, sequsedK, scores, a.out],
+      [['u32', T], ['u32', B], ['u32', a.H], ['u32', a.D], ['u32', a.maxSeqlen], ['i32', a.window[0]], ['i32', a.window[1]], ['f32', scale], ['u32', useSeqused]],
       [Math.ceil(T / 64), a.H],
     );
     l.pool.release(scores);
@@ -45,8 +49,8 @@ export function run(l: Launcher, a: AttentionArgs): void {
   l.dispatch(
     { name: 'flash_attention', source: flashSource },
     { D: a.D },
-    [a.qkv, a.cuSeqlens, a.out],
-    [['u32', B], ['u32', a.H], ['i32', a.window[0]], ['i32', a.window[1]], ['f32', scale]],
+    [a.qkv, a.cuSeqlens, sequsedK, a.out],
+    [['u32', B], ['u32', a.H], ['i32', a.window[0]], ['i32', a.window[1]], ['f32', scale], ['u32', useSeqused]],
     [Math.ceil(a.maxSeqlen / 32), a.H, B],
   );
 }

@@ -3,12 +3,16 @@
 //   i - left <= j <= i + right (inclusive; -1 = unlimited). out[T, H*D] = softmax(q·k * scale) · v.
 // Tiled with an online softmax: no score matrix is stored, and a workgroup visits only the key tiles that
 // meet the windows of its queries (local layers: about (BR + left + right) / BC tiles, not L / BC).
-// Bindings: 0 qkv (read, q and k already rotated), 1 cuSeqlens [B+1] u32 (read), 2 out [T, H*D] (write),
-//           3 params (uniform). Override: D (head dim, <= MAX_D).
+// Padded execution (flash-attention's seqused_k): when p.useSeqused is set, sequence b's rows start at
+// cuSeqlens[b] but only its first sequsedK[b] rows are keys; the rest are pads, computed as queries and never
+// seen as keys. A query whose window holds no key (a pad far past the end) gets a zero output.
+// Bindings: 0 qkv (read, q and k already rotated), 1 cuSeqlens [B+1] u32 (read), 2 sequsedK [B] u32 (read;
+//           a placeholder when unused), 3 out [T, H*D] (write), 4 params (uniform).
+//           Override: D (head dim, <= MAX_D).
 // Grid: ceil(maxSeqlen / BR) x H x B workgroups of BR threads, one query per thread.
 // Workgroup memory: ks + vs = 2 * BC * D * 4 bytes (D = 64: 8 KiB).
-// Masked scores use the most negative finite f32; every real query sees at least itself, so no row is empty.
-struct Params { B: u32, H: u32, left: i32, right: i32, scale: f32 }
+// Masked scores use the most negative finite f32; every real query sees at least itself.
+struct Params { B: u32, H: u32, left: i32, right: i32, scale: f32, useSeqused: u32 }
 
 override D: u32 = 64u;
 const MAX_D: u32 = 128u;
@@ -18,8 +22,9 @@ const NEG: f32 = -3.4028234663852886e38;
 
 @group(0) @binding(0) var<storage, read> qkv: array<f32>;
 @group(0) @binding(1) var<storage, read> cuSeqlens: array<u32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
-@group(0) @binding(3) var<uniform> p: Params;
+@group(0) @binding(2) var<storage, read> sequsedK: array<u32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+@group(0) @binding(4) var<uniform> p: Params;
 
 var<workgroup> ks: array<f32, BC * D>;
 var<workgroup> vs: array<f32, BC * D>;
@@ -35,6 +40,10 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
   let q0 = wg.x * BR;
   let start = cuSeqlens[b];
   let n = cuSeqlens[b + 1u] - start;
+  var nk = n;
+  if (p.useSeqused != 0u) {
+    nk = min(sequsedK[b], n);
+  }
   if (q0 >= n) {
     return;
   }
@@ -56,13 +65,13 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
   if (p.left >= 0) {
     kLo = u32(max(0, i32(q0) - p.left));
   }
-  var kHi = n - 1u;
+  var kHi = i32(nk) - 1;
   if (p.right >= 0) {
-    kHi = min(n - 1u, qLast + u32(p.right));
+    kHi = min(kHi, i32(qLast) + p.right);
   }
-  for (var k0 = kLo; k0 <= kHi; k0 += BC) {
+  for (var k0 = kLo; i32(k0) <= kHi; k0 += BC) {
     for (var e = lid.x; e < BC * D; e += BR) {
-      let row = (start + min(k0 + e / D, n - 1u)) * 3u * C + h * D + e % D;
+      let row = (start + min(k0 + e / D, nk - 1u)) * 3u * C + h * D + e % D;
       ks[e] = qkv[row + C];
       vs[e] = qkv[row + 2u * C];
     }
@@ -73,7 +82,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
       for (var jj = 0u; jj < BC; jj++) {
         let j = k0 + jj;
         s[jj] = NEG;
-        if (j <= kHi && visible(qi, j)) {
+        if (i32(j) <= kHi && visible(qi, j)) {
           var dot = 0.0;
           for (var d = 0u; d < D; d++) {
             dot += q[d] * ks[jj * D + d];
@@ -105,7 +114,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
   }
   if (isQuery) {
     for (var d = 0u; d < D; d++) {
-      out[(start + qi) * C + h * D + d] = acc[d] / l;
+      out[(start + qi) * C + h * D + d] = select(0.0, acc[d] / l, l > 0.0);
     }
   }
 }

@@ -29,14 +29,18 @@ export class Launcher {
     readonly ctx: GpuContext | null,
     readonly pool: BufferPool,
   ) {
-    this.absent = { bias: pool.storage(16, 'absent bias', 'weight'), residual: pool.storage(16, 'absent residual', 'weight') };
+    this.absent = {
+      bias: pool.storage(16, 'absent bias', 'weight'),
+      residual: pool.storage(16, 'absent residual', 'weight'),
+      sequsedK: pool.storage(16, 'absent sequsedK', 'weight'),
+    };
   }
 
   /**
    * Placeholder storage buffers for absent optional inputs, one per role (binding one buffer to two bindings
    * of a dispatch is legal, but the roles keep them apart). Made once, resident like the weights.
    */
-  readonly absent: Record<'bias' | 'residual', GPUBuffer>;
+  readonly absent: Record<'bias' | 'residual' | 'sequsedK', GPUBuffer>;
 
   dispatch(kernel: Kernel, constants: Record<string, number>, buffers: GPUBuffer[], params: Param[], workgroups: [number, number?, number?]): void {
     const uniform = this.pool.uniform(params.length * 4, `${kernel.name}.params`);

@@ -14,11 +14,13 @@ export interface PoolShape {
 export interface PoolArgs extends PoolShape {
   hidden: GPUBuffer;
   cuSeqlens: GPUBuffer;
+  /** padded execution: real rows per sequence [B] */
+  sequsedK?: GPUBuffer;
   out: GPUBuffer;
 }
 
 export function run(l: Launcher, a: PoolArgs): void {
-  l.dispatch({ name: 'pool', source }, {}, [a.hidden, a.cuSeqlens, a.out], [['u32', a.B], ['u32', a.C], ['u32', a.pooling === 'mean' ? 1 : 0]], grid(Math.ceil((a.B * a.C) / 64)));
+  l.dispatch({ name: 'pool', source }, {}, [a.hidden, a.cuSeqlens, a.sequsedK ?? l.absent.sequsedK, a.out], [['u32', a.B], ['u32', a.C], ['u32', a.pooling === 'mean' ? 1 : 0], ['u32', a.sequsedK ? 1 : 0]], grid(Math.ceil((a.B * a.C) / 64)));
 }
 
 export function flops(s: PoolShape): number {
