@@ -1,93 +1,425 @@
-// `npm run bench`: one forward pass per backend on a built-in config with seeded random weights, timed with
-// tinybench (warm-up, then the median of several runs and its spread), printed as a table.
-//   npm run bench -- [--config small|base|large] [--lengths 128x4] [--backends reference:fp32,reference:fp64]
-//                    [--runs 3] [--warmup 1] [--seed 42]
-// Each backend runs in its own child process, so one backend's JIT state cannot slow another's.
-import { spawnSync } from 'node:child_process';
-import { cpus } from 'node:os';
+// `npm run bench` (also `modernbert bench`): the benchmark suite sized to the machine, its table, and its
+// report folder (results.csv, summary.md, SVG plots). With a GPU adapter it runs the paper's four workloads
+// for ModernBERT-base on WebGPU; without one, a small config on short workloads on the reference. The peers
+// (PyTorch, transformers.js) run in the same command on the same weights and token ids when available.
+// Every stage runs in its own child process; rows stream back as JSON lines.
+//
+// Regression gate: `--compare baseline.csv --max-slowdown 10` fails (exit 1) when a row is more than 10%
+// slower than its baseline row, after re-measuring it twice and keeping its best median.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Bench } from 'tinybench';
+import { MultiBar, Presets } from 'cli-progress';
+import { median } from 'mathjs';
 import { presetConfig } from '../reference/config.ts';
-import { forward, randomModel } from '../reference/modernbert.ts';
-import { precisionByName } from '../reference/ops.ts';
-import { parseLengths, randomSequences } from './workloads.ts';
+import { randomTensors } from '../reference/checkpoint.ts';
+import { saveCheckpoint } from '../reference/files.ts';
+import { resultTables, tableToMarkdown } from '../reports/tables.ts';
+import { writeRunReport } from '../reports/run-report.ts';
+import { PROJECT_ROOT, commonFields, cpuModel, deviceSlug } from './environment.ts';
+import { type PeerName, runPeers } from './peers/index.ts';
+import { type ResultRow, parseResultsCsv } from './results.ts';
+import { MODEL_BACKENDS, type ModelBackend, type StageSpec, runStage } from './stages.ts';
+import { type Workload, parseWorkload, randomSequences } from './workloads.ts';
 
-interface Row {
-  backend: string;
+const SUITES = {
+  // No GPU: about two minutes on 2 cores.
+  cpu: { config: 'small', workloads: ['fixed_short:2', 'variable_short:4'], backends: ['reference:fp32', 'reference:fp64'], kernels: false, runs: 3, warmup: 1 },
+  // The paper's four workloads, about 32k real tokens per batch each.
+  gpu: { config: 'base', workloads: ['fixed_short:64', 'variable_short:128', 'fixed_long:4', 'variable_long:8'], backends: ['webgpu', 'webgpu:padded', 'webgpu:materialized'], kernels: true, runs: 5, warmup: 2 },
+} as const;
+const GIB = 2 ** 30;
+
+export interface BenchOptions {
+  suite: 'cpu' | 'gpu';
   config: string;
-  sequences: number;
-  tokens: number;
+  workloads: Workload[];
+  backends: ModelBackend[];
+  peers: PeerName[];
+  kernels: boolean;
+  maxBatch: 'yes' | 'no' | 'verify';
   runs: number;
-  medianSeconds: number;
-  minSeconds: number;
-  maxSeconds: number;
-  tokensPerSecond: number;
+  warmup: number;
+  seed: number;
+  memoryLimit: number;
+  out: string | null;
+  compare: string | null;
+  maxSlowdown: number;
+  slowdown: Record<string, number>;
 }
 
-const { values } = parseArgs({
-  options: {
-    config: { type: 'string', default: 'small' },
-    lengths: { type: 'string', default: '128x4' },
-    backends: { type: 'string', default: 'reference:fp32,reference:fp64' },
-    runs: { type: 'string', default: '3' },
-    warmup: { type: 'string', default: '1' },
-    seed: { type: 'string', default: '42' },
-    child: { type: 'boolean', default: false },
-  },
-});
-
-const BACKENDS = ['reference:fp32', 'reference:fp64'];
-const backends = values.backends.split(',');
-for (const b of backends) if (!BACKENDS.includes(b)) fail(`--backends: unknown backend "${b}" (available: ${BACKENDS.join(', ')})`);
-const config = presetConfig(values.config);
-const lengths = parseLengths(values.lengths);
-const runs = Number(values.runs);
-const warmup = Number(values.warmup);
-if (!(Number.isInteger(runs) && runs > 0)) fail(`--runs must be a positive integer, got "${values.runs}"`);
-if (!(Number.isInteger(warmup) && warmup >= 0)) fail(`--warmup must be a non-negative integer, got "${values.warmup}"`);
-
-if (values.child) {
-  process.stdout.write(JSON.stringify(await measure(backends[0])) + '\n');
-} else {
-  const rows = backends.map((backend) => {
-    const args = process.argv.slice(2).filter((_, i, a) => a[i] !== '--backends' && a[i - 1] !== '--backends' && !a[i].startsWith('--backends='));
-    const child = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...args, '--backends', backend, '--child'], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
-    if (child.status !== 0) fail(`${backend}: the benchmark process failed (exit ${child.status})`);
-    return JSON.parse(child.stdout) as Row;
-  });
-  printTable(rows);
-}
-
-async function measure(backend: string): Promise<Row> {
-  const precision = precisionByName(backend.split(':')[1]);
-  const sequences = randomSequences(lengths, config.vocabSize, Number(values.seed));
-  const tokens = lengths.reduce((a, b) => a + b, 0);
-  process.stderr.write(`${backend}: ${values.config} with random weights, ${warmup} warm-up + ${runs} timed forward passes of ${lengths.length} sequences / ${tokens} tokens\n`);
-  const model = randomModel(config, precision, Number(values.seed));
-  const bench = new Bench({ iterations: runs, time: 0, warmupIterations: warmup, warmupTime: 0 });
-  bench.add(backend, () => {
-    forward(model, sequences);
-  });
-  await bench.run();
-  const result = bench.tasks[0].result;
-  if (result.state !== 'completed') fail(`${backend}: ${result.state === 'errored' ? result.error.message : result.state}`);
-  const { p50, min, max } = (result as { latency: { p50: number; min: number; max: number } }).latency;
-  return { backend, config: values.config, sequences: lengths.length, tokens, runs, medianSeconds: p50 / 1000, minSeconds: min / 1000, maxSeconds: max / 1000, tokensPerSecond: tokens / (p50 / 1000) };
-}
-
-function printTable(rows: Row[]): void {
-  const header = ['backend', 'config', 'batch', 'runs', 'median s', 'min-max s', 'tokens/s'];
-  const cells = rows.map((r) => [r.backend, r.config, `${r.sequences} seqs / ${r.tokens} tok`, String(r.runs), r.medianSeconds.toFixed(3), `${r.minSeconds.toFixed(3)}-${r.maxSeconds.toFixed(3)}`, r.tokensPerSecond.toFixed(1)]);
-  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
-  const line = (c: string[]) => `| ${c.map((s, i) => s.padEnd(widths[i])).join(' | ')} |`;
-  console.log(`\nModernBERT forward pass (real tokens/s), node ${process.versions.node}, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}`);
-  console.log(line(header));
-  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
-  for (const c of cells) console.log(line(c));
-}
+const HELP = `usage: npm run bench -- [options]   (or: modernbert bench [options])
+  --suite auto|cpu|gpu     auto: gpu when WebGPU finds a GPU (not SwiftShader), else cpu
+  --config small|base|large
+  --workload SPEC          repeatable: fixed_short:N, variable_short:N, fixed_long:N, variable_long:N (the
+                           paper's sets, first N documents) or LENxCOUNT,... (e.g. 512x8,128x4)
+  --backends LIST          ${MODEL_BACKENDS.join(',')}
+  --peers LIST|none        torch,transformersjs (default both; each skips with a reason when unavailable)
+  --kernels yes|no         WebGPU kernel benchmarks at the model's shapes (default: yes on a GPU)
+  --max-batch yes|no|verify  the largest batch that fits, from the engine's allocation plan (default yes);
+                           verify also runs that batch once on the device
+  --memory-limit GIB       memory the max-batch plan must fit (default 24, the paper's RTX 4090)
+  --runs N --warmup N --seed N
+  --out DIR                report folder (default reports/<date>-<device>)
+  --compare CSV            regression gate against a baseline results.csv
+  --max-slowdown PCT       allowed slowdown for --compare (default 10)
+  --inject-slowdown NAME=F test hook for the gate: repeat the timed work of row NAME F times`;
 
 function fail(message: string): never {
-  process.stderr.write(`bench: ${message}\n`);
-  process.exit(2);
+  throw new BenchUsageError(message);
+}
+export class BenchUsageError extends Error {
+  override name = 'BenchUsageError';
+}
+
+/** Parses the command line; `gpu` says whether a real GPU adapter exists (for --suite auto). */
+export function parseBenchArgs(args: string[], gpu: boolean): BenchOptions {
+  const { values } = parseArgs({
+    args,
+    options: {
+      suite: { type: 'string', default: 'auto' },
+      config: { type: 'string' },
+      workload: { type: 'string', multiple: true },
+      backends: { type: 'string' },
+      peers: { type: 'string', default: 'torch,transformersjs' },
+      kernels: { type: 'string' },
+      'max-batch': { type: 'string', default: 'yes' },
+      'memory-limit': { type: 'string', default: '24' },
+      runs: { type: 'string' },
+      warmup: { type: 'string' },
+      seed: { type: 'string', default: '42' },
+      out: { type: 'string' },
+      compare: { type: 'string' },
+      'max-slowdown': { type: 'string', default: '10' },
+      'inject-slowdown': { type: 'string', multiple: true },
+    },
+  });
+  const suiteName = values.suite === 'auto' ? (gpu ? 'gpu' : 'cpu') : values.suite;
+  if (suiteName !== 'cpu' && suiteName !== 'gpu') fail(`--suite must be auto, cpu or gpu, got "${values.suite}"`);
+  const suite = SUITES[suiteName];
+  const int = (name: string, v: string | undefined, fallback: number, min: number) => {
+    const n = Number(v ?? fallback);
+    if (!Number.isInteger(n) || n < min) fail(`--${name} must be an integer >= ${min}, got "${v}"`);
+    return n;
+  };
+  const yesNo = (name: string, v: string | undefined, fallback: boolean) => {
+    if (v === undefined) return fallback;
+    if (v !== 'yes' && v !== 'no') fail(`--${name} must be yes or no, got "${v}"`);
+    return v === 'yes';
+  };
+  const oneOf = <T extends string>(name: string, v: string, allowed: readonly T[]): T => {
+    if (!allowed.includes(v as T)) fail(`--${name} must be ${allowed.join(', ')}, got "${v}"`);
+    return v as T;
+  };
+  const config = values.config ?? suite.config;
+  presetConfig(config); // unknown names fail here, listing the presets
+  const seed = int('seed', values.seed, 42, 0);
+  const workloads = (values.workload ?? suite.workloads).map((w) => {
+    try {
+      return parseWorkload(w, seed);
+    } catch (e) {
+      return fail(`--workload: ${(e as Error).message}`);
+    }
+  });
+  const backends = (values.backends?.split(',') ?? [...suite.backends]).filter(Boolean);
+  for (const b of backends) if (!MODEL_BACKENDS.includes(b as ModelBackend)) fail(`--backends: unknown backend "${b}" (available: ${MODEL_BACKENDS.join(', ')})`);
+  const peers = values.peers === 'none' ? [] : values.peers.split(',').filter(Boolean);
+  for (const p of peers) if (p !== 'torch' && p !== 'transformersjs') fail(`--peers: unknown peer "${p}" (torch, transformersjs, or none)`);
+  const memoryLimitGib = Number(values['memory-limit']);
+  if (!(memoryLimitGib > 0)) fail(`--memory-limit must be a positive number of GiB, got "${values['memory-limit']}"`);
+  const maxSlowdown = Number(values['max-slowdown']);
+  if (!(maxSlowdown >= 0)) fail(`--max-slowdown must be a non-negative percentage, got "${values['max-slowdown']}"`);
+  if (values.compare && !existsSync(values.compare)) fail(`--compare: ${values.compare}: file not found`);
+  const slowdown: Record<string, number> = {};
+  for (const item of values['inject-slowdown'] ?? []) {
+    const m = /^([\w.:-]+)=(\d+(?:\.\d+)?)$/.exec(item);
+    if (!m) fail(`--inject-slowdown: "${item}" is not NAME=FACTOR`);
+    slowdown[m[1]] = Number(m[2]);
+  }
+  return {
+    suite: suiteName,
+    config,
+    workloads,
+    backends: backends as ModelBackend[],
+    peers: peers as PeerName[],
+    kernels: yesNo('kernels', values.kernels, suite.kernels),
+    maxBatch: oneOf('max-batch', values['max-batch'], ['yes', 'no', 'verify'] as const),
+    runs: int('runs', values.runs, suite.runs, 1),
+    warmup: int('warmup', values.warmup, suite.warmup, 0),
+    seed,
+    memoryLimit: memoryLimitGib * GIB,
+    out: values.out ?? null,
+    compare: values.compare ?? null,
+    maxSlowdown,
+    slowdown,
+  };
+}
+
+interface Adapter {
+  name: string;
+  swiftshader: boolean;
+  maxBinding: number;
+}
+
+/** The WebGPU adapter, probed once in a child (the parent holds no device), or null with the reason. */
+async function probeAdapter(): Promise<Adapter | { error: string }> {
+  const lines: string[] = [];
+  const code = await child(['--probe'], (line) => lines.push(line), () => {});
+  const last = lines.at(-1);
+  if (code !== 0 || !last) return { error: 'no WebGPU adapter' };
+  return JSON.parse(last) as Adapter | { error: string };
+}
+
+/** Runs this file in a child process; calls onLine for each stdout line. Returns the exit code. */
+function child(args: string[], onLine: (line: string) => void, onStderr: (text: string) => void): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    createInterface({ input: proc.stdout }).on('line', onLine);
+    proc.stderr.setEncoding('utf8').on('data', onStderr);
+    proc.on('error', reject);
+    proc.on('close', (code) => resolve(code ?? 1));
+  });
+}
+
+// Dawn's and Vulkan's start-up chatter on stderr: not worth a reader's attention.
+const NOISE = /XDG_RUNTIME_DIR|shaderUniform\*ArrayDynamicIndexing|While initializing adapter|at InitializeImpl|^\s*$/;
+
+/** One stage in a child process: its rows, with progress shown on the bar. A failed stage throws with its stderr. */
+async function runStageInChild(spec: StageSpec, label: string, bars: Progress): Promise<ResultRow[]> {
+  const rows: ResultRow[] = [];
+  let stderr = '';
+  const bar = bars.start(label);
+  const code = await child(['--stage', JSON.stringify(spec)], (line) => {
+    const event = JSON.parse(line) as { row?: ResultRow; progress?: string };
+    if (event.row) rows.push(event.row);
+    if (event.progress) bar.step(event.progress);
+  }, (text) => (stderr += text));
+  bar.done(rows.length);
+  const messages = stderr.split('\n').filter((l) => !NOISE.test(l));
+  for (const m of messages.filter((l) => /SwiftShader/.test(l))) bars.log(m);
+  if (code !== 0) throw new Error(`${label}: the stage failed (exit ${code}): ${messages.slice(-8).join(' | ')}`);
+  return rows;
+}
+
+/** Progress bars on a terminal; one line per step otherwise (CI logs). */
+class Progress {
+  private readonly multi: MultiBar | null;
+  constructor(tty: boolean) {
+    this.multi = tty ? new MultiBar({ format: '{stage} [{bar}] {value} rows  {step}', hideCursor: true, clearOnComplete: false, stopOnComplete: false }, Presets.shades_classic) : null;
+  }
+  start(stage: string): { step(message: string): void; done(rows: number): void } {
+    const bar = this.multi?.create(1, 0, { stage: stage.padEnd(24), step: '' });
+    let rows = 0;
+    return {
+      step: (message) => {
+        if (bar) {
+          bar.setTotal(rows + 1);
+          bar.update(rows, { step: message });
+          rows++;
+        } else process.stderr.write(`  ${stage}: ${message}\n`);
+      },
+      done: (n) => {
+        if (bar) {
+          bar.setTotal(Math.max(n, 1));
+          bar.update(n, { step: 'done' });
+        } else process.stderr.write(`  ${stage}: done, ${n} rows\n`);
+      },
+    };
+  }
+  log(message: string): void {
+    if (this.multi) this.multi.log(message + '\n');
+    else process.stderr.write(message + '\n');
+  }
+  stop(): void {
+    this.multi?.stop();
+  }
+}
+
+export async function main(args: string[]): Promise<number> {
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(HELP + '\n');
+    return 0;
+  }
+  // The adapter decides --suite auto, and WebGPU stages need it; a run that needs neither skips the probe.
+  const explicitSuite = args.some((a, i) => a.startsWith('--suite=') ? a !== '--suite=auto' : a === '--suite' && args[i + 1] !== 'auto');
+  let probe = explicitSuite ? null : await probeAdapter();
+  const realGpu = (p: typeof probe) => (p && !('error' in p) && !p.swiftshader ? p : null);
+  const options = parseBenchArgs(args, realGpu(probe) !== null);
+  const webgpuWanted = options.backends.some((b) => b.startsWith('webgpu')) || options.kernels || options.maxBatch === 'verify';
+  if (!probe && (webgpuWanted || options.maxBatch !== 'no')) probe = await probeAdapter();
+  const adapter = probe && !('error' in probe) ? probe : null;
+  const gpu = realGpu(probe);
+  const started = new Date();
+  const device = deviceSlug(gpu?.name ?? null);
+  const common = { ...commonFields(device, started.toISOString()), adapter: cpuModel() };
+  if (webgpuWanted && !adapter) fail(`the webgpu backend needs a WebGPU adapter: ${probe && 'error' in probe ? probe.error : ''}`);
+
+  process.stderr.write(`modernbert bench: suite ${options.suite}, config ${options.config}, device ${device}${adapter ? ` (WebGPU adapter: ${adapter.name})` : ''}\n`);
+  const bars = new Progress(process.stderr.isTTY === true);
+  const rows: ResultRow[] = [];
+  const notes: string[] = [];
+  const spec = (stage: StageSpec['stage'], extra: Partial<StageSpec> = {}): StageSpec => ({
+    stage,
+    config: options.config,
+    workloads: options.workloads,
+    runs: options.runs,
+    warmup: options.warmup,
+    seed: options.seed,
+    slowdown: options.slowdown,
+    common,
+    ...extra,
+  });
+  try {
+    for (const backend of options.backends) rows.push(...(await runStageInChild(spec('model', { backend }), backend, bars)));
+    if (options.kernels) rows.push(...(await runStageInChild(spec('kernels'), 'webgpu kernels', bars)));
+    if (options.maxBatch !== 'no') {
+      const verify = options.maxBatch === 'verify';
+      // The plan is the engine's; its binding limit is the adapter's (2 GiB when there is none).
+      const planCommon = { ...common, adapter: adapter?.name ?? `${common.adapter} (no WebGPU adapter)` };
+      rows.push(...(await runStageInChild(spec('max_batch', { memoryLimit: options.memoryLimit, bindingLimit: adapter?.maxBinding ?? 2 * GIB, verify, common: planCommon }), 'max batch', bars)));
+    }
+    if (options.peers.length) {
+      const peers = await runPeersOnSameModel(options, common, bars);
+      rows.push(...peers.rows);
+      notes.push(...peers.skipped);
+    }
+  } finally {
+    bars.stop();
+  }
+  for (const n of notes) process.stderr.write(`peer skipped: ${n}\n`);
+
+  let gate = 0;
+  if (options.compare) gate = await compareWithBaseline(options, rows, spec, bars);
+
+  const out = options.out ?? uniqueDir(join(PROJECT_ROOT, 'reports', `${started.toISOString().slice(0, 10)}-${device}`));
+  writeRunReport(out, rows, { title: `modernbert-ts benchmark: ${device}`, command: `npm run bench -- ${args.join(' ')}`.trim() });
+  for (const table of resultTables(rows)) process.stdout.write(tableToMarkdown(table) + '\n\n');
+  process.stdout.write(`wrote ${relative(process.cwd(), out) || '.'}/ (results.csv, summary.md, throughput.svg, memory.svg)\n`);
+  return gate;
+}
+
+function uniqueDir(base: string): string {
+  let dir = base;
+  for (let i = 2; existsSync(dir); i++) dir = `${base}-${i}`;
+  return dir;
+}
+
+/** The peers load the same random weights (saved as an HF folder) and get the same token ids. */
+async function runPeersOnSameModel(options: BenchOptions, common: Partial<ResultRow>, bars: Progress): Promise<{ rows: ResultRow[]; skipped: string[] }> {
+  const dir = mkdtempSync(join(tmpdir(), 'modernbert-peer-model-'));
+  try {
+    const config = presetConfig(options.config);
+    saveCheckpoint(dir, config, randomTensors(config, options.seed));
+    const bar = bars.start('peers');
+    const result = await runPeers({
+      checkpointDir: dir,
+      workloads: options.workloads.map((w) => ({ name: w.name, sequences: randomSequences(w.lengths, config.vocabSize, options.seed) })),
+      runs: options.runs,
+      warmup: options.warmup,
+      device: options.suite === 'gpu' ? 'cuda' : 'cpu',
+      common: { ...common, config: options.config },
+      peers: options.peers,
+      onProgress: (m) => bar.step(m),
+    });
+    bar.done(result.rows.length);
+    return result;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The identity of a row across runs. */
+export function rowKey(r: Pick<ResultRow, 'kind' | 'name' | 'backend' | 'variant' | 'config' | 'dtype' | 'sequences' | 'tokens'>): string {
+  return [r.kind, r.name, r.backend, r.variant, r.config, r.dtype, r.sequences, r.tokens].map((v) => String(v ?? '')).join('|');
+}
+
+export interface Regression {
+  key: string;
+  baselineS: number;
+  currentS: number;
+  slowdownPct: number;
+}
+
+/** Rows slower than their baseline by more than maxSlowdown percent (medians). Rows without a baseline are new, not slow. */
+export function findRegressions(baseline: Record<string, string>[], current: ResultRow[], maxSlowdown: number): Regression[] {
+  const base = new Map(baseline.filter((r) => r.median_s !== '').map((r) => [rowKey(r as unknown as ResultRow), Number(r.median_s)]));
+  const out: Regression[] = [];
+  for (const r of current) {
+    const b = base.get(rowKey(r));
+    if (b === undefined || r.median_s === null || r.kind === 'max_batch') continue;
+    const slowdownPct = (Number(r.median_s) / b - 1) * 100;
+    if (slowdownPct > maxSlowdown) out.push({ key: rowKey(r), baselineS: b, currentS: Number(r.median_s), slowdownPct });
+  }
+  return out;
+}
+
+/** The gate: compare, re-measure each suspect twice (its best median counts), and fail on what stays slow. */
+async function compareWithBaseline(options: BenchOptions, rows: ResultRow[], spec: (stage: StageSpec['stage'], extra?: Partial<StageSpec>) => StageSpec, bars: Progress): Promise<number> {
+  const file = options.compare!;
+  const baseline = parseResultsCsv(readFileSync(file, 'utf8'), file);
+  const matched = rows.filter((r) => baseline.some((b) => rowKey(b as unknown as ResultRow) === rowKey(r)));
+  let suspects = findRegressions(baseline, rows, options.maxSlowdown);
+  process.stderr.write(`compare: ${matched.length} of ${rows.length} rows have a baseline row in ${file}; ${suspects.length} over +${options.maxSlowdown}%\n`);
+  for (let attempt = 1; attempt <= 2 && suspects.length; attempt++) {
+    for (const s of suspects) {
+      const row = rows.find((r) => rowKey(r) === s.key)!;
+      const again = await remeasure(row, spec, bars);
+      if (again) row.median_s = Math.min(Number(row.median_s), again);
+    }
+    suspects = findRegressions(baseline, rows, options.maxSlowdown);
+  }
+  for (const s of suspects) {
+    process.stderr.write(`REGRESSION ${s.key}: median ${s.currentS.toPrecision(4)} s vs baseline ${s.baselineS.toPrecision(4)} s (+${s.slowdownPct.toFixed(1)}%, allowed +${options.maxSlowdown}%)\n`);
+  }
+  if (suspects.length === 0) process.stderr.write(`compare: no row slower than +${options.maxSlowdown}% after re-measuring\n`);
+  return suspects.length ? 1 : 0;
+}
+
+/** The median of one row measured again in a fresh child, or null when the row cannot be re-run here (a peer). */
+async function remeasure(row: ResultRow, spec: (stage: StageSpec['stage'], extra?: Partial<StageSpec>) => StageSpec, bars: Progress): Promise<number | null> {
+  const name = String(row.name);
+  let stageSpec: StageSpec;
+  if (row.kind === 'kernel') stageSpec = spec('kernels', { only: [name] });
+  else if (row.backend === 'reference' || row.backend === 'webgpu') {
+    const backend = (row.backend === 'reference' ? `reference:${row.dtype}` : row.variant === 'flash' ? 'webgpu' : `webgpu:${row.variant}`) as ModelBackend;
+    stageSpec = spec('model', { backend, only: [name] });
+  } else return null;
+  const again = (await runStageInChild(stageSpec, `re-measure ${name}`, bars)).filter((r) => rowKey(r) === rowKey(row));
+  return again.length ? Number(median(again.map((r) => Number(r.median_s)))) : null;
+}
+
+// Child modes: --probe (adapter facts as one JSON line) and --stage SPEC (rows as JSON lines).
+async function childMain(args: string[]): Promise<void> {
+  if (args[0] === '--probe') {
+    const { sharedDevice, closeSharedDevice } = await import('../optimized/webgpu/device.ts');
+    const { adapterName } = await import('./stages.ts');
+    try {
+      const ctx = await sharedDevice();
+      process.stdout.write(JSON.stringify({ name: adapterName(ctx), swiftshader: ctx.swiftshader, maxBinding: ctx.device.limits.maxStorageBufferBindingSize }) + '\n');
+    } catch (e) {
+      process.stdout.write(JSON.stringify({ error: (e as Error).message }) + '\n');
+    } finally {
+      await closeSharedDevice();
+    }
+    return;
+  }
+  await runStage(JSON.parse(args[1]) as StageSpec, (event) => process.stdout.write(JSON.stringify(event) + '\n'));
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const args = process.argv.slice(2);
+  if (args[0] === '--probe' || args[0] === '--stage') {
+    await childMain(args);
+  } else {
+    try {
+      process.exitCode = await main(args);
+    } catch (e) {
+      process.stderr.write(`${e instanceof BenchUsageError ? '' : 'modernbert bench: '}${(e as Error).message}\n`);
+      process.exitCode = 2;
+    }
+  }
 }

@@ -1,6 +1,7 @@
 // `modernbert` command line: parity against a golden case, and what this machine can run.
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { PrecisionName } from '../evals/parity-check.ts';
 import { runParity } from '../evals/parity.ts';
@@ -17,7 +18,12 @@ const USAGE = `usage:
       Plans a forward pass from the engine's own allocations, running no kernel, and prints one JSON line:
       {"backend", "tokens", "peak_bytes", "weight_bytes", "activation_bytes"}.
   modernbert info [--json]
-      Versions, the backends available on this machine, and the GPU adapter if any.`;
+      Versions, the backends available on this machine, and the GPU adapter if any.
+  modernbert bench [options]
+      The benchmark suite (same as npm run bench); modernbert bench --help lists its options.
+  modernbert eval parity [--cases DIR] [--backends reference:fp32,reference:fp64,webgpu]
+      Every golden case on every backend (default: all available here): a table of the max and mean
+      absolute error of each output. Exit 0: all within tolerance; 1: one is not.`;
 
 /** Runs the CLI; returns the exit code. Output goes to the given streams (stdout, stderr). */
 export async function main(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s), err: (s: string) => void = (s) => process.stderr.write(s)): Promise<number> {
@@ -30,6 +36,10 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         return await info(rest, out);
       case 'plan':
         return await plan(rest, out);
+      case 'bench':
+        return await (await import('../benchmarks/run.ts')).main(rest);
+      case 'eval':
+        return await evaluate(rest, out);
       case undefined:
       case 'help':
       case '--help':
@@ -73,10 +83,34 @@ async function plan(args: string[], out: (s: string) => void): Promise<number> {
   const ablations = values.ablate.split(',').filter(Boolean);
   for (const a of ablations) if (a !== 'padded' && a !== 'materialized') throw new Error(`--ablate: unknown ablation "${a}" (padded, materialized)`);
   const { planMemory } = await import('../optimized/webgpu/modernbert.ts');
-  const result = await planMemory(presetConfig(values.config), parseLengths(values.lengths), { padded: ablations.includes('padded'), materialized: ablations.includes('materialized') });
-  out(JSON.stringify({ backend: 'webgpu', ...(ablations.length ? { ablate: ablations } : {}), ...result }) + '\n');
+  const plan = await planMemory(presetConfig(values.config), parseLengths(values.lengths), { padded: ablations.includes('padded'), materialized: ablations.includes('materialized') });
+  // The contract's keys only, in this order.
+  const { tokens, peak_bytes, weight_bytes, activation_bytes } = plan;
+  out(JSON.stringify({ backend: 'webgpu', ...(ablations.length ? { ablate: ablations } : {}), tokens, peak_bytes, weight_bytes, activation_bytes }) + '\n');
   return 0;
 }
+
+async function evaluate(args: string[], out: (s: string) => void): Promise<number> {
+  const [what, ...rest] = args;
+  if (what !== 'parity') throw new Error(`unknown evaluation "${what ?? ''}" (available: parity)`);
+  const { values } = parseArgs({ args: rest, options: { cases: { type: 'string', default: GOLDEN_DIR }, backends: { type: 'string' } } });
+  const { evalParity, evalTable, goldenCases } = await import('../evals/eval-parity.ts');
+  const cases = goldenCases(values.cases);
+  if (cases.length === 0) throw new Error(`--cases: ${values.cases} holds no golden case folders (each with io.safetensors)`);
+  let names = values.backends?.split(',') ?? ['reference:fp32', 'reference:fp64', 'webgpu'];
+  if (!values.backends && !(await machineInfo()).backends.find((b) => b.name === 'webgpu')?.available) names = names.filter((n) => n !== 'webgpu');
+  const backends = names.map((n) => {
+    const [backend, precision = 'fp32'] = n.split(':');
+    if (precision !== 'fp32' && precision !== 'fp64') throw new Error(`--backends: "${n}": the precision must be fp32 or fp64`);
+    return { backend, precision: precision as PrecisionName };
+  });
+  const rows = await evalParity(cases, backends);
+  out(evalTable(rows));
+  return rows.every((r) => r.pass) ? 0 : 1;
+}
+
+// The golden cases shipped with the project.
+const GOLDEN_DIR = fileURLToPath(new URL('../test/fixtures/golden', import.meta.url));
 
 export interface MachineInfo {
   modernbert: string;

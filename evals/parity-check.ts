@@ -88,6 +88,11 @@ export function parityRunner(backend: string): Runner {
 
 /** Runs a backend on a golden case and compares its outputs with the case's expected tensors. */
 export async function checkParity(golden: GoldenCase, backend: string, precision: PrecisionName): Promise<ParityResult> {
+  return (await evaluateParity(golden, backend, precision)).result;
+}
+
+/** checkParity, plus the mean absolute error of each output (for `modernbert eval parity`). */
+export async function evaluateParity(golden: GoldenCase, backend: string, precision: PrecisionName): Promise<{ result: ParityResult; meanAbsErr: Record<string, number> }> {
   const runner = parityRunner(backend);
   const { config, io, ioFile } = golden;
 
@@ -138,20 +143,18 @@ export async function checkParity(golden: GoldenCase, backend: string, precision
   const out = await runner(golden, precision, batch, want);
 
   const rows = paddedRowOfToken(batch, L);
-  const maxAbsErr: Record<string, number> = {};
+  const errors: Record<string, AbsError> = {};
   for (const name of outputs) {
     const expected = toFloat64(io.get(name)!);
     const b = base(name);
-    if (b === 'last_hidden_state') maxAbsErr[name] = maxAbsTokens(out.lastHiddenState, expected, rows, C, 0);
-    else if (b === 'mlm_logits') maxAbsErr[name] = maxAbsTokens(out.mlmLogits!, expected, rows, config.vocabSize, 0);
-    else if (b === 'hidden_states') {
-      maxAbsErr[name] = Math.max(...out.hiddenStates!.map((h, layer) => maxAbsTokens(h, expected, rows, C, layer * B * L * C)));
-    } else {
-      const logits = out.classifierLogits![b === 'cls_logits' ? 'cls' : 'mean']!;
-      maxAbsErr[name] = maxAbsAll(logits, expected);
-    }
+    const e = (errors[name] = new AbsError());
+    if (b === 'last_hidden_state') e.addTokens(out.lastHiddenState, expected, rows, C, 0);
+    else if (b === 'mlm_logits') e.addTokens(out.mlmLogits!, expected, rows, config.vocabSize, 0);
+    else if (b === 'hidden_states') out.hiddenStates!.forEach((h, layer) => e.addTokens(h, expected, rows, C, layer * B * L * C));
+    else e.addAll(out.classifierLogits![b === 'cls_logits' ? 'cls' : 'mean']!, expected);
   }
-  return {
+  const maxAbsErr = Object.fromEntries(outputs.map((n) => [n, errors[n].max]));
+  const result: ParityResult = {
     case: golden.name,
     backend,
     precision,
@@ -160,6 +163,7 @@ export async function checkParity(golden: GoldenCase, backend: string, precision
     // NaN compares false, so a NaN output fails.
     pass: outputs.every((n) => maxAbsErr[n] <= tolerance[n]),
   };
+  return { result, meanAbsErr: Object.fromEntries(outputs.map((n) => [n, errors[n].sum / errors[n].count])) };
 }
 
 function requireTensor(io: Map<string, Tensor>, name: string, file: string): Tensor {
@@ -168,23 +172,26 @@ function requireTensor(io: Map<string, Tensor>, name: string, file: string): Ten
   return t;
 }
 
-/** max |got[t] - expected[row(t)]| over packed rows t; expected is padded [.., B*L, width] from `offset`. */
-function maxAbsTokens(got: FloatArray, expected: Float64Array, rows: Int32Array, width: number, offset: number): number {
-  let max = 0;
-  for (let t = 0; t < rows.length; t++) {
-    for (let c = 0; c < width; c++) {
-      const d = Math.abs(got[t * width + c] - expected[offset + rows[t] * width + c]);
-      if (!(d <= max)) max = d; // NaN propagates
+/** Absolute errors of an output: the max (NaN propagates, so a NaN fails) and the sum for the mean. */
+class AbsError {
+  max = 0;
+  sum = 0;
+  count = 0;
+
+  private add(d: number): void {
+    if (!(d <= this.max)) this.max = d;
+    this.sum += d;
+    this.count++;
+  }
+
+  /** got[T, width] (packed) against expected padded [.., B*L, width] from `offset`, on real tokens only. */
+  addTokens(got: FloatArray, expected: Float64Array, rows: Int32Array, width: number, offset: number): void {
+    for (let t = 0; t < rows.length; t++) {
+      for (let c = 0; c < width; c++) this.add(Math.abs(got[t * width + c] - expected[offset + rows[t] * width + c]));
     }
   }
-  return max;
-}
 
-function maxAbsAll(got: FloatArray, expected: Float64Array): number {
-  let max = 0;
-  for (let i = 0; i < expected.length; i++) {
-    const d = Math.abs(got[i] - expected[i]);
-    if (!(d <= max)) max = d;
+  addAll(got: FloatArray, expected: Float64Array): void {
+    for (let i = 0; i < expected.length; i++) this.add(Math.abs(got[i] - expected[i]));
   }
-  return max;
 }

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,4 +24,12 @@ export function copyOfCase(name: string): string {
   const d = join(tempDir(), name);
   cpSync(join(GOLDEN, name), d, { recursive: true });
   return d;
+}
+
+const ROOT = join(import.meta.dirname, '..');
+
+/** Runs `npm run bench -- args` (without npm) and returns its exit code and output. */
+export function bench(args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['--import', './bin/register.js', 'benchmarks/run.ts', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 300_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }

@@ -12,6 +12,8 @@ export interface MemoryStats {
   peakBytes: number;
   liveBytes: number;
   weightBytes: number;
+  /** the largest single buffer since resetPeak(): it must fit the device's maxStorageBufferBindingSize */
+  largestBufferBytes: number;
 }
 
 interface Entry {
@@ -28,6 +30,7 @@ export class BufferPool {
   liveBytes = 0;
   peakBytes = 0;
   weightBytes = 0;
+  largestBufferBytes = 0;
   private readonly live = new Map<GPUBuffer, Entry>();
   private readonly free = new Map<number, GPUBuffer[]>(); // released activations by size, reusable
   private readonly retired: GPUBuffer[] = []; // released uniforms and readbacks, destroyed at trim()
@@ -82,12 +85,13 @@ export class BufferPool {
   }
 
   stats(): MemoryStats {
-    return { peakBytes: this.peakBytes, liveBytes: this.liveBytes, weightBytes: this.weightBytes };
+    return { peakBytes: this.peakBytes, liveBytes: this.liveBytes, weightBytes: this.weightBytes, largestBufferBytes: this.largestBufferBytes };
   }
 
   /** Starts a new peak measurement from the bytes live now. */
   resetPeak(): void {
     this.peakBytes = this.liveBytes;
+    this.largestBufferBytes = 0;
   }
 
   private create(size: number, usage: number, label: string): GPUBuffer {
@@ -100,6 +104,7 @@ export class BufferPool {
     this.liveBytes += size;
     if (kind === 'weight') this.weightBytes += size;
     this.peakBytes = Math.max(this.peakBytes, this.liveBytes);
+    this.largestBufferBytes = Math.max(this.largestBufferBytes, size);
     return buffer;
   }
 }

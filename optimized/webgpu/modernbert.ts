@@ -307,6 +307,8 @@ export interface MemoryPlan {
   peak_bytes: number;
   weight_bytes: number;
   activation_bytes: number;
+  /** the largest single buffer (a device's maxStorageBufferBindingSize bounds it) */
+  largest_buffer_bytes: number;
 }
 
 /**
@@ -318,6 +320,6 @@ export async function planMemory(config: ModernBertConfig, lengths: readonly num
   const model = planningModel(config);
   const sequences = lengths.map((n) => new Int32Array(n));
   await forward(model, sequences, { attention: ablate.materialized ? 'materialized' : 'flash', padded: ablate.padded, allowLongSequences: true });
-  const { peakBytes, weightBytes } = memoryStats(model);
-  return { tokens: lengths.reduce((a, b) => a + b, 0), peak_bytes: peakBytes, weight_bytes: weightBytes, activation_bytes: peakBytes - weightBytes };
+  const { peakBytes, weightBytes, largestBufferBytes } = memoryStats(model);
+  return { tokens: lengths.reduce((a, b) => a + b, 0), peak_bytes: peakBytes, weight_bytes: weightBytes, activation_bytes: peakBytes - weightBytes, largest_buffer_bytes: largestBufferBytes };
 }

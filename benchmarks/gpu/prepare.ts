@@ -1,0 +1,62 @@
+// Prepares what a GPU machine needs to run the benchmark with no package registry (DESIGN §6), all small
+// enough to travel with the working tree (under 64 MiB):
+//   benchmarks/bench.bundle.mjs   npm run bench as one file (the `webgpu` package stays external)
+//   cli/modernbert.bundle.mjs     the modernbert CLI as one file (eval parity on the GPU)
+//   gpu-payload/                  webgpu's JS and its Linux Dawn binary (xz), node itself (xz, unless
+//                                 --no-node), and Debian's libvulkan1 package when apt-get can download it
+// Then, on the GPU machine: bash benchmarks/gpu/run.sh [bench options]. Both bundles sit beside the sources
+// they replace, so their paths to the project (golden cases, peers, reports/) stay the same.
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import { PROJECT_ROOT, packageVersion } from '../environment.ts';
+
+const PAYLOAD = join(PROJECT_ROOT, 'gpu-payload');
+const withNode = !process.argv.includes('--no-node');
+
+function xz(from: string, to: string): void {
+  const r = spawnSync('sh', ['-c', `xz -9 -T2 -c "${from}" > "${to}"`], { stdio: 'inherit' });
+  if (r.status !== 0) throw new Error(`xz ${from} failed (exit ${r.status}): apt-get install xz-utils`);
+}
+
+rmSync(PAYLOAD, { recursive: true, force: true });
+mkdirSync(join(PAYLOAD, 'webgpu', 'dist'), { recursive: true });
+
+// Package versions are read from node_modules at run time; the GPU machine has none, so bake them in.
+const versions = Object.fromEntries(['webgpu', 'tinybench', '@huggingface/transformers'].map((n) => [n, packageVersion(n)]));
+const common = {
+  bundle: true,
+  platform: 'node' as const,
+  format: 'esm' as const,
+  target: 'node20',
+  loader: { '.wgsl': 'text' as const },
+  external: ['webgpu', '@huggingface/transformers'],
+  define: { 'process.env.MODERNBERT_BUNDLED_VERSIONS': JSON.stringify(JSON.stringify(versions)) },
+  // ESM bundles of CommonJS dependencies need require().
+  banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+  logLevel: 'warning' as const,
+};
+await build({ ...common, entryPoints: [join(PROJECT_ROOT, 'benchmarks', 'run.ts')], outfile: join(PROJECT_ROOT, 'benchmarks', 'bench.bundle.mjs') });
+await build({
+  ...common,
+  stdin: { contents: "import { main } from './cli/modernbert.ts';\nprocess.exitCode = await main(process.argv.slice(2));\n", resolveDir: PROJECT_ROOT, loader: 'ts' },
+  outfile: join(PROJECT_ROOT, 'cli', 'modernbert.bundle.mjs'),
+});
+
+const webgpu = join(PROJECT_ROOT, 'node_modules', 'webgpu');
+for (const f of ['package.json', 'index.js']) copyFileSync(join(webgpu, f), join(PAYLOAD, 'webgpu', f));
+xz(join(webgpu, 'dist', 'linux-x64.dawn.node'), join(PAYLOAD, 'webgpu', 'dist', 'linux-x64.dawn.node.xz'));
+if (withNode) xz(process.execPath, join(PAYLOAD, 'node.xz'));
+const apt = spawnSync('apt-get', ['download', 'libvulkan1'], { cwd: PAYLOAD, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+if (apt.status !== 0) process.stderr.write(`note: apt-get download libvulkan1 failed (${apt.stderr.trim().split('\n').at(-1)}); run.sh then needs the GPU machine's own Vulkan loader\n`);
+
+const size = (p: string): number => {
+  const st = statSync(p);
+  if (!st.isDirectory()) return st.size;
+  return spawnSync('du', ['-sb', p], { encoding: 'utf8' }).stdout.split('\t').map(Number)[0];
+};
+const carried = ['benchmarks/bench.bundle.mjs', 'cli/modernbert.bundle.mjs', 'gpu-payload'];
+const total = carried.reduce((sum, p) => sum + size(join(PROJECT_ROOT, p)), 0);
+process.stdout.write(`prepared ${carried.join(', ')}: ${(total / 2 ** 20).toFixed(1)} MiB (carry these; node ${withNode ? 'included' : 'not included'})\n`);
+if (total > 64 * 2 ** 20) throw new Error('the payload exceeds 64 MiB');

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# The benchmark on a GPU machine (DESIGN §6), from the repository root, after benchmarks/gpu/prepare.ts made
+# the bundles and gpu-payload/ (which travel with the working tree). It checks its environment (node, the
+# Vulkan loader and an NVIDIA ICD, an adapter that is the GPU and not SwiftShader), checks the engine's
+# parity on the GPU, runs the paper's workloads for ModernBERT-base on WebGPU and the PyTorch peer (CUDA)
+# on the same GPU, and writes everything under one folder:
+#   bash benchmarks/gpu/run.sh [--out DIR] [bench options, e.g. --workload fixed_short:8]
+# OUT (or --out) is where results go (default: $OUT when the device tool sets it, else reports/).
+# MODERNBERT_ALLOW_SWIFTSHADER=1 lets it run on SwiftShader, to test this script on a CPU machine.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+out="${OUT:-reports}"
+if [[ "${1:-}" == "--out" ]]; then out="$2"; shift 2; fi
+mkdir -p "$out"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+say() { printf 'gpu run: %s\n' "$*" | tee -a "$out/environment.txt" >&2; }
+unxz_to() { # file.xz -> target, with xz or with Python's lzma when xz is missing
+  if command -v xz >/dev/null; then xz -dc "$1" > "$2"; else python3 -c 'import lzma,shutil,sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' "$1" "$2"; fi
+}
+
+for f in benchmarks/bench.bundle.mjs cli/modernbert.bundle.mjs gpu-payload/webgpu/package.json; do
+  [[ -e "$f" ]] || { echo "gpu run: $f is missing: run node --import ./bin/register.js benchmarks/gpu/prepare.ts first" >&2; exit 2; }
+done
+
+# node: the machine's own when it is 20 or newer, else the copy that travelled.
+node_bin="$(command -v node || true)"
+if [[ -z "$node_bin" ]] || (( $("$node_bin" -p 'process.versions.node.split(".")[0]') < 20 )); then
+  [[ -e gpu-payload/node.xz ]] || { echo "gpu run: no node >= 20 here and gpu-payload/node.xz was not prepared" >&2; exit 2; }
+  unxz_to gpu-payload/node.xz "$work/node" && chmod +x "$work/node" && node_bin="$work/node"
+fi
+say "node $("$node_bin" --version) ($node_bin)"
+
+# The webgpu package (Dawn) where the bundles resolve it: node_modules/webgpu.
+if [[ ! -e node_modules/webgpu/dist/linux-x64.dawn.node ]]; then
+  mkdir -p node_modules/webgpu/dist
+  cp gpu-payload/webgpu/package.json gpu-payload/webgpu/index.js node_modules/webgpu/
+  unxz_to gpu-payload/webgpu/dist/linux-x64.dawn.node.xz node_modules/webgpu/dist/linux-x64.dawn.node
+fi
+
+# The Vulkan loader: the system's, else Debian's libvulkan1 unpacked here.
+if ! ldconfig -p 2>/dev/null | grep -q 'libvulkan.so.1'; then
+  deb="$(ls gpu-payload/libvulkan1_*.deb 2>/dev/null | head -n1 || true)"
+  [[ -n "$deb" ]] || { echo "gpu run: no Vulkan loader (libvulkan.so.1) and no libvulkan1 package in gpu-payload/" >&2; exit 2; }
+  dpkg-deb -x "$deb" "$work/vulkan" 2>/dev/null || (cd "$work" && ar x "$OLDPWD/$deb" && mkdir vulkan && tar -xf data.tar.* -C vulkan)
+  export LD_LIBRARY_PATH="$work/vulkan/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  say "Vulkan loader: Debian's libvulkan1, unpacked"
+else
+  say "Vulkan loader: $(ldconfig -p | grep -m1 'libvulkan.so.1' | awk '{print $NF}')"
+fi
+
+# NVIDIA's ICD: the driver's json, else one written for libGLX_nvidia.so.0 (where NVIDIA's Vulkan driver lives).
+if [[ -z "${VK_ICD_FILENAMES:-}" ]]; then
+  icd="$(ls /usr/share/vulkan/icd.d/nvidia_icd*.json /etc/vulkan/icd.d/nvidia_icd*.json 2>/dev/null | head -n1 || true)"
+  if [[ -z "$icd" ]] && ldconfig -p 2>/dev/null | grep -q 'libGLX_nvidia.so.0'; then
+    icd="$work/nvidia_icd.json"
+    printf '{"file_format_version": "1.0.0", "ICD": {"library_path": "libGLX_nvidia.so.0", "api_version": "1.3.0"}}\n' > "$icd"
+  fi
+  if [[ -n "$icd" ]]; then export VK_ICD_FILENAMES="$icd"; fi
+fi
+say "VK_ICD_FILENAMES=${VK_ICD_FILENAMES:-<loader default>}"
+command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | while read -r line; do say "nvidia-smi: $line"; done
+
+# The adapter must be the GPU.
+adapter="$("$node_bin" benchmarks/bench.bundle.mjs --probe 2>>"$work/probe.log" | tail -n1)"
+say "adapter: $adapter"
+if [[ "$adapter" == *'"error"'* ]]; then cat "$work/probe.log" >&2; exit 1; fi
+if [[ "$adapter" == *'"swiftshader":true'* && "${MODERNBERT_ALLOW_SWIFTSHADER:-}" != 1 ]]; then
+  echo "gpu run: WebGPU found SwiftShader, not the GPU: check the Vulkan loader and the NVIDIA ICD above" >&2
+  exit 1
+fi
+
+# Correctness first: every golden case on the engine, on this GPU.
+"$node_bin" cli/modernbert.bundle.mjs eval parity --backends webgpu | tee "$out/parity.md"
+
+# The benchmark: WebGPU (suite gpu unless the options say otherwise) and the PyTorch peer on CUDA when torch
+# sees the GPU. transformers.js does not travel (onnxruntime-node is hundreds of MB): its row is a skip note.
+peers=torch
+python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null || { say "PyTorch with CUDA not importable: no torch peer"; peers=none; }
+suite=gpu
+[[ "$adapter" == *'"swiftshader":true'* ]] && suite=cpu
+"$node_bin" benchmarks/bench.bundle.mjs --suite "$suite" --peers "$peers" --out "$out/bench" "$@"
+say "done: $out"

@@ -1,0 +1,235 @@
+// The benchmark peers (DESIGN §5), as the harness calls them: PyTorch + HF transformers (torch_peer.py, in
+// Python) and transformers.js (transformersjs.ts, on an ONNX export torch_peer.py makes), each in a child
+// process, on the same checkpoint and token ids as our backends. A peer that cannot run is a one-line reason
+// in `skipped`, never an exception: a machine without Python still benchmarks everything else.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ModernBertConfig } from '../../reference/config.ts';
+import { loadConfig } from '../../reference/files.ts';
+import { RESULT_COLUMNS, type ResultRow, resultRow } from '../results.ts';
+
+export type PeerName = 'torch' | 'transformersjs';
+export const PEERS: readonly PeerName[] = ['torch', 'transformersjs'];
+
+export interface PeerRun {
+  /** config.json + model.safetensors (saveCheckpoint), the weights every backend runs */
+  checkpointDir: string;
+  workloads: { name: string; sequences: Int32Array[] | number[][] }[];
+  runs: number;
+  warmup: number;
+  /** cuda: torch on the GPU, transformers.js on its WebGPU execution provider */
+  device: 'cpu' | 'cuda';
+  /** torch: fp32 (default), fp16 and bf16 on cuda; transformers.js runs fp32 only */
+  dtypes?: string[];
+  /** torch attention implementations, default sdpa and eager */
+  impls?: string[];
+  /** columns every row carries: date, commit, device, config, ... */
+  common: Partial<ResultRow>;
+  peers: PeerName[];
+  onProgress?: (message: string) => void;
+  /** the Python interpreter; default findPython() */
+  python?: string;
+}
+
+export interface PeerResult {
+  rows: ResultRow[];
+  /** one line per peer that did not run or did not finish, e.g. "torch: python3 cannot import torch (...)" */
+  skipped: string[];
+}
+
+const PEERS_DIR = fileURLToPath(new URL('.', import.meta.url));
+const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const TORCH_PEER = join(PEERS_DIR, 'torch_peer.py');
+const TRANSFORMERSJS_PEER = join(PEERS_DIR, 'transformersjs.ts');
+
+/** MODERNBERT_PYTHON, else the project's .venv/bin/python when it exists, else python3 from PATH. */
+export function findPython(): string {
+  const fromEnv = process.env.MODERNBERT_PYTHON;
+  if (fromEnv) return fromEnv;
+  const venv = join(PROJECT_ROOT, '.venv', 'bin', 'python');
+  return existsSync(venv) ? venv : 'python3';
+}
+
+export async function runPeers(run: PeerRun): Promise<PeerResult> {
+  const progress = run.onProgress ?? (() => {});
+  const python = run.python ?? findPython();
+  const rows: ResultRow[] = [];
+  const skipped: string[] = [];
+  const wanted = PEERS.filter((p) => run.peers.includes(p));
+  if (wanted.length === 0) return { rows, skipped };
+
+  // Both peers need Python: transformers.js runs the ONNX export that torch makes.
+  const check = await runChild(python, [TORCH_PEER, '--check'], { timeoutSeconds: 120, progress, prefix: 'torch_peer:' });
+  if (check.status !== 0) {
+    const reason = check.spawnError
+      ? `no Python interpreter "${python}" (${check.spawnError}); set MODERNBERT_PYTHON or create .venv`
+      : `${python} ${lastLine(check.stderr, 'torch_peer: ') ?? `torch_peer.py --check failed (${describeExit(check)})`}`;
+    for (const peer of wanted) skipped.push(peer === 'torch' ? `torch: ${reason}` : `transformersjs: needs the ONNX export from torch, and ${reason}`);
+    return { rows, skipped };
+  }
+  progress(`peers: ${check.stdout.trim()}`);
+
+  const work = mkdtempSync(join(tmpdir(), 'modernbert-peers-'));
+  try {
+    const workloadsFile = join(work, 'workloads.json');
+    const workloads = run.workloads.map((w) => ({ name: w.name, sequences: w.sequences.map((s) => Array.from(s)) }));
+    writeFileSync(workloadsFile, JSON.stringify({ workloads }));
+    const budget = workBudget(run);
+    const common = JSON.stringify(run.common);
+    const timing = ['--runs', String(run.runs), '--warmup', String(run.warmup), '--common', common];
+
+    if (wanted.includes('torch')) {
+      const impls = run.impls ?? ['sdpa', 'eager'];
+      const dtypes = run.dtypes ?? ['fp32'];
+      const loads = impls.length * dtypes.length;
+      const args = [TORCH_PEER, '--checkpoint', run.checkpointDir, '--workloads', workloadsFile, '--impl', impls.join(','), '--dtype', dtypes.join(','), '--device', run.device, ...timing];
+      const child = await runChild(python, args, { timeoutSeconds: 60 + loads * (60 + budget.loadSeconds + budget.workloadSeconds), progress, prefix: 'torch_peer:' });
+      collect('torch', child, loads * workloads.length, rows, skipped);
+    }
+
+    if (wanted.includes('transformersjs')) {
+      if (run.dtypes && !run.dtypes.includes('fp32')) {
+        skipped.push(`transformersjs: runs fp32 only (asked for ${run.dtypes.join(', ')})`);
+      } else {
+        const onnxDir = join(work, 'onnx-model');
+        progress('peers: exporting the checkpoint to ONNX for transformers.js');
+        const exported = await runChild(python, [TORCH_PEER, '--checkpoint', run.checkpointDir, '--export-onnx', onnxDir], { timeoutSeconds: 300 + 4 * budget.loadSeconds, progress, prefix: 'torch_peer:' });
+        if (exported.status !== 0) {
+          skipped.push(`transformersjs: the ONNX export failed: ${lastLine(exported.stderr, 'torch_peer: ') ?? describeExit(exported)}`);
+        } else {
+          const device = run.device === 'cuda' ? 'webgpu' : 'cpu';
+          // Its own Node process (onnxruntime-node carries its own Dawn), with the project's .ts loader.
+          const args = ['--import', join(PROJECT_ROOT, 'bin', 'register.js'), TRANSFORMERSJS_PEER, '--model', onnxDir, '--workloads', workloadsFile, '--device', device, ...timing];
+          const child = await runChild(process.execPath, args, { timeoutSeconds: 60 + budget.loadSeconds + budget.workloadSeconds, progress, prefix: 'transformersjs:', cwd: PROJECT_ROOT });
+          collect('transformersjs', child, workloads.length, rows, skipped);
+        }
+      }
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  return { rows, skipped };
+}
+
+/**
+ * Generous time limits from the work: forward FLOPs (matmuls and attention on the padded batch) at 5 GFLOP/s,
+ * far below what even a 2-core CPU sustains (about 90 GFLOP/s for base fp32), so only a hung peer reaches them.
+ */
+function workBudget(run: PeerRun): { loadSeconds: number; workloadSeconds: number } {
+  let config: ModernBertConfig | undefined;
+  try {
+    config = loadConfig(join(run.checkpointDir, 'config.json'));
+  } catch {
+    // A bad checkpoint fails in the peer itself, with its own message; the limit only has to be finite.
+  }
+  const hidden = config?.hiddenSize ?? 1024;
+  const layers = config?.numHiddenLayers ?? 28;
+  const layerParams = 4 * hidden * hidden + 3 * hidden * (config?.intermediateSize ?? 4 * hidden);
+  const params = layers * layerParams + (config?.vocabSize ?? 50368) * hidden;
+  const passes = run.runs + run.warmup;
+  let flops = 0;
+  for (const w of run.workloads) {
+    const longest = Math.max(0, ...w.sequences.map((s) => s.length));
+    const padded = w.sequences.length * longest;
+    flops += passes * padded * layers * (2 * layerParams + 4 * longest * hidden);
+  }
+  const rate = 5e9;
+  return { loadSeconds: Math.ceil(params / 1e7), workloadSeconds: Math.ceil(flops / rate) };
+}
+
+/** Parses a peer's JSON lines into rows (each checked against RESULT_COLUMNS); problems become skip lines. */
+function collect(peer: PeerName, child: ChildResult, expected: number, rows: ResultRow[], skipped: string[]): void {
+  const lines = child.stdout.split('\n').filter((l) => l.trimStart().startsWith('{'));
+  let got = 0;
+  for (const line of lines) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(line);
+    } catch {
+      skipped.push(`${peer}: printed a line that is not JSON: ${line.slice(0, 120)}`);
+      continue;
+    }
+    const missing = RESULT_COLUMNS.filter((c) => !Object.hasOwn(parsed as object, c));
+    const extra = Object.keys(parsed as object).filter((k) => !(RESULT_COLUMNS as readonly string[]).includes(k));
+    if (missing.length || extra.length) {
+      skipped.push(`${peer}: a row does not match RESULT_COLUMNS (${[missing.length ? `missing ${missing.join(', ')}` : '', extra.length ? `unknown ${extra.join(', ')}` : ''].filter(Boolean).join('; ')})`);
+      continue;
+    }
+    rows.push(resultRow(parsed as Partial<ResultRow>));
+    got++;
+  }
+  if (child.timedOut) skipped.push(`${peer}: timed out after ${child.timeoutSeconds} s with ${got} of ${expected} rows`);
+  else if (child.status !== 0) {
+    const why = child.spawnError ?? lastLine(child.stderr, `${peer === 'torch' ? 'torch_peer' : 'transformersjs'}: `) ?? describeExit(child);
+    skipped.push(`${peer}: ${got} of ${expected} rows, then it failed (${describeExit(child)}): ${why}`);
+  }
+}
+
+export interface ChildResult {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+  timeoutSeconds: number;
+  spawnError?: string;
+}
+
+/**
+ * Runs a child to completion, never throwing: stderr lines with `prefix` go to progress as they come, the
+ * whole of stdout and the tail of stderr come back. After timeoutSeconds the child is killed.
+ */
+export function runChild(command: string, args: string[], options: { timeoutSeconds: number; progress?: (m: string) => void; prefix?: string; cwd?: string }): Promise<ChildResult> {
+  return new Promise((resolvePromise) => {
+    let child: ChildProcess;
+    const result: ChildResult = { status: null, signal: null, stdout: '', stderr: '', timedOut: false, timeoutSeconds: options.timeoutSeconds };
+    try {
+      child = spawn(command, args, { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (e) {
+      resolvePromise({ ...result, spawnError: (e as Error).message });
+      return;
+    }
+    let pending = '';
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (result.stdout += chunk));
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+      // Only the tail matters for error messages; a chatty library must not grow this without bound.
+      result.stderr = (result.stderr + chunk).slice(-20_000);
+      pending += chunk;
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) if (options.prefix !== undefined && line.startsWith(options.prefix)) options.progress?.(line);
+    });
+    let settled = false;
+    const finish = (status: number | null, signal: NodeJS.Signals | null) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolvePromise({ ...result, status, signal });
+    };
+    const timer = setTimeout(() => {
+      result.timedOut = true;
+      child.kill('SIGKILL');
+    }, options.timeoutSeconds * 1000);
+    child.on('error', (e) => {
+      result.spawnError = e.message;
+      // A child that never started emits no 'close' on every Node version: settle here.
+      if (child.pid === undefined) finish(null, null);
+    });
+    child.on('close', finish);
+  });
+}
+
+/** The peer's own one-line reason (its last stderr line with prefix), else the last line (an uncaught error's). */
+function lastLine(stderr: string, prefix: string): string | undefined {
+  const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean).reverse();
+  const own = lines.find((l) => l.startsWith(prefix));
+  return own ? own.slice(prefix.length).trim() : lines[0];
+}
+
+function describeExit(child: ChildResult): string {
+  if (child.spawnError) return child.spawnError;
+  return child.signal ? `killed by ${child.signal}` : `exit ${child.status}`;
+}

@@ -1,0 +1,357 @@
+#!/usr/bin/env python3
+"""The PyTorch + HF transformers peer of the benchmarks (DESIGN section 5).
+
+Loads ModernBertModel from a checkpoint folder the Node side wrote (config.json + model.safetensors), runs
+the same token ids as every other backend, and prints one JSON result row per line on stdout with exactly
+the columns of RESULT_COLUMNS in benchmarks/results.ts. Progress and warnings go to stderr.
+
+  torch_peer.py --check
+  torch_peer.py --checkpoint DIR --workloads FILE [--impl sdpa,eager] [--dtype fp32] [--device cpu|cuda]
+                [--runs 3] [--warmup 1] [--common JSON] [--dump-hidden FILE.safetensors]
+  torch_peer.py --checkpoint DIR --export-onnx OUT_DIR
+
+HF pads: each workload's sequences are right-padded into one batch with an attention mask, and the pads are
+computed. Throughput counts real tokens only.
+
+Exit codes: 0 done, 1 a run failed, 2 bad arguments or input, 3 the Python packages are missing (--check).
+"""
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+# The columns of benchmarks/results.ts RESULT_COLUMNS, in order; the Node side checks every row against them.
+RESULT_COLUMNS = [
+    "date", "commit", "device", "kind", "name", "backend", "variant", "config", "dtype", "sequences", "tokens",
+    "runs", "median_s", "min_s", "max_s", "tokens_per_s", "gflop_per_s", "gb_per_s", "peak_bytes", "adapter",
+    "runtime", "versions", "note",
+]
+IMPLS = ("sdpa", "eager")
+DTYPES = ("fp32", "fp16", "bf16")
+
+
+def fail(message, code=2):
+    sys.stderr.write(f"torch_peer: {message}\n")
+    sys.exit(code)
+
+
+def log(message):
+    sys.stderr.write(f"torch_peer: {message}\n")
+    sys.stderr.flush()
+
+
+def import_packages():
+    """torch and transformers, or exit 3 with the one-line reason (the Node side reports it as a skip)."""
+    for module in ("torch", "transformers"):
+        try:
+            __import__(module)
+        except Exception as e:  # ImportError, or a broken install raising anything else
+            fail(f"cannot import {module} ({e})".replace("\n", " "), 3)
+    import torch
+    import transformers
+
+    if not hasattr(transformers, "ModernBertModel"):
+        fail(f"transformers {transformers.__version__} has no ModernBertModel (it came in 4.48)", 3)
+
+    # stderr is for this script's progress: no per-tensor load reports or progress bars.
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    return torch, transformers
+
+
+def versions(torch, transformers):
+    return f"torch {torch.__version__}; transformers {transformers.__version__}"
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo", encoding="utf8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def parse_list(text, allowed, flag):
+    items = [s.strip() for s in text.split(",") if s.strip()]
+    for item in items:
+        if item not in allowed:
+            fail(f"{flag}: unknown value {item!r} (allowed: {', '.join(allowed)})")
+    if not items:
+        fail(f"{flag}: empty list")
+    return items
+
+
+def read_workloads(file):
+    try:
+        with open(file, encoding="utf8") as f:
+            data = json.load(f)
+    except (OSError, ValueError) as e:
+        fail(f"{file}: cannot read workloads JSON ({e})")
+    workloads = data.get("workloads") if isinstance(data, dict) else None
+    if not isinstance(workloads, list) or not workloads:
+        fail(f'{file}: field "workloads" must be a non-empty list')
+    for i, w in enumerate(workloads):
+        seqs = w.get("sequences") if isinstance(w, dict) else None
+        if not isinstance(w, dict) or not isinstance(w.get("name"), str):
+            fail(f'{file}: field "workloads[{i}].name" must be a string')
+        if not isinstance(seqs, list) or not seqs or not all(isinstance(s, list) and s and all(isinstance(t, int) for t in s) for s in seqs):
+            fail(f'{file}: field "workloads[{i}].sequences" must be a non-empty list of non-empty lists of token ids')
+    return workloads
+
+
+def load_config(checkpoint):
+    """ModernBertConfig of the folder. JSON written by JavaScript has no "2.0", only "2", and transformers 5.x
+    validates config fields strictly (initializer_cutoff_factor: float rejects 2): integers become floats where
+    the field is declared float."""
+    import dataclasses
+
+    from transformers import ModernBertConfig
+
+    file = os.path.join(checkpoint, "config.json")
+    try:
+        with open(file, encoding="utf8") as f:
+            data = json.load(f)
+    except (OSError, ValueError) as e:
+        fail(f"{file}: cannot read config ({e})")
+    if dataclasses.is_dataclass(ModernBertConfig):
+        for field in dataclasses.fields(ModernBertConfig):
+            if field.type is float and type(data.get(field.name)) is int:
+                data[field.name] = float(data[field.name])
+    return ModernBertConfig.from_dict(data)
+
+
+def load_model(torch, checkpoint, impl, torch_dtype, device):
+    from transformers import ModernBertModel
+
+    # A checkpoint with heads (model.* backbone names) loads into the bare model; a missing backbone weight
+    # would silently be random-initialized, so it is an error here.
+    config = load_config(checkpoint)
+    model, info = ModernBertModel.from_pretrained(checkpoint, config=config, attn_implementation=impl, dtype=torch_dtype, output_loading_info=True)
+    if info.get("missing_keys"):
+        fail(f"{checkpoint}: weights missing from the checkpoint: {', '.join(sorted(info['missing_keys']))}", 1)
+    return model.to(device).eval()
+
+
+def padded_batch(torch, sequences, pad_id, device):
+    """Right-padded [B, L] input ids and their 0/1 attention mask, as an HF tokenizer would give them."""
+    longest = max(len(s) for s in sequences)
+    ids = torch.full((len(sequences), longest), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(sequences), longest), dtype=torch.long)
+    for b, s in enumerate(sequences):
+        ids[b, : len(s)] = torch.tensor(s, dtype=torch.long)
+        mask[b, : len(s)] = 1
+    return ids.to(device), mask.to(device)
+
+
+def measure(torch, model, workload, pad_id, args, cuda):
+    """Warm-up, then args.runs timed forward passes of the workload as one padded batch. Returns the row's
+    measured columns and the last output's real-token rows ([T, C], packed as the reference packs them)."""
+    sequences = workload["sequences"]
+    real = sum(len(s) for s in sequences)
+    ids, mask = padded_batch(torch, sequences, pad_id, args.device)
+    log(f"{workload['name']} {model.config._attn_implementation} {str(model.dtype).removeprefix('torch.')}: {args.warmup} warm-up + {args.runs} runs of {len(sequences)} sequences, {real} real / {ids.numel()} computed tokens")
+    times = []
+    with torch.inference_mode():
+        for _ in range(args.warmup):
+            model(input_ids=ids, attention_mask=mask)
+        if cuda:
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+        for _ in range(args.runs):
+            start = time.perf_counter()
+            out = model(input_ids=ids, attention_mask=mask).last_hidden_state
+            if cuda:
+                torch.cuda.synchronize()
+            times.append(time.perf_counter() - start)
+        hidden = out[mask.bool()].float().cpu().contiguous()
+    median = statistics.median(times)
+    threads = "" if cuda else f"; {torch.get_num_threads()} CPU threads"
+    row = {
+        "name": workload["name"],
+        "backend": "torch",
+        "sequences": len(sequences),
+        "tokens": real,
+        "runs": args.runs,
+        "median_s": median,
+        "min_s": min(times),
+        "max_s": max(times),
+        "tokens_per_s": real / median,
+        "peak_bytes": torch.cuda.max_memory_allocated() if cuda else None,
+        "note": f"padded batch: {ids.numel()} tokens computed for {real} real{threads}",
+    }
+    return row, hidden
+
+
+def run_benchmark(args):
+    torch, transformers = import_packages()
+    impls = parse_list(args.impl, IMPLS, "--impl")
+    dtypes = parse_list(args.dtype, DTYPES, "--dtype")
+    if args.device not in ("cpu", "cuda"):
+        fail(f"--device must be cpu or cuda, got {args.device!r}")
+    if args.device == "cpu" and dtypes != ["fp32"]:
+        fail("--dtype fp16 and bf16 run only with --device cuda (CPU half precision is not what the paper measures)")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        fail("--device cuda: torch.cuda.is_available() is false", 1)
+    if args.runs < 1 or args.warmup < 0:
+        fail("--runs must be >= 1 and --warmup >= 0")
+    try:
+        common = json.loads(args.common) if args.common else {}
+    except ValueError as e:
+        fail(f"--common: not valid JSON ({e})")
+    if not isinstance(common, dict):
+        fail("--common must be a JSON object of result columns")
+    workloads = read_workloads(args.workloads)
+    cuda = args.device == "cuda"
+    adapter = torch.cuda.get_device_name() if cuda else cpu_model()
+    torch_dtypes = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+    dumped = {}
+
+    failures = []
+    for dtype in dtypes:
+        for impl in impls:
+            model = load_model(torch, args.checkpoint, impl, torch_dtypes[dtype], args.device)
+            pad_id = model.config.pad_token_id if model.config.pad_token_id is not None else 0
+            for w in workloads:
+                # One case failing (out of GPU memory with eager attention on long documents) leaves the others.
+                try:
+                    row, hidden = measure(torch, model, w, pad_id, args, cuda)
+                except (RuntimeError, ValueError, IndexError) as e:
+                    failures.append(f"{w['name']} {impl} {dtype}: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
+                    log(f"failed: {failures[-1]}")
+                    if cuda:
+                        torch.cuda.empty_cache()
+                    continue
+                if args.dump_hidden and dtype == "fp32":
+                    dumped[f"{w['name']}.{impl}"] = hidden
+                note = "; ".join(n for n in (common.get("note"), row.pop("note")) if n)
+                values = {"kind": "model", **common, **row, "variant": impl, "dtype": dtype, "adapter": adapter, "note": note}
+                values.update(runtime=f"python {platform.python_version()}", versions=versions(torch, transformers))
+                sys.stdout.write(json.dumps({c: values.get(c) for c in RESULT_COLUMNS}) + "\n")
+                sys.stdout.flush()
+            del model
+            if cuda:
+                torch.cuda.empty_cache()
+
+    if args.dump_hidden:
+        from safetensors.torch import save_file
+
+        save_file(dumped, args.dump_hidden)
+        log(f"wrote last_hidden_state of the real tokens to {args.dump_hidden}")
+    if failures:
+        fail(f"{len(failures)} case(s) failed; the first: {failures[0]}", 1)
+
+
+def export_onnx(args):
+    """An ONNX export for transformers.js: OUT_DIR/config.json and OUT_DIR/onnx/model.onnx (its fp32 file name)."""
+    torch, _ = import_packages()
+    import shutil
+
+    # Eager attention: the mask is an explicit additive tensor, so the graph is plain MatMul/Softmax and the
+    # padding mask stays a graph input (a traced sdpa path could drop it for an all-ones example mask).
+    model = load_model(torch, args.checkpoint, "eager", torch.float32, "cpu")
+
+    class LastHiddenState(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids, attention_mask):
+            return self.inner(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+    wrapper = LastHiddenState(model).eval()
+    # The example batch has padding and is longer than the local window, so no branch is traced for a special case.
+    length = max(24, min(model.config.max_position_embeddings, model.config.local_attention + 16))
+    ids, mask = padded_batch(torch, [list(range(5, 5 + length)), list(range(7, 7 + length // 2))], model.config.pad_token_id or 0, "cpu")
+    ids = ids.remainder(model.config.vocab_size)
+    os.makedirs(os.path.join(args.export_onnx, "onnx"), exist_ok=True)
+    target = os.path.join(args.export_onnx, "onnx", "model.onnx")
+    log(f"exporting to {target} (opset 17, TorchScript exporter)")
+    import warnings
+
+    # The tracer's warnings name branches it froze; verify_onnx below checks the graph on other shapes instead.
+    with torch.inference_mode(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            wrapper,
+            (ids, mask),
+            target,
+            dynamo=False,
+            opset_version=17,
+            input_names=["input_ids", "attention_mask"],
+            output_names=["last_hidden_state"],
+            dynamic_axes={"input_ids": {0: "batch_size", 1: "sequence_length"}, "attention_mask": {0: "batch_size", 1: "sequence_length"}, "last_hidden_state": {0: "batch_size", 1: "sequence_length"}},
+        )
+    shutil.copyfile(os.path.join(args.checkpoint, "config.json"), os.path.join(args.export_onnx, "config.json"))
+    verify_onnx(torch, wrapper, target, model.config)
+
+
+def verify_onnx(torch, wrapper, file, config):
+    """Runs the export on a batch of another shape than the example and compares with torch: a shape traced
+    into the graph as a constant would show here, not later as a wrong benchmark."""
+    try:
+        import onnxruntime
+    except ImportError:
+        log("onnxruntime is not installed: the export is not verified")
+        return
+    session = onnxruntime.InferenceSession(file, providers=["CPUExecutionProvider"])
+    # Padded and longer than the example; one unpadded sequence, shorter than the local window.
+    for lengths in ([37, 11, 2 * config.local_attention + 9], [13]):
+        lengths = [min(n, config.max_position_embeddings) for n in lengths]
+        sequences = [[(100 + 7 * i * (b + 1)) % config.vocab_size for i in range(n)] for b, n in enumerate(lengths)]
+        ids, mask = padded_batch(torch, sequences, config.pad_token_id or 0, "cpu")
+        with torch.inference_mode():
+            expected = wrapper(ids, mask)
+        (got,) = session.run(None, {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})
+        real = mask.bool()
+        diff = float((torch.from_numpy(got)[real] - expected[real]).abs().max())
+        if not diff <= 1e-3:
+            fail(f"{file}: the ONNX export disagrees with torch on a {tuple(ids.shape)} batch (max abs diff {diff:.3g})", 1)
+        log(f"verified the export on a {tuple(ids.shape)} batch: max abs diff {diff:.3g} on real tokens")
+
+
+def check():
+    torch, transformers = import_packages()
+    extra = []
+    for name in ("onnx", "onnxruntime", "safetensors"):
+        try:
+            extra.append(f"{name} {__import__(name).__version__}")
+        except ImportError:
+            extra.append(f"{name} missing")
+    cuda = f"cuda {torch.version.cuda} ({torch.cuda.get_device_name()})" if torch.cuda.is_available() else "no cuda"
+    print(f"python {platform.python_version()}; {versions(torch, transformers)}; {'; '.join(extra)}; {cuda}")
+
+
+def main():
+    p = argparse.ArgumentParser(description="PyTorch/transformers peer of the modernbert-ts benchmarks: JSON result rows on stdout.")
+    p.add_argument("--check", action="store_true", help="print versions and exit 0, or exit 3 with the reason")
+    p.add_argument("--checkpoint", help="folder with config.json and model.safetensors")
+    p.add_argument("--workloads", help='JSON file {"workloads": [{"name", "sequences": [[ids...], ...]}, ...]}')
+    p.add_argument("--impl", default="sdpa,eager", help="attention implementations, comma-separated: sdpa, eager")
+    p.add_argument("--dtype", default="fp32", help="fp32 (fp16, bf16 only on cuda), comma-separated")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--warmup", type=int, default=1)
+    p.add_argument("--common", help="JSON object of result columns every row carries (date, commit, device, config, ...)")
+    p.add_argument("--dump-hidden", help="also write each workload's fp32 last_hidden_state (real tokens, [T, C]) to this safetensors file")
+    p.add_argument("--export-onnx", metavar="OUT_DIR", help="export an ONNX model folder for transformers.js instead of benchmarking")
+    args = p.parse_args()
+    if args.check:
+        check()
+    elif args.export_onnx:
+        if not args.checkpoint:
+            fail("--export-onnx needs --checkpoint")
+        export_onnx(args)
+    else:
+        if not args.checkpoint or not args.workloads:
+            fail("give --checkpoint and --workloads (or --check, or --export-onnx)")
+        run_benchmark(args)
+
+
+if __name__ == "__main__":
+    main()

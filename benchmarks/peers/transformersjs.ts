@@ -1,0 +1,174 @@
+// The transformers.js peer of the benchmarks (DESIGN §5): @huggingface/transformers 4.x on ONNX Runtime, on an
+// ONNX export of the same checkpoint (torch_peer.py --export-onnx). Prints one JSON result row per line on
+// stdout, as torch_peer.py does; progress goes to stderr.
+//   node --import ./bin/register.js benchmarks/peers/transformersjs.ts --model DIR --workloads FILE
+//        [--device cpu|webgpu] [--runs 3] [--warmup 1] [--common JSON] [--dump-hidden FILE.safetensors]
+// Run it in its own process and never import it from one that uses the `webgpu` package: onnxruntime-node
+// carries its own Dawn, and two Dawn copies in one process crash.
+// Like transformers.js itself, each workload runs as one right-padded batch with an attention mask: the pads
+// are computed, throughput counts real tokens.
+import { readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { AutoModel, Tensor, env } from '@huggingface/transformers';
+import type { Tensor as SafeTensor } from '../../reference/safetensors.ts';
+import { writeSafetensors } from '../../reference/files.ts';
+import { RESULT_COLUMNS, type ResultRow, resultRow } from '../results.ts';
+
+export interface WorkloadFile {
+  workloads: { name: string; sequences: number[][] }[];
+}
+
+const { values } = parseArgs({
+  options: {
+    model: { type: 'string' },
+    workloads: { type: 'string' },
+    device: { type: 'string', default: 'cpu' },
+    runs: { type: 'string', default: '3' },
+    warmup: { type: 'string', default: '1' },
+    common: { type: 'string', default: '{}' },
+    'dump-hidden': { type: 'string' },
+  },
+});
+
+const VARIANTS: Record<string, string> = { cpu: 'onnxruntime-cpu', webgpu: 'webgpu' };
+if (!values.model || !values.workloads) fail('give --model DIR (an ONNX export: config.json, onnx/model.onnx) and --workloads FILE');
+const device = values.device;
+if (!Object.hasOwn(VARIANTS, device)) fail(`--device must be cpu or webgpu, got "${device}"`);
+const runs = Number(values.runs);
+const warmup = Number(values.warmup);
+if (!(Number.isInteger(runs) && runs > 0)) fail(`--runs must be a positive integer, got "${values.runs}"`);
+if (!(Number.isInteger(warmup) && warmup >= 0)) fail(`--warmup must be a non-negative integer, got "${values.warmup}"`);
+const common = parseJson(values.common, '--common') as Partial<ResultRow>;
+if (common === null || typeof common !== 'object' || Array.isArray(common)) fail('--common must be a JSON object of result columns');
+const workloads = readWorkloads(values.workloads);
+const modelDir = resolve(values.model);
+const config = parseJson(readText(join(modelDir, 'config.json')), join(modelDir, 'config.json')) as { pad_token_id?: number };
+
+// Local files only: the folder is env.localModelPath/<model id>, and nothing is fetched.
+env.allowRemoteModels = false;
+env.allowLocalModels = true;
+env.localModelPath = dirname(modelDir);
+const model = await AutoModel.from_pretrained(basename(modelDir), { device: device as 'cpu' | 'webgpu', dtype: 'fp32', local_files_only: true });
+
+const versions = `@huggingface/transformers ${env.version}; onnxruntime-node ${onnxRuntimeVersion()}`;
+const adapter = device === 'cpu' ? (cpus()[0]?.model.trim() ?? 'cpu') : null;
+const dumped = new Map<string, SafeTensor>();
+for (const w of workloads.workloads) {
+  const { inputIds, attentionMask, realTokens, computedTokens } = paddedBatch(w.sequences, config.pad_token_id ?? 0);
+  process.stderr.write(`transformersjs: ${w.name} ${device}: ${warmup} warm-up + ${runs} runs of ${w.sequences.length} sequences, ${realTokens} real / ${computedTokens} computed tokens\n`);
+  const forward = async () => ((await model({ input_ids: inputIds, attention_mask: attentionMask })) as { last_hidden_state: Tensor }).last_hidden_state;
+  for (let i = 0; i < warmup; i++) (await forward()).dispose();
+  const seconds: number[] = [];
+  let last: Tensor | undefined;
+  for (let i = 0; i < runs; i++) {
+    last?.dispose();
+    const start = performance.now();
+    last = await forward();
+    seconds.push((performance.now() - start) / 1000);
+  }
+  if (values['dump-hidden'] && last) dumped.set(`${w.name}.${VARIANTS[device]}`, realRows(last, w.sequences));
+  last?.dispose();
+  const sorted = [...seconds].sort((a, b) => a - b);
+  const median = sorted.length % 2 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
+  const row = resultRow({
+    kind: 'model',
+    ...common,
+    name: w.name,
+    backend: 'transformersjs',
+    variant: VARIANTS[device],
+    dtype: 'fp32',
+    sequences: w.sequences.length,
+    tokens: realTokens,
+    runs,
+    median_s: median,
+    min_s: sorted[0],
+    max_s: sorted[sorted.length - 1],
+    tokens_per_s: realTokens / median,
+    peak_bytes: null,
+    adapter,
+    runtime: `node ${process.versions.node}`,
+    versions,
+    note: `padded batch: ${computedTokens} tokens computed for ${realTokens} real; ONNX export of HF eager attention, opset 17`,
+  });
+  process.stdout.write(JSON.stringify(Object.fromEntries(RESULT_COLUMNS.map((c) => [c, row[c]]))) + '\n');
+}
+await model.dispose();
+if (values['dump-hidden']) {
+  writeSafetensors(values['dump-hidden'], dumped);
+  process.stderr.write(`transformersjs: wrote last_hidden_state of the real tokens to ${values['dump-hidden']}\n`);
+}
+
+/** Right-padded int64 [B, L] ids and mask, what a transformers.js tokenizer call with padding gives. */
+function paddedBatch(sequences: number[][], padId: number) {
+  const longest = Math.max(...sequences.map((s) => s.length));
+  const ids = new BigInt64Array(sequences.length * longest).fill(BigInt(padId));
+  const mask = new BigInt64Array(sequences.length * longest);
+  sequences.forEach((s, b) => {
+    for (let i = 0; i < s.length; i++) {
+      ids[b * longest + i] = BigInt(s[i]);
+      mask[b * longest + i] = 1n;
+    }
+  });
+  const dims = [sequences.length, longest];
+  return {
+    inputIds: new Tensor('int64', ids, dims),
+    attentionMask: new Tensor('int64', mask, dims),
+    realTokens: sequences.reduce((n, s) => n + s.length, 0),
+    computedTokens: ids.length,
+  };
+}
+
+/** The real tokens' rows of a [B, L, C] output, packed one sequence after another ([T, C], the reference's layout). */
+function realRows(hidden: Tensor, sequences: number[][]): SafeTensor {
+  const [, longest, width] = hidden.dims;
+  const data = hidden.data as Float32Array;
+  const total = sequences.reduce((n, s) => n + s.length, 0);
+  const out = new Float32Array(total * width);
+  let t = 0;
+  sequences.forEach((s, b) => {
+    out.set(data.subarray(b * longest * width, (b * longest + s.length) * width), t * width);
+    t += s.length;
+  });
+  return { dtype: 'F32', shape: [total, width], data: out };
+}
+
+function readWorkloads(file: string): WorkloadFile {
+  const data = parseJson(readText(file), file) as WorkloadFile;
+  const list = data?.workloads;
+  if (!Array.isArray(list) || list.length === 0) fail(`${file}: field "workloads" must be a non-empty list`);
+  list.forEach((w, i) => {
+    if (typeof w?.name !== 'string') fail(`${file}: field "workloads[${i}].name" must be a string`);
+    const ok = Array.isArray(w.sequences) && w.sequences.length > 0 && w.sequences.every((s) => Array.isArray(s) && s.length > 0 && s.every((id) => Number.isInteger(id) && id >= 0));
+    if (!ok) fail(`${file}: field "workloads[${i}].sequences" must be a non-empty list of non-empty lists of token ids`);
+  });
+  return data;
+}
+
+function onnxRuntimeVersion(): string {
+  // transformers.js exposes the onnxruntime-common env; its versions name the runtime that runs the sessions.
+  const versions = (env.backends.onnx as { versions?: Record<string, string> }).versions;
+  return versions?.node ?? versions?.common ?? 'unknown';
+}
+
+function readText(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    fail(`${file}: cannot read (${(e as Error).message})`);
+  }
+}
+
+function parseJson(text: string, source: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    fail(`${source}: not valid JSON (${(e as Error).message})`);
+  }
+}
+
+function fail(message: string): never {
+  process.stderr.write(`transformersjs: ${message}\n`);
+  process.exit(2);
+}

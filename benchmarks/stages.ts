@@ -1,0 +1,340 @@
+// The measurements themselves, run inside one child process per stage (benchmarks/run.ts spawns them, so one
+// backend's JIT state or device cannot slow another's): model forward passes per backend x workload, WebGPU
+// kernels at the model's shapes, and the planned maximum batch size.
+import { type ModernBertConfig, presetConfig, slidingWindow } from '../reference/config.ts';
+import { forward as referenceForward, randomModel } from '../reference/modernbert.ts';
+import { fp32, precisionByName } from '../reference/ops.ts';
+import { pack } from '../reference/unpad.ts';
+import type { GpuContext } from '../optimized/webgpu/device.ts';
+import { MAX_GRID } from '../optimized/webgpu/kernels/launch.ts';
+import { packageVersion } from './environment.ts';
+import { type ResultRow, resultRow } from './results.ts';
+import { time } from './timing.ts';
+import { PAPER_DOCUMENTS, PAPER_WORKLOADS, type Workload, randomSequences, workloadLengths } from './workloads.ts';
+
+/** Model backends `npm run bench` can run: the reference in each precision, and the WebGPU engine and its ablations. */
+export const MODEL_BACKENDS = ['reference:fp32', 'reference:fp64', 'webgpu', 'webgpu:padded', 'webgpu:materialized'] as const;
+export type ModelBackend = (typeof MODEL_BACKENDS)[number];
+
+export interface StageSpec {
+  stage: 'model' | 'kernels' | 'max_batch';
+  /** model stage: which backend */
+  backend?: ModelBackend;
+  config: string;
+  workloads: Workload[];
+  runs: number;
+  warmup: number;
+  seed: number;
+  /** max_batch: the memory the plan must fit, and the largest buffer a binding may hold, in bytes */
+  memoryLimit?: number;
+  bindingLimit?: number;
+  /** max_batch: run the batch found once on the device, timing it and measuring its real peak */
+  verify?: boolean;
+  /** only these row names (a re-measure); all when absent */
+  only?: string[];
+  /** test hook for the regression gate: row name -> factor; the timed work is repeated that many times */
+  slowdown?: Record<string, number>;
+  common: Partial<ResultRow>;
+}
+
+export type Emit = (event: { row?: ResultRow; progress?: string }) => void;
+
+export async function runStage(spec: StageSpec, emit: Emit): Promise<void> {
+  const config = presetConfig(spec.config);
+  if (spec.stage === 'model') return spec.backend!.startsWith('reference') ? referenceStage(spec, config, emit) : webgpuStage(spec, config, emit);
+  if (spec.stage === 'kernels') return kernelStage(spec, config, emit);
+  return maxBatchStage(spec, config, emit);
+}
+
+const wanted = (spec: StageSpec, name: string) => !spec.only || spec.only.includes(name);
+const repeat = (spec: StageSpec, name: string) => Math.max(1, Math.round(spec.slowdown?.[name] ?? 1));
+const tokensOf = (lengths: readonly number[]) => lengths.reduce((a, b) => a + b, 0);
+
+async function referenceStage(spec: StageSpec, config: ModernBertConfig, emit: Emit): Promise<void> {
+  const dtype = spec.backend!.split(':')[1];
+  const precision = precisionByName(dtype);
+  const model = randomModel(config, precision, spec.seed);
+  for (const workload of spec.workloads.filter((w) => wanted(spec, w.name))) {
+    emit({ progress: workload.name });
+    const sequences = randomSequences(workload.lengths, config.vocabSize, spec.seed);
+    const n = repeat(spec, workload.name);
+    const t = await time(workload.name, () => {
+      for (let i = 0; i < n; i++) referenceForward(model, sequences, { allowLongSequences: true });
+    }, spec);
+    const note = `pure TypeScript on the CPU, ${dtype === 'fp32' ? 'every step rounded to fp32 (Math.fround)' : 'double precision (the oracle)'}; peak memory: the process's peak RSS so far`;
+    emit({ row: modelRow(spec, workload, 'reference', '', dtype, t, process.resourceUsage().maxRSS * 1024, note) });
+  }
+}
+
+async function webgpuStage(spec: StageSpec, config: ModernBertConfig, emit: Emit): Promise<void> {
+  const variant = (spec.backend!.split(':')[1] ?? 'flash') as 'flash' | 'padded' | 'materialized';
+  const { sharedDevice, closeSharedDevice } = await import('../optimized/webgpu/device.ts');
+  const gpu = await import('../optimized/webgpu/modernbert.ts');
+  const ctx = await sharedDevice();
+  const model = gpu.createWebGpuModel(ctx, randomModel(config, fp32, spec.seed));
+  try {
+    for (const workload of spec.workloads.filter((w) => wanted(spec, w.name))) {
+      const limit = bindingLimit(ctx, config, workload.lengths, variant);
+      if (limit) {
+        emit({ progress: `${workload.name}: skipped (${limit})` });
+        continue;
+      }
+      emit({ progress: workload.name });
+      const sequences = randomSequences(workload.lengths, config.vocabSize, spec.seed);
+      const options = { attention: variant === 'materialized' ? ('materialized' as const) : ('flash' as const), padded: variant === 'padded', allowLongSequences: true };
+      const n = repeat(spec, workload.name);
+      const t = await time(workload.name, async () => {
+        for (let i = 0; i < n; i++) await gpu.forward(model, sequences, options);
+      }, spec);
+      const note = `wall clock per forward pass, through the readback of last_hidden_state${ctx.swiftshader ? '; SwiftShader: a CPU emulation, not a GPU number' : ''}`;
+      emit({ row: modelRow(spec, workload, 'webgpu', variant, 'fp32', t, gpu.memoryStats(model).peakBytes, note, ctx) });
+    }
+  } finally {
+    gpu.destroyModel(model);
+    await closeSharedDevice();
+  }
+}
+
+/** Why a materialized score buffer cannot be bound on this device, or null. */
+function bindingLimit(ctx: GpuContext, config: ModernBertConfig, lengths: readonly number[], variant: string): string | null {
+  if (variant !== 'materialized') return null;
+  const scores = config.numAttentionHeads * tokensOf(lengths) * Math.max(...lengths) * 4;
+  const max = ctx.device.limits.maxStorageBufferBindingSize;
+  return scores > max ? `the score matrix needs ${scores} bytes, over this device's maxStorageBufferBindingSize ${max}` : null;
+}
+
+function modelRow(spec: StageSpec, workload: Workload, backend: string, variant: string, dtype: string, t: Awaited<ReturnType<typeof time>>, peakBytes: number | null, note: string, ctx?: GpuContext): ResultRow {
+  const tokens = tokensOf(workload.lengths);
+  return resultRow({
+    ...spec.common,
+    kind: 'model',
+    name: workload.name,
+    backend,
+    variant,
+    config: spec.config,
+    dtype,
+    sequences: workload.lengths.length,
+    tokens,
+    runs: t.runs,
+    median_s: t.medianS,
+    min_s: t.minS,
+    max_s: t.maxS,
+    tokens_per_s: tokens / t.medianS,
+    peak_bytes: peakBytes,
+    adapter: ctx ? adapterName(ctx) : (spec.common.adapter ?? null),
+    versions: ctx ? `webgpu ${packageVersion('webgpu')}` : `tinybench ${packageVersion('tinybench')}`,
+    note,
+  });
+}
+
+export function adapterName(ctx: GpuContext): string {
+  const { vendor, architecture, description } = ctx.adapter;
+  return [vendor, architecture, description].filter(Boolean).join(' / ') || 'unnamed adapter';
+}
+
+/**
+ * Each WebGPU kernel at the model's shapes for the first workload's tokens: the GEMMs of a layer (tiled and
+ * naive), attention on global and local layers (flash and materialized), LayerNorm. Each case gets its own
+ * pool, so its peak bytes are its own buffers. A timed run encodes `reps` dispatches and waits for the
+ * queue; the row reports one dispatch.
+ */
+async function kernelStage(spec: StageSpec, config: ModernBertConfig, emit: Emit): Promise<void> {
+  const { sharedDevice, closeSharedDevice } = await import('../optimized/webgpu/device.ts');
+  const { BufferPool } = await import('../optimized/webgpu/memory.ts');
+  const { Launcher } = await import('../optimized/webgpu/kernels/launch.ts');
+  const gemm = await import('../optimized/webgpu/kernels/gemm.ts');
+  const attention = await import('../optimized/webgpu/kernels/attention.ts');
+  const layernorm = await import('../optimized/webgpu/kernels/layernorm.ts');
+  const ctx = await sharedDevice();
+  const lengths = spec.workloads[0].lengths;
+  const T = tokensOf(lengths);
+  const { hiddenSize: C, intermediateSize: I, numAttentionHeads: H, headDim: D } = config;
+  const reps = ctx.swiftshader ? 1 : 20;
+  const maxSeqlen = Math.max(...lengths);
+  const local = slidingWindow(config);
+
+  type Launch = InstanceType<typeof Launcher>;
+  interface Built {
+    shape: string;
+    flops: number;
+    bytes: number;
+    run: () => void;
+  }
+  interface Case {
+    name: string;
+    variant: string;
+    build: (l: Launch) => Built;
+  }
+  const filled = (l: Launch, floats: number, label: string) => l.upload(Float32Array.from({ length: floats }, (_, i) => Math.sin(i) * 0.05), label);
+  const gemmCase = (name: string, variant: 'tiled' | 'naive', s: { M: number; N: number; K: number; epilogue: 'none' | 'residual' | 'geglu' }): Case => ({
+    name,
+    variant,
+    build: (l) => {
+      const wRows = s.epilogue === 'geglu' ? 2 * s.N : s.N;
+      const args = { x: filled(l, s.M * s.K, 'x'), W: filled(l, wRows * s.K, 'W'), bias: null, residual: s.epilogue === 'residual' ? filled(l, s.M * s.N, 'residual') : null, y: l.pool.storage(s.M * s.N * 4, 'y'), ...s, variant };
+      return { shape: `M=${s.M} N=${s.N} K=${s.K} ${s.epilogue}`, flops: gemm.flops(s), bytes: gemm.bytes(s), run: () => gemm.run(l, args) };
+    },
+  });
+  const attentionCase = (name: string, variant: 'flash' | 'materialized', window: [number, number]): Case => ({
+    name,
+    variant,
+    build: (l) => {
+      const shape = { lengths, H, D, window };
+      const cuSeqlens = l.upload(Uint32Array.from(pack(lengths.map((n) => new Array(n).fill(0))).cuSeqlens), 'cuSeqlens');
+      const args = { qkv: filled(l, T * 3 * C, 'qkv'), cuSeqlens, out: l.pool.storage(T * C * 4, 'context'), maxSeqlen, ...shape, variant };
+      return { shape: `T=${T} maxSeqlen=${maxSeqlen} H=${H} D=${D} window=[${window}]`, flops: attention.flops(shape), bytes: attention.bytes(shape), run: () => attention.run(l, args) };
+    },
+  });
+  const materializedFits = H * T * maxSeqlen * 4 <= ctx.device.limits.maxStorageBufferBindingSize;
+  const cases: Case[] = [
+    gemmCase('gemm.wqkv', 'tiled', { M: T, N: 3 * C, K: C, epilogue: 'none' }),
+    gemmCase('gemm.wqkv', 'naive', { M: T, N: 3 * C, K: C, epilogue: 'none' }),
+    gemmCase('gemm.wi_geglu', 'tiled', { M: T, N: I, K: C, epilogue: 'geglu' }),
+    gemmCase('gemm.mlp_wo', 'tiled', { M: T, N: C, K: I, epilogue: 'residual' }),
+    gemmCase('gemm.mlp_wo', 'naive', { M: T, N: C, K: I, epilogue: 'residual' }),
+    attentionCase('attention.global', 'flash', [-1, -1]),
+    attentionCase('attention.local', 'flash', [local, local]),
+    ...(materializedFits ? [attentionCase('attention.global', 'materialized', [-1, -1]), attentionCase('attention.local', 'materialized', [local, local])] : []),
+    {
+      name: 'layernorm',
+      variant: '',
+      build: (l) => {
+        const args = { x: filled(l, T * C, 'x'), weight: filled(l, C, 'weight'), bias: null, y: l.pool.storage(T * C * 4, 'y'), rows: T, C, eps: config.normEps };
+        return { shape: `rows=${T} C=${C}`, flops: layernorm.flops(args), bytes: layernorm.bytes(args), run: () => layernorm.run(l, args) };
+      },
+    },
+  ];
+  try {
+    for (const c of cases.filter((k) => wanted(spec, k.name))) {
+      emit({ progress: `${c.name} ${c.variant}` });
+      const l = new Launcher(ctx, new BufferPool(ctx.device));
+      try {
+        const k = c.build(l);
+        const n = repeat(spec, c.name) * reps;
+        const t = await time(c.name, async () => {
+          for (let i = 0; i < n; i++) k.run();
+          await l.finish([]);
+        }, spec);
+        const per = (seconds: number) => seconds / reps;
+        emit({
+          row: resultRow({
+            ...spec.common,
+            kind: 'kernel',
+            name: c.name,
+            backend: 'webgpu',
+            variant: c.variant,
+            config: spec.config,
+            dtype: 'fp32',
+            sequences: lengths.length,
+            tokens: T,
+            runs: t.runs,
+            median_s: per(t.medianS),
+            min_s: per(t.minS),
+            max_s: per(t.maxS),
+            tokens_per_s: T / per(t.medianS),
+            gflop_per_s: k.flops / per(t.medianS) / 1e9,
+            gb_per_s: k.bytes / per(t.medianS) / 1e9,
+            peak_bytes: l.pool.stats().peakBytes,
+            adapter: adapterName(ctx),
+            versions: `webgpu ${packageVersion('webgpu')}`,
+            note: `${k.shape}; dispatches per timed run: ${reps}, wall clock to queue completion${ctx.swiftshader ? '; SwiftShader' : ''}`,
+          }),
+        });
+      } finally {
+        l.pool.destroyAll();
+      }
+    }
+  } finally {
+    await closeSharedDevice();
+  }
+}
+
+/**
+ * The paper's memory measure: the largest batch of a workload's documents that fits, found by search over the
+ * engine's own allocation plan (no kernels run): peak bytes within the memory limit and every buffer within
+ * the device's binding limit. The variable workloads take their first B documents.
+ */
+async function maxBatchStage(spec: StageSpec, config: ModernBertConfig, emit: Emit): Promise<void> {
+  const { planMemory } = await import('../optimized/webgpu/modernbert.ts');
+  const { closeSharedDevice } = await import('../optimized/webgpu/device.ts');
+  const limit = spec.memoryLimit!;
+  const bindingLimit = spec.bindingLimit!;
+  for (const workload of spec.workloads.filter((w) => wanted(spec, w.name))) {
+    const paper = PAPER_WORKLOADS[workload.name];
+    // A paper workload's first B documents (a seeded draw's prefix is the same at every B); a LENxCOUNT
+    // workload's lengths repeated to B sequences.
+    const lengthsOf = (B: number) => (paper ? workloadLengths(paper, B, spec.seed) : Array.from({ length: B }, (_, i) => workload.lengths[i % workload.lengths.length]));
+    for (const variant of ['flash', 'padded'] as const) {
+      emit({ progress: `${workload.name} ${variant}` });
+      const fits = async (B: number) => {
+        const plan = await planMemory(config, lengthsOf(B), { padded: variant === 'padded' });
+        return plan.peak_bytes <= limit && plan.largest_buffer_bytes <= bindingLimit ? plan : null;
+      };
+      const best = await largestFitting(fits, paper ? PAPER_DOCUMENTS : MAX_GRID);
+      if (!best) {
+        emit({ progress: `max batch ${workload.name} ${variant}: not even one sequence fits` });
+        continue;
+      }
+      const lengths = lengthsOf(best.batch);
+      const planned = `planned: peak within ${limit} bytes, largest buffer ${best.plan.largest_buffer_bytes} within the ${bindingLimit}-byte binding limit${paper && best.batch === PAPER_DOCUMENTS ? "; the search stopped at the workload's 8192 documents" : ''}`;
+      const ran = spec.verify ? await runOnce(spec, config, lengths, variant) : null;
+      emit({
+        row: resultRow({
+          ...spec.common,
+          ...ran,
+          kind: 'max_batch',
+          name: workload.name,
+          backend: 'webgpu',
+          variant,
+          config: spec.config,
+          dtype: 'fp32',
+          sequences: best.batch,
+          tokens: tokensOf(lengths),
+          versions: `webgpu ${packageVersion('webgpu')}`,
+          peak_bytes: ran?.peak_bytes ?? best.plan.peak_bytes,
+          note: ran ? `${planned}; then run once on the device (peak measured)` : `${planned}; not run (--max-batch verify runs it)`,
+        }),
+      });
+    }
+  }
+  await closeSharedDevice();
+}
+
+/** One timed forward pass of a batch on the device: the check that the planned batch really runs. */
+async function runOnce(spec: StageSpec, config: ModernBertConfig, lengths: number[], variant: 'flash' | 'padded'): Promise<Partial<ResultRow>> {
+  const { sharedDevice } = await import('../optimized/webgpu/device.ts');
+  const gpu = await import('../optimized/webgpu/modernbert.ts');
+  const ctx = await sharedDevice();
+  const model = gpu.createWebGpuModel(ctx, randomModel(config, fp32, spec.seed));
+  try {
+    const sequences = randomSequences(lengths, config.vocabSize, spec.seed);
+    const t = await time('max batch', () => gpu.forward(model, sequences, { padded: variant === 'padded', allowLongSequences: true }), { runs: 1, warmup: 0 });
+    return { runs: 1, median_s: t.medianS, min_s: t.minS, max_s: t.maxS, tokens_per_s: tokensOf(lengths) / t.medianS, peak_bytes: gpu.memoryStats(model).peakBytes, adapter: adapterName(ctx), versions: `webgpu ${packageVersion('webgpu')}` };
+  } finally {
+    gpu.destroyModel(model);
+  }
+}
+
+/** Doubling, then bisection, for the largest B in [1, max] with fits(B); fits must be monotone. */
+async function largestFitting<P>(fits: (B: number) => Promise<P | null>, max: number): Promise<{ batch: number; plan: P } | null> {
+  let plan = await fits(1);
+  if (!plan) return null;
+  let lo = 1;
+  let loPlan = plan;
+  let hi = 2;
+  while (hi <= max && (plan = await fits(hi))) {
+    lo = hi;
+    loPlan = plan;
+    hi *= 2;
+  }
+  hi = Math.min(hi, max + 1); // hi does not fit (or is past max)
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    const p = await fits(mid);
+    if (p) {
+      lo = mid;
+      loPlan = p;
+    } else hi = mid;
+  }
+  return { batch: lo, plan: loPlan };
+}

@@ -1,0 +1,75 @@
+// The report of one benchmark run, in its own folder: results.csv (the record), summary.md (what ran and
+// the tables) and the plots as SVG files.
+import { join } from 'node:path';
+import { type ResultRow, resultsToCsv } from '../benchmarks/results.ts';
+import { type AnyResultRow, distinct, escapeMarkdown, text, writeFileAtomic } from './format.ts';
+import { memoryPlot, throughputPlot } from './plots.ts';
+import { resultTables, tableToMarkdown } from './tables.ts';
+
+export interface RunReportMeta {
+  title: string;
+  /** the command line that produced the rows */
+  command: string;
+}
+
+/** Writes results.csv, summary.md, throughput.svg and memory.svg into `dir` (created if missing), each atomically. */
+export function writeRunReport(dir: string, rows: ResultRow[], meta: RunReportMeta): { files: string[] } {
+  const contents: [string, string][] = [
+    ['results.csv', resultsToCsv(rows)],
+    ['throughput.svg', throughputPlot(rows)],
+    ['memory.svg', memoryPlot(rows)],
+    // Last: a summary on disk means everything it links to is there too.
+    ['summary.md', runSummaryMarkdown(rows, meta)],
+  ];
+  const files = contents.map(([name, content]) => {
+    const path = join(dir, name);
+    writeFileAtomic(path, content);
+    return path;
+  });
+  return { files };
+}
+
+/** summary.md: what ran (device and adapter, commit, date, command), a table per kind of row, links to the plots. */
+export function runSummaryMarkdown(rows: readonly AnyResultRow[], meta: RunReportMeta): string {
+  const values = (column: keyof AnyResultRow) => distinct(rows.map((r) => text(r[column])));
+  const listed = (column: keyof AnyResultRow) => escapeMarkdown(values(column).join(', ') || 'unknown');
+  const devices = distinct(rows.map((r) => [text(r.device), text(r.adapter)].filter(Boolean).join(': ')));
+  const kinds = ['model', 'kernel', 'max_batch'].map((k) => `${rows.filter((r) => r.kind === k).length} ${k}`).join(', ');
+  const fence = '`'.repeat(Math.max(3, ...(meta.command.match(/`+/g) ?? []).map((run) => run.length + 1)));
+
+  const lines = [
+    `# ${escapeMarkdown(meta.title)}`,
+    '',
+    '## What ran',
+    '',
+    `- Device: ${escapeMarkdown(devices.join('; ') || 'unknown')}`,
+    `- Commit: ${listed('commit')}`,
+    `- Date: ${listed('date')}`,
+    `- Runtime: ${listed('runtime')}`,
+    `- Versions: ${listed('versions')}`,
+    `- Rows: ${rows.length} (${kinds}); the record is [results.csv](results.csv)`,
+    '- Command:',
+    '',
+    `${fence}sh`,
+    meta.command,
+    fence,
+    '',
+    '## Results',
+    '',
+  ];
+  const tables = resultTables(rows);
+  if (tables.length === 0) lines.push('No results.', '');
+  for (const t of tables) lines.push(tableToMarkdown(t));
+  if (tables.length > 0) {
+    lines.push('"vs fastest" is tokens/s (kernels: time) relative to the best row of the same workload and config (kernels: the same kernel and shape); "vs largest" likewise for the batch size.', '');
+  }
+  lines.push(
+    '## Plots',
+    '',
+    '![Throughput vs sequence length](throughput.svg)',
+    '',
+    '![Peak memory vs batch size](memory.svg)',
+    '',
+  );
+  return lines.join('\n');
+}

@@ -1,0 +1,66 @@
+// The benchmark harness: options, workloads, and the CSV record of a run. Tiny workloads on the small
+// config; WebGPU runs on SwiftShader here. test/bench-gate.test.ts tests the regression gate.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseBenchArgs } from '../benchmarks/run.ts';
+import { RESULT_COLUMNS, parseResultsCsv } from '../benchmarks/results.ts';
+import { PAPER_WORKLOADS, parseWorkload, workloadLengths } from '../benchmarks/workloads.ts';
+import { bench, tempDir } from './helpers.ts';
+
+describe('bench options', () => {
+  it('sizes the suite to the machine', () => {
+    expect(parseBenchArgs([], false)).toMatchObject({ suite: 'cpu', config: 'small', backends: ['reference:fp32', 'reference:fp64'], kernels: false });
+    const gpu = parseBenchArgs([], true);
+    expect(gpu).toMatchObject({ suite: 'gpu', config: 'base', kernels: true });
+    expect(gpu.workloads.map((w) => w.name)).toEqual(['fixed_short', 'variable_short', 'fixed_long', 'variable_long']);
+  });
+
+  it('rejects bad options, naming the option', () => {
+    expect(() => parseBenchArgs(['--backends', 'cuda'], false)).toThrow(/--backends: unknown backend "cuda"/);
+    expect(() => parseBenchArgs(['--workload', 'long_fixed:2'], false)).toThrow(/--workload: workload "long_fixed" is not one of/);
+    expect(() => parseBenchArgs(['--runs', '0'], false)).toThrow(/--runs must be an integer >= 1/);
+    expect(() => parseBenchArgs(['--compare', '/nonexistent.csv'], false)).toThrow(/--compare: \/nonexistent.csv: file not found/);
+    expect(() => parseBenchArgs(['--inject-slowdown', 'gemm'], false)).toThrow(/--inject-slowdown: "gemm" is not NAME=FACTOR/);
+    expect(() => parseBenchArgs(['--config', 'huge'], false)).toThrow(/unknown model config "huge"/);
+  });
+});
+
+describe('workloads', () => {
+  it("draws the paper's sets: seeded, clamped, close to Table 10's totals", () => {
+    const total = (name: string) => workloadLengths(PAPER_WORKLOADS[name], 8192).reduce((a, b) => a + b, 0);
+    expect(total('fixed_short')).toBe(4_194_304);
+    expect(total('fixed_long')).toBe(67_108_864);
+    // Table 10: 2,096,510 and 33,604,913 (torch's generator); ours draws other numbers from the same law.
+    expect(Math.abs(total('variable_short') / 2_096_510 - 1)).toBeLessThan(0.01);
+    expect(Math.abs(total('variable_long') / 33_604_913 - 1)).toBeLessThan(0.01);
+    const lengths = workloadLengths(PAPER_WORKLOADS.variable_short, 8192);
+    expect(Math.min(...lengths)).toBeGreaterThanOrEqual(16);
+    expect(Math.max(...lengths)).toBeLessThanOrEqual(512);
+    expect(parseWorkload('variable_short:3').lengths).toEqual(lengths.slice(0, 3));
+  });
+});
+
+describe('npm run bench', () => {
+  it('writes the table, results.csv with every column, summary.md and the plots (reference and WebGPU on SwiftShader)', () => {
+    const out = join(tempDir(), 'run');
+    // A 256 MiB memory limit keeps the max-batch search short.
+    const r = bench(['--suite', 'cpu', '--backends', 'reference:fp32,webgpu', '--kernels', 'yes', '--workload', '8x2', '--peers', 'none', '--memory-limit', '0.25', '--runs', '1', '--warmup', '1', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    for (const f of ['results.csv', 'summary.md', 'throughput.svg', 'memory.svg']) expect(existsSync(join(out, f)), f).toBe(true);
+    expect(r.stdout).toMatch(/\| webgpu \| flash \| small \| fp32 \| 8x2 \|/);
+    const rows = parseResultsCsv(readFileSync(join(out, 'results.csv'), 'utf8'), 'results.csv');
+    const kinds = new Set(rows.map((x) => x.kind));
+    expect([...kinds].sort()).toEqual(['kernel', 'max_batch', 'model']);
+    // DESIGN §5: every row carries backend, workload, config, dtype, tokens, seconds, tokens/s, peak bytes,
+    // adapter, runtime and versions, commit, date. Planned max-batch rows have no seconds (they do not run).
+    for (const x of rows) {
+      const must = ['date', 'commit', 'device', 'kind', 'name', 'backend', 'config', 'dtype', 'sequences', 'tokens', 'peak_bytes', 'adapter', 'runtime', 'versions'] as const;
+      for (const c of must) expect(x[c], `${x.kind} ${x.name} ${c}`).not.toBe('');
+      if (x.kind !== 'max_batch') for (const c of ['median_s', 'min_s', 'max_s', 'tokens_per_s', 'runs'] as const) expect(x[c], `${x.kind} ${x.name} ${c}`).not.toBe('');
+      if (x.kind === 'kernel') expect(Number(x.gflop_per_s)).toBeGreaterThan(0);
+    }
+    expect(Object.keys(rows[0])).toEqual([...RESULT_COLUMNS]);
+    expect(rows.find((x) => x.backend === 'webgpu' && x.kind === 'model')!.adapter).toMatch(/swiftshader/i);
+  });
+});

@@ -1,0 +1,38 @@
+// The GPU-machine script, tested here as DESIGN §6 asks: bundles and payload prepared, then run.sh on
+// SwiftShader (allowed by MODERNBERT_ALLOW_SWIFTSHADER) with a tiny workload: its environment checks, the
+// engine's parity on the adapter, and a benchmark folder with results.csv.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseResultsCsv } from '../benchmarks/results.ts';
+import { tempDir } from './helpers.ts';
+
+const ROOT = join(import.meta.dirname, '..');
+
+describe('benchmarks/gpu', () => {
+  it('prepares a payload under 64 MiB and runs the parity check and a benchmark through the bundles', () => {
+    const prepare = spawnSync(process.execPath, ['--import', './bin/register.js', 'benchmarks/gpu/prepare.ts', '--no-node'], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+    expect(prepare.status, prepare.stderr).toBe(0);
+    expect(prepare.stdout).toMatch(/prepared benchmarks\/bench\.bundle\.mjs, cli\/modernbert\.bundle\.mjs, gpu-payload: \d+\.\d MiB/);
+
+    const out = tempDir();
+    const run = spawnSync('bash', ['benchmarks/gpu/run.sh', '--out', out, '--backends', 'webgpu', '--workload', '8x2', '--max-batch', 'no', '--runs', '1', '--warmup', '0'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 240_000,
+      env: { ...process.env, MODERNBERT_ALLOW_SWIFTSHADER: '1' },
+    });
+    expect(run.status, run.stderr.slice(-2000)).toBe(0);
+    const environment = readFileSync(join(out, 'environment.txt'), 'utf8');
+    expect(environment).toMatch(/^gpu run: node v\d+/m);
+    expect(environment).toMatch(/^gpu run: Vulkan loader: /m);
+    expect(environment).toMatch(/^gpu run: adapter: \{"name":".*swiftshader/im);
+    const parity = readFileSync(join(out, 'parity.md'), 'utf8');
+    expect(parity.match(/\| webgpu \| fp32 \|.*\| yes \|/g)?.length).toBe(25); // 5 cases x 5 outputs, all within tolerance
+    const rows = parseResultsCsv(readFileSync(join(out, 'bench', 'results.csv'), 'utf8'), 'results.csv');
+    expect(rows.map((r) => `${r.kind} ${r.backend} ${r.variant} ${r.name}`)).toEqual(['model webgpu flash 8x2']);
+    expect(rows[0].versions).toMatch(/^webgpu 0\.3\.10$/); // baked into the bundle
+    expect(existsSync(join(out, 'bench', 'summary.md'))).toBe(true);
+  });
+});
