@@ -189,14 +189,15 @@ function child(args: string[], onLine: (line: string) => void, onStderr: (text: 
 const NOISE = /XDG_RUNTIME_DIR|shaderUniform\*ArrayDynamicIndexing|While initializing adapter|at InitializeImpl|^\s*$/;
 
 /** One stage in a child process: its rows, with progress shown on the bar. A failed stage throws with its stderr. */
-async function runStageInChild(spec: StageSpec, label: string, bars: Progress): Promise<ResultRow[]> {
+async function runStageInChild(spec: StageSpec, label: string, bars: Progress, notes: string[] = []): Promise<ResultRow[]> {
   const rows: ResultRow[] = [];
   let stderr = '';
   const bar = bars.start(label);
   const code = await child(['--stage', JSON.stringify(spec)], (line) => {
-    const event = JSON.parse(line) as { row?: ResultRow; progress?: string };
+    const event = JSON.parse(line) as { row?: ResultRow; progress?: string; note?: string };
     if (event.row) rows.push(event.row);
     if (event.progress) bar.step(event.progress);
+    if (event.note) notes.push(event.note);
   }, (text) => (stderr += text));
   bar.done(rows.length);
   const messages = stderr.split('\n').filter((l) => !NOISE.test(l));
@@ -273,31 +274,30 @@ export async function main(args: string[]): Promise<number> {
     common,
     ...extra,
   });
+  let gate = 0;
   try {
-    for (const backend of options.backends) rows.push(...(await runStageInChild(spec('model', { backend }), backend, bars)));
-    if (options.kernels) rows.push(...(await runStageInChild(spec('kernels'), 'webgpu kernels', bars)));
+    for (const backend of options.backends) rows.push(...(await runStageInChild(spec('model', { backend }), backend, bars, notes)));
+    if (options.kernels) rows.push(...(await runStageInChild(spec('kernels'), 'webgpu kernels', bars, notes)));
     if (options.maxBatch !== 'no') {
       const verify = options.maxBatch === 'verify';
       // The plan is the engine's; its binding limit is the adapter's (2 GiB when there is none).
       const planCommon = { ...common, adapter: adapter?.name ?? `${common.adapter} (no WebGPU adapter)` };
-      rows.push(...(await runStageInChild(spec('max_batch', { memoryLimit: options.memoryLimit, bindingLimit: adapter?.maxBinding ?? 2 * GIB, verify, common: planCommon }), 'max batch', bars)));
+      rows.push(...(await runStageInChild(spec('max_batch', { memoryLimit: options.memoryLimit, bindingLimit: adapter?.maxBinding ?? 2 * GIB, verify, common: planCommon }), 'max batch', bars, notes)));
     }
     if (options.peers.length) {
       const peers = await runPeersOnSameModel(options, common, bars);
       rows.push(...peers.rows);
-      notes.push(...peers.skipped);
+      notes.push(...peers.skipped.map((n) => `peer skipped: ${n}`));
     }
+    if (options.compare) gate = await compareWithBaseline(options, rows, spec, bars);
   } finally {
     bars.stop();
   }
-  for (const n of notes) process.stderr.write(`peer skipped: ${n}\n`);
-
-  let gate = 0;
-  if (options.compare) gate = await compareWithBaseline(options, rows, spec, bars);
 
   const out = options.out ?? uniqueDir(join(PROJECT_ROOT, 'reports', `${started.toISOString().slice(0, 10)}-${device}`));
-  writeRunReport(out, rows, { title: `modernbert-ts benchmark: ${device}`, command: `npm run bench -- ${args.join(' ')}`.trim() });
+  writeRunReport(out, rows, { title: `modernbert-ts benchmark: ${device}`, command: `npm run bench -- ${args.join(' ')}`.trim(), notes });
   for (const table of resultTables(rows)) process.stdout.write(tableToMarkdown(table) + '\n\n');
+  for (const n of notes) process.stdout.write(n + '\n');
   process.stdout.write(`wrote ${relative(process.cwd(), out) || '.'}/ (results.csv, summary.md, throughput.svg, memory.svg)\n`);
   return gate;
 }

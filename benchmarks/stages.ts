@@ -37,7 +37,8 @@ export interface StageSpec {
   common: Partial<ResultRow>;
 }
 
-export type Emit = (event: { row?: ResultRow; progress?: string }) => void;
+/** A row, a progress message, or a note for the report (something that did not run, and why). */
+export type Emit = (event: { row?: ResultRow; progress?: string; note?: string }) => void;
 
 export async function runStage(spec: StageSpec, emit: Emit): Promise<void> {
   const config = presetConfig(spec.config);
@@ -76,7 +77,7 @@ async function webgpuStage(spec: StageSpec, config: ModernBertConfig, emit: Emit
     for (const workload of spec.workloads.filter((w) => wanted(spec, w.name))) {
       const limit = bindingLimit(ctx, config, workload.lengths, variant);
       if (limit) {
-        emit({ progress: `${workload.name}: skipped (${limit})` });
+        emit({ note: `${spec.backend} ${workload.name}: skipped: ${limit}` });
         continue;
       }
       emit({ progress: workload.name });
@@ -186,6 +187,7 @@ async function kernelStage(spec: StageSpec, config: ModernBertConfig, emit: Emit
     },
   });
   const materializedFits = H * T * maxSeqlen * 4 <= ctx.device.limits.maxStorageBufferBindingSize;
+  if (!materializedFits) emit({ note: `kernels: materialized attention skipped: its ${H * T * maxSeqlen * 4}-byte score matrix exceeds maxStorageBufferBindingSize` });
   const cases: Case[] = [
     gemmCase('gemm.wqkv', 'tiled', { M: T, N: 3 * C, K: C, epilogue: 'none' }),
     gemmCase('gemm.wqkv', 'naive', { M: T, N: 3 * C, K: C, epilogue: 'none' }),
@@ -272,7 +274,7 @@ async function maxBatchStage(spec: StageSpec, config: ModernBertConfig, emit: Em
       };
       const best = await largestFitting(fits, paper ? PAPER_DOCUMENTS : MAX_GRID);
       if (!best) {
-        emit({ progress: `max batch ${workload.name} ${variant}: not even one sequence fits` });
+        emit({ note: `max batch ${workload.name} ${variant}: not even one sequence fits` });
         continue;
       }
       const lengths = lengthsOf(best.batch);

@@ -10,6 +10,8 @@ export interface RunReportMeta {
   title: string;
   /** the command line that produced the rows */
   command: string;
+  /** what did not run and why (a peer that was not available, a skipped workload) */
+  notes?: string[];
 }
 
 /** Writes results.csv, summary.md, throughput.svg and memory.svg into `dir` (created if missing), each atomically. */
@@ -54,6 +56,7 @@ export function runSummaryMarkdown(rows: readonly AnyResultRow[], meta: RunRepor
     meta.command,
     fence,
     '',
+    ...(meta.notes?.length ? ['## Notes', '', ...meta.notes.map((n) => `- ${escapeMarkdown(n)}`), ''] : []),
     '## Results',
     '',
   ];

@@ -125,6 +125,7 @@ describe('torch peer', () => {
       expect(row.runtime).toMatch(/^python \d+\.\d+\.\d+$/);
       expect(row.versions).toMatch(/^torch \S+; transformers \S+$/);
       expect(row.note).toContain('64 tokens computed for 52 real');
+      expect(row.note).toContain('GLIBC_TUNABLES=');
     }
   });
 

@@ -5,7 +5,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ModernBertConfig } from '../../reference/config.ts';
 import { loadConfig } from '../../reference/files.ts';
@@ -40,10 +40,28 @@ export interface PeerResult {
   skipped: string[];
 }
 
-const PEERS_DIR = fileURLToPath(new URL('.', import.meta.url));
-const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const PROJECT_ROOT = findProjectRoot();
+const PEERS_DIR = join(PROJECT_ROOT, 'benchmarks', 'peers');
 const TORCH_PEER = join(PEERS_DIR, 'torch_peer.py');
 const TRANSFORMERSJS_PEER = join(PEERS_DIR, 'transformersjs.ts');
+
+/** The checkout this module runs from: benchmarks/peers/ as a source, benchmarks/ when bundled into bench.bundle.mjs. */
+function findProjectRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let up = 0; up < 4; up++, dir = dirname(dir)) {
+    if (existsSync(join(dir, 'benchmarks', 'peers', 'torch_peer.py'))) return dir;
+  }
+  return fileURLToPath(new URL('../../', import.meta.url));
+}
+
+/**
+ * glibc malloc for the torch peer: no mmap, no trim, so freed memory is reused. PyTorch on CPU allocates
+ * every large intermediate afresh; with glibc's defaults each one above 32 MiB is a new mmap whose pages fault
+ * in on first touch, which on a VM (measured on the 2-core dev machine) made the same forward pass 1x-8x
+ * slower from one run to the next (eager attention most). ONNX Runtime reuses an arena and is unaffected.
+ * A GLIBC_TUNABLES already in the environment wins; torch_peer.py names the setting in each row's note.
+ */
+const TORCH_MALLOC_TUNABLES = 'glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=100000000000';
 
 /** MODERNBERT_PYTHON, else the project's .venv/bin/python when it exists, else python3 from PATH. */
 export function findPython(): string {
@@ -86,7 +104,8 @@ export async function runPeers(run: PeerRun): Promise<PeerResult> {
       const dtypes = run.dtypes ?? ['fp32'];
       const loads = impls.length * dtypes.length;
       const args = [TORCH_PEER, '--checkpoint', run.checkpointDir, '--workloads', workloadsFile, '--impl', impls.join(','), '--dtype', dtypes.join(','), '--device', run.device, ...timing];
-      const child = await runChild(python, args, { timeoutSeconds: 60 + loads * (60 + budget.loadSeconds + budget.workloadSeconds), progress, prefix: 'torch_peer:' });
+      const env = { ...process.env, GLIBC_TUNABLES: process.env.GLIBC_TUNABLES ?? TORCH_MALLOC_TUNABLES };
+      const child = await runChild(python, args, { timeoutSeconds: 60 + loads * (60 + budget.loadSeconds + budget.workloadSeconds), progress, prefix: 'torch_peer:', env });
       collect('torch', child, loads * workloads.length, rows, skipped);
     }
 
@@ -182,12 +201,12 @@ export interface ChildResult {
  * Runs a child to completion, never throwing: stderr lines with `prefix` go to progress as they come, the
  * whole of stdout and the tail of stderr come back. After timeoutSeconds the child is killed.
  */
-export function runChild(command: string, args: string[], options: { timeoutSeconds: number; progress?: (m: string) => void; prefix?: string; cwd?: string }): Promise<ChildResult> {
+export function runChild(command: string, args: string[], options: { timeoutSeconds: number; progress?: (m: string) => void; prefix?: string; cwd?: string; env?: NodeJS.ProcessEnv }): Promise<ChildResult> {
   return new Promise((resolvePromise) => {
     let child: ChildProcess;
     const result: ChildResult = { status: null, signal: null, stdout: '', stderr: '', timedOut: false, timeoutSeconds: options.timeoutSeconds };
     try {
-      child = spawn(command, args, { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+      child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
     } catch (e) {
       resolvePromise({ ...result, spawnError: (e as Error).message });
       return;

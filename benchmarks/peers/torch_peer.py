@@ -169,9 +169,12 @@ def measure(torch, model, workload, pad_id, args, cuda):
             if cuda:
                 torch.cuda.synchronize()
             times.append(time.perf_counter() - start)
-        hidden = out[mask.bool()].float().cpu().contiguous()
+        hidden = out[mask.bool()].float().cpu().contiguous() if args.dump_hidden else None
     median = statistics.median(times)
-    threads = "" if cuda else f"; {torch.get_num_threads()} CPU threads"
+    setup = "" if cuda else f"; {torch.get_num_threads()} CPU threads"
+    if os.environ.get("GLIBC_TUNABLES"):
+        # The allocator changes CPU timings several-fold on some machines (benchmarks/peers/index.ts): say so.
+        setup += f"; GLIBC_TUNABLES={os.environ['GLIBC_TUNABLES']}"
     row = {
         "name": workload["name"],
         "backend": "torch",
@@ -183,7 +186,7 @@ def measure(torch, model, workload, pad_id, args, cuda):
         "max_s": max(times),
         "tokens_per_s": real / median,
         "peak_bytes": torch.cuda.max_memory_allocated() if cuda else None,
-        "note": f"padded batch: {ids.numel()} tokens computed for {real} real{threads}",
+        "note": f"padded batch: {ids.numel()} tokens computed for {real} real{setup}",
     }
     return row, hidden
 

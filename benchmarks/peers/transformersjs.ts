@@ -16,7 +16,7 @@ import type { Tensor as SafeTensor } from '../../reference/safetensors.ts';
 import { writeSafetensors } from '../../reference/files.ts';
 import { RESULT_COLUMNS, type ResultRow, resultRow } from '../results.ts';
 
-export interface WorkloadFile {
+interface WorkloadFile {
   workloads: { name: string; sequences: number[][] }[];
 }
 
@@ -50,54 +50,65 @@ const config = parseJson(readText(join(modelDir, 'config.json')), join(modelDir,
 env.allowRemoteModels = false;
 env.allowLocalModels = true;
 env.localModelPath = dirname(modelDir);
-const model = await AutoModel.from_pretrained(basename(modelDir), { device: device as 'cpu' | 'webgpu', dtype: 'fp32', local_files_only: true });
-
-const versions = `@huggingface/transformers ${env.version}; onnxruntime-node ${onnxRuntimeVersion()}`;
-const adapter = device === 'cpu' ? (cpus()[0]?.model.trim() ?? 'cpu') : null;
-const dumped = new Map<string, SafeTensor>();
-for (const w of workloads.workloads) {
-  const { inputIds, attentionMask, realTokens, computedTokens } = paddedBatch(w.sequences, config.pad_token_id ?? 0);
-  process.stderr.write(`transformersjs: ${w.name} ${device}: ${warmup} warm-up + ${runs} runs of ${w.sequences.length} sequences, ${realTokens} real / ${computedTokens} computed tokens\n`);
-  const forward = async () => ((await model({ input_ids: inputIds, attention_mask: attentionMask })) as { last_hidden_state: Tensor }).last_hidden_state;
-  for (let i = 0; i < warmup; i++) (await forward()).dispose();
-  const seconds: number[] = [];
-  let last: Tensor | undefined;
-  for (let i = 0; i < runs; i++) {
-    last?.dispose();
-    const start = performance.now();
-    last = await forward();
-    seconds.push((performance.now() - start) / 1000);
-  }
-  if (values['dump-hidden'] && last) dumped.set(`${w.name}.${VARIANTS[device]}`, realRows(last, w.sequences));
-  last?.dispose();
-  const sorted = [...seconds].sort((a, b) => a - b);
-  const median = sorted.length % 2 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
-  const row = resultRow({
-    kind: 'model',
-    ...common,
-    name: w.name,
-    backend: 'transformersjs',
-    variant: VARIANTS[device],
-    dtype: 'fp32',
-    sequences: w.sequences.length,
-    tokens: realTokens,
-    runs,
-    median_s: median,
-    min_s: sorted[0],
-    max_s: sorted[sorted.length - 1],
-    tokens_per_s: realTokens / median,
-    peak_bytes: null,
-    adapter,
-    runtime: `node ${process.versions.node}`,
-    versions,
-    note: `padded batch: ${computedTokens} tokens computed for ${realTokens} real; ONNX export of HF eager attention, opset 17`,
-  });
-  process.stdout.write(JSON.stringify(Object.fromEntries(RESULT_COLUMNS.map((c) => [c, row[c]]))) + '\n');
+try {
+  await benchmark();
+} catch (e) {
+  // One line the harness shows as the skip reason (e.g. "Failed to get a WebGPU adapter"), then the whole error.
+  const message = (e as Error).message ?? String(e);
+  process.stderr.write(`${(e as Error).stack ?? message}\ntransformersjs: ${device} failed: ${message.split('\n').find((l) => l.trim()) ?? 'unknown error'}\n`);
+  process.exit(1);
 }
-await model.dispose();
-if (values['dump-hidden']) {
-  writeSafetensors(values['dump-hidden'], dumped);
-  process.stderr.write(`transformersjs: wrote last_hidden_state of the real tokens to ${values['dump-hidden']}\n`);
+
+async function benchmark(): Promise<void> {
+  const model = await AutoModel.from_pretrained(basename(modelDir), { device: device as 'cpu' | 'webgpu', dtype: 'fp32', local_files_only: true });
+
+  const versions = `@huggingface/transformers ${env.version}; onnxruntime-node ${onnxRuntimeVersion()}`;
+  const adapter = device === 'cpu' ? (cpus()[0]?.model.trim() ?? 'cpu') : null;
+  const dumped = new Map<string, SafeTensor>();
+  for (const w of workloads.workloads) {
+    const { inputIds, attentionMask, realTokens, computedTokens } = paddedBatch(w.sequences, config.pad_token_id ?? 0);
+    process.stderr.write(`transformersjs: ${w.name} ${device}: ${warmup} warm-up + ${runs} runs of ${w.sequences.length} sequences, ${realTokens} real / ${computedTokens} computed tokens\n`);
+    const forward = async () => ((await model({ input_ids: inputIds, attention_mask: attentionMask })) as { last_hidden_state: Tensor }).last_hidden_state;
+    for (let i = 0; i < warmup; i++) (await forward()).dispose();
+    const seconds: number[] = [];
+    let last: Tensor | undefined;
+    for (let i = 0; i < runs; i++) {
+      last?.dispose();
+      const start = performance.now();
+      last = await forward();
+      seconds.push((performance.now() - start) / 1000);
+    }
+    if (values['dump-hidden'] && last) dumped.set(`${w.name}.${VARIANTS[device]}`, realRows(last, w.sequences));
+    last?.dispose();
+    const sorted = [...seconds].sort((a, b) => a - b);
+    const median = sorted.length % 2 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
+    const row = resultRow({
+      kind: 'model',
+      ...common,
+      name: w.name,
+      backend: 'transformersjs',
+      variant: VARIANTS[device],
+      dtype: 'fp32',
+      sequences: w.sequences.length,
+      tokens: realTokens,
+      runs,
+      median_s: median,
+      min_s: sorted[0],
+      max_s: sorted[sorted.length - 1],
+      tokens_per_s: realTokens / median,
+      peak_bytes: null,
+      adapter,
+      runtime: `node ${process.versions.node}`,
+      versions,
+      note: `padded batch: ${computedTokens} tokens computed for ${realTokens} real; ONNX export of HF eager attention, opset 17`,
+    });
+    process.stdout.write(JSON.stringify(Object.fromEntries(RESULT_COLUMNS.map((c) => [c, row[c]]))) + '\n');
+  }
+  await model.dispose();
+  if (values['dump-hidden']) {
+    writeSafetensors(values['dump-hidden'], dumped);
+    process.stderr.write(`transformersjs: wrote last_hidden_state of the real tokens to ${values['dump-hidden']}\n`);
+  }
 }
 
 /** Right-padded int64 [B, L] ids and mask, what a transformers.js tokenizer call with padding gives. */
