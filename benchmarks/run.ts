@@ -321,6 +321,8 @@ async function runPeersOnSameModel(options: BenchOptions, common: Partial<Result
       runs: options.runs,
       warmup: options.warmup,
       device: options.suite === 'gpu' ? 'cuda' : 'cpu',
+      // DESIGN §5: half precision too on a GPU.
+      dtypes: options.suite === 'gpu' ? ['fp32', 'fp16', 'bf16'] : ['fp32'],
       common: { ...common, config: options.config },
       peers: options.peers,
       onProgress: (m) => bar.step(m),

@@ -9,7 +9,7 @@ import type { GpuContext } from '../optimized/webgpu/device.ts';
 import { MAX_GRID } from '../optimized/webgpu/kernels/launch.ts';
 import { packageVersion } from './environment.ts';
 import { type ResultRow, resultRow } from './results.ts';
-import { time } from './timing.ts';
+import { type Timing, time } from './timing.ts';
 import { PAPER_DOCUMENTS, PAPER_WORKLOADS, type Workload, randomSequences, workloadLengths } from './workloads.ts';
 
 /** Model backends `npm run bench` can run: the reference in each precision, and the WebGPU engine and its ablations. */
@@ -104,7 +104,7 @@ function bindingLimit(ctx: GpuContext, config: ModernBertConfig, lengths: readon
   return scores > max ? `the score matrix needs ${scores} bytes, over this device's maxStorageBufferBindingSize ${max}` : null;
 }
 
-function modelRow(spec: StageSpec, workload: Workload, backend: string, variant: string, dtype: string, t: Awaited<ReturnType<typeof time>>, peakBytes: number | null, note: string, ctx?: GpuContext): ResultRow {
+function modelRow(spec: StageSpec, workload: Workload, backend: string, variant: string, dtype: string, t: Timing, peakBytes: number | null, note: string, ctx?: GpuContext): ResultRow {
   const tokens = tokensOf(workload.lengths);
   return resultRow({
     ...spec.common,

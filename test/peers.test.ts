@@ -129,7 +129,8 @@ describe('torch peer', () => {
     }
   });
 
-  it.runIf(hasTorch)('computes what the reference computes on the real tokens (fp32, 1e-4)', () => {
+  it(`computes what the reference computes on the real tokens (fp32, 1e-4)${hasTorch ? '' : ' (torch missing here: asserts --check says so)'}`, () => {
+    if (!hasTorch) return expectCheckFails();
     const config = presetConfig('small');
     const dir = checkpoint(config);
     const sequences = workloads(config)[0].sequences;
@@ -165,7 +166,8 @@ describe('transformers.js peer', () => {
     expect(rows[0].versions).toMatch(/^@huggingface\/transformers 4\.\S+; onnxruntime-node \S+$/);
   });
 
-  it.runIf(hasTorch)('computes what the reference computes on the real tokens (fp32, 1e-4)', () => {
+  it(`computes what the reference computes on the real tokens (fp32, 1e-4)${hasTorch ? '' : ' (torch missing here: asserts --check says so)'}`, () => {
+    if (!hasTorch) return expectCheckFails();
     const dir = checkpoint(TINY);
     const onnx = join(tempDir(), 'onnx-model');
     const exported = spawnSync(python, [TORCH_PEER, '--checkpoint', dir, '--export-onnx', onnx], { encoding: 'utf8' });
@@ -180,6 +182,13 @@ describe('transformers.js peer', () => {
     expect(diff).toBeLessThan(1e-4);
   });
 });
+
+/** Without torch, torch_peer.py --check exits 3 with a one-line reason (what runPeers turns into a skip line). */
+function expectCheckFails(): void {
+  const r = spawnSync(python, [TORCH_PEER, '--check'], { encoding: 'utf8' });
+  expect(r.status).toBe(3);
+  expect(r.stderr.trim().split('\n').at(-1)).toMatch(/No module named 'torch'|cannot import/);
+}
 
 function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');

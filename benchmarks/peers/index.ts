@@ -5,10 +5,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { ModernBertConfig } from '../../reference/config.ts';
 import { loadConfig } from '../../reference/files.ts';
+import { PROJECT_ROOT } from '../environment.ts';
 import { RESULT_COLUMNS, type ResultRow, resultRow } from '../results.ts';
 
 export type PeerName = 'torch' | 'transformersjs';
@@ -40,19 +40,10 @@ export interface PeerResult {
   skipped: string[];
 }
 
-const PROJECT_ROOT = findProjectRoot();
+// PROJECT_ROOT comes from benchmarks/environment.ts, which sits in benchmarks/ as does bench.bundle.mjs.
 const PEERS_DIR = join(PROJECT_ROOT, 'benchmarks', 'peers');
 const TORCH_PEER = join(PEERS_DIR, 'torch_peer.py');
 const TRANSFORMERSJS_PEER = join(PEERS_DIR, 'transformersjs.ts');
-
-/** The checkout this module runs from: benchmarks/peers/ as a source, benchmarks/ when bundled into bench.bundle.mjs. */
-function findProjectRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let up = 0; up < 4; up++, dir = dirname(dir)) {
-    if (existsSync(join(dir, 'benchmarks', 'peers', 'torch_peer.py'))) return dir;
-  }
-  return fileURLToPath(new URL('../../', import.meta.url));
-}
 
 /**
  * glibc malloc for the torch peer: no mmap, no trim, so freed memory is reused. PyTorch on CPU allocates
