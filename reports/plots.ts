@@ -91,7 +91,8 @@ export function memoryPlot(rows: readonly AnyResultRow[], options: PlotOptions =
 
 /** The memory plot's data in bytes: x = sequences, y = peak_bytes. */
 export function memorySeries(rows: readonly AnyResultRow[]): PlotSeries[] {
-  return seriesOf(rows, (r) => [r.backend, r.variant, r.name], (r) => {
+  const severalConfigs = new Set(rows.map((r) => text(r.config))).size > 1;
+  return seriesOf(rows, (r) => [r.backend, r.variant, r.name, severalConfigs ? r.config : ''], (r) => {
     const x = num(r.sequences);
     const y = num(r.peak_bytes);
     return x !== undefined && y !== undefined ? { x, y } : undefined;
