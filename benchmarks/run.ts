@@ -22,7 +22,7 @@ import { resultTables, tableToMarkdown } from '../reports/tables.ts';
 import { writeRunReport } from '../reports/run-report.ts';
 import { PROJECT_ROOT, commonFields, cpuModel, deviceSlug } from './environment.ts';
 import { type PeerName, runPeers } from './peers/index.ts';
-import { type ResultRow, parseResultsCsv } from './results.ts';
+import { type ResultColumn, type ResultRow, parseResultsCsv } from './results.ts';
 import { MODEL_BACKENDS, type ModelBackend, type StageSpec, runStage } from './stages.ts';
 import { type Workload, parseWorkload, randomSequences } from './workloads.ts';
 
@@ -347,8 +347,8 @@ export interface Regression {
 }
 
 /** Rows slower than their baseline by more than maxSlowdown percent (medians). Rows without a baseline are new, not slow. */
-export function findRegressions(baseline: Record<string, string>[], current: ResultRow[], maxSlowdown: number): Regression[] {
-  const base = new Map(baseline.filter((r) => r.median_s !== '').map((r) => [rowKey(r as unknown as ResultRow), Number(r.median_s)]));
+export function findRegressions(baseline: Record<ResultColumn, string>[], current: ResultRow[], maxSlowdown: number): Regression[] {
+  const base = new Map(baseline.filter((r) => r.median_s !== '').map((r) => [rowKey(r), Number(r.median_s)]));
   const out: Regression[] = [];
   for (const r of current) {
     const b = base.get(rowKey(r));
@@ -363,7 +363,7 @@ export function findRegressions(baseline: Record<string, string>[], current: Res
 async function compareWithBaseline(options: BenchOptions, rows: ResultRow[], spec: (stage: StageSpec['stage'], extra?: Partial<StageSpec>) => StageSpec, bars: Progress): Promise<number> {
   const file = options.compare!;
   const baseline = parseResultsCsv(readFileSync(file, 'utf8'), file);
-  const matched = rows.filter((r) => baseline.some((b) => rowKey(b as unknown as ResultRow) === rowKey(r)));
+  const matched = rows.filter((r) => baseline.some((b) => rowKey(b) === rowKey(r)));
   let suspects = findRegressions(baseline, rows, options.maxSlowdown);
   process.stderr.write(`compare: ${matched.length} of ${rows.length} rows have a baseline row in ${file}; ${suspects.length} over +${options.maxSlowdown}%\n`);
   for (let attempt = 1; attempt <= 2 && suspects.length; attempt++) {

@@ -3,12 +3,12 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { findRegressions, rowKey } from '../benchmarks/run.ts';
-import { resultRow } from '../benchmarks/results.ts';
+import { parseResultsCsv, resultRow, resultsToCsv } from '../benchmarks/results.ts';
 import { bench, tempDir } from './helpers.ts';
 
 describe('regression gate', () => {
   const row = (median: number) => resultRow({ kind: 'kernel', name: 'gemm.wqkv', backend: 'webgpu', variant: 'tiled', config: 'base', dtype: 'fp32', sequences: 8, tokens: 4096, median_s: median });
-  const baseline = [Object.fromEntries(Object.entries(row(1)).map(([k, v]) => [k, v === null ? '' : String(v)]))];
+  const baseline = parseResultsCsv(resultsToCsv([row(1)]), 'baseline.csv'); // as the gate reads it
 
   it('flags a row slower than its baseline by more than the threshold, and nothing else', () => {
     expect(findRegressions(baseline, [row(1.05)], 10)).toEqual([]);
