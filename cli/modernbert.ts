@@ -23,7 +23,11 @@ const USAGE = `usage:
       The benchmark suite (same as npm run bench); modernbert bench --help lists its options.
   modernbert eval parity [--cases DIR] [--backends reference:fp32,reference:fp64,webgpu]
       Every golden case on every backend (default: all available here): a table of the max and mean
-      absolute error of each output. Exit 0: all within tolerance; 1: one is not.`;
+      absolute error of each output. Exit 0: all within tolerance; 1: one is not.
+  modernbert eval fill-mask --model DIR [--backend reference|webgpu] [--top-k 5] ["text with [MASK]" ...]
+      The top predictions for the mask of each text (default: a few plain English sentences).
+  modernbert eval embeddings --model DIR [--backend reference|webgpu]
+      Sanity check: paraphrase pairs must embed (mean pooling) closer than unrelated texts. Exit 1 if not.`;
 
 /** Runs the CLI; returns the exit code. Output goes to the given streams (stdout, stderr). */
 export async function main(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s), err: (s: string) => void = (s) => process.stderr.write(s)): Promise<number> {
@@ -92,7 +96,8 @@ async function plan(args: string[], out: (s: string) => void): Promise<number> {
 
 async function evaluate(args: string[], out: (s: string) => void): Promise<number> {
   const [what, ...rest] = args;
-  if (what !== 'parity') throw new Error(`unknown evaluation "${what ?? ''}" (available: parity)`);
+  if (what === 'fill-mask' || what === 'embeddings') return evaluateCheckpoint(what, rest, out);
+  if (what !== 'parity') throw new Error(`unknown evaluation "${what ?? ''}" (available: parity, fill-mask, embeddings)`);
   const { values } = parseArgs({ args: rest, options: { cases: { type: 'string', default: GOLDEN_DIR }, backends: { type: 'string' } } });
   const { evalParity, evalTable, goldenCases } = await import('../evals/eval-parity.ts');
   const cases = goldenCases(values.cases);
@@ -107,6 +112,33 @@ async function evaluate(args: string[], out: (s: string) => void): Promise<numbe
   const rows = await evalParity(cases, backends);
   out(evalTable(rows));
   return rows.every((r) => r.pass) ? 0 : 1;
+}
+
+/** fill-mask / embeddings on a checkpoint folder with its tokenizer. */
+async function evaluateCheckpoint(what: 'fill-mask' | 'embeddings', args: string[], out: (s: string) => void): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { model: { type: 'string' }, backend: { type: 'string', default: 'reference' }, 'top-k': { type: 'string', default: '5' } } });
+  if (!values.model) throw new Error('--model DIR is required (config.json, model.safetensors, tokenizer.json, tokenizer_config.json)');
+  if (values.backend !== 'reference' && values.backend !== 'webgpu') throw new Error(`--backend must be reference or webgpu, got "${values.backend}"`);
+  const topK = Number(values['top-k']);
+  if (!(Number.isInteger(topK) && topK >= 1)) throw new Error(`--top-k must be a positive integer, got "${values['top-k']}"`);
+  const { loadCheckpoint, loadTokenizer } = await import('../reference/files.ts');
+  const { fp32 } = await import('../reference/ops.ts');
+  const evals = await import('../evals/fill-mask.ts');
+  const tokenizer = loadTokenizer(values.model);
+  const checkpoint = loadCheckpoint(values.model, fp32);
+  if (what === 'fill-mask') {
+    const texts = positionals.length ? positionals : evals.FILL_MASK_PROMPTS;
+    const predictions = await evals.fillMask(checkpoint, tokenizer, texts, { topK, backend: values.backend });
+    texts.forEach((text, i) => {
+      out(`${text}\n`);
+      for (const p of predictions[i]) out(`  ${p.score.toFixed(4)}  ${JSON.stringify(p.tokenStr)} (${p.token})  ${p.sequence}\n`);
+    });
+    return 0;
+  }
+  const check = await evals.checkEmbeddings(checkpoint, tokenizer, evals.EMBEDDING_PAIRS, values.backend);
+  evals.EMBEDDING_PAIRS.forEach(([a, b], i) => out(`${check.paraphrase[i].toFixed(4)}  "${a}" ~ "${b}"\n`));
+  out(`${check.unrelatedMean.toFixed(4)}  mean over unrelated texts\n${check.pass ? 'pass: every paraphrase pair is closer than the unrelated mean' : 'FAIL: a paraphrase pair is not closer than the unrelated mean'}\n`);
+  return check.pass ? 0 : 1;
 }
 
 // The golden cases shipped with the project.

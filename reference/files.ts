@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { type Checkpoint, CheckpointError, type LoadOptions, weightsFromTensors } from './checkpoint.ts';
 import { ConfigError, type ModernBertConfig, configToJson, parseConfig } from './config.ts';
 import type { Precision } from './ops.ts';
+import { type ModernBertTokenizer, TokenizerError, parseTokenizer } from './tokenizer.ts';
 import { type SafetensorsFile, SafetensorsError, type Tensor, encodeSafetensors, headerLength, parseHeader, tensorOver } from './safetensors.ts';
 
 export function loadConfig(file: string): ModernBertConfig {
@@ -125,3 +126,17 @@ export function saveCheckpoint(dir: string, config: ModernBertConfig, tensors: M
   writeFileAtomic(join(dir, 'config.json'), JSON.stringify(configToJson(config), null, 2) + '\n');
 }
 
+
+/** tokenizer.json (required) and tokenizer_config.json (required: it names the special tokens) of a folder. */
+export function loadTokenizer(dir: string): ModernBertTokenizer {
+  const read = (name: string): unknown => {
+    const file = join(dir, name);
+    if (!existsSync(file)) throw new TokenizerError(`${file}: file not found`);
+    try {
+      return JSON.parse(readFileSync(file, 'utf8'));
+    } catch (e) {
+      throw new TokenizerError(`${file}: not valid JSON (${(e as Error).message})`);
+    }
+  };
+  return parseTokenizer(read('tokenizer.json'), read('tokenizer_config.json'), dir);
+}
