@@ -165,7 +165,7 @@ interface Adapter {
   maxBinding: number;
 }
 
-/** The WebGPU adapter, probed once in a child (the parent holds no device), or null with the reason. */
+/** The WebGPU adapter, probed in a child (the parent holds no device), or why there is none. */
 async function probeAdapter(): Promise<Adapter | { error: string }> {
   const lines: string[] = [];
   const code = await child(['--probe'], (line) => lines.push(line), () => {});
@@ -194,6 +194,7 @@ async function runStageInChild(spec: StageSpec, label: string, bars: Progress, n
   let stderr = '';
   const bar = bars.start(label);
   const code = await child(['--stage', JSON.stringify(spec)], (line) => {
+    if (!line.startsWith('{')) return; // a library's stray output, not an event
     const event = JSON.parse(line) as { row?: ResultRow; progress?: string; note?: string };
     if (event.row) rows.push(event.row);
     if (event.progress) bar.step(event.progress);
