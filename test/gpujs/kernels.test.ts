@@ -1,8 +1,8 @@
 // gpu.js kernels against the reference in every mode (webgpu runs on SwiftShader here), and mode selection.
 import { describe, expect, it } from 'vitest';
-import { linear as referenceLinear, fp32, fp64 } from '../../reference/ops.ts';
+import { geglu as referenceGeglu, layerNorm as referenceLayerNorm, linear as referenceLinear, fp32, fp64 } from '../../reference/ops.ts';
 import { type GpuJsMode, GPUJS_MODES, createGpuJs } from '../../optimized/gpujs/mode.ts';
-import { linear } from '../../optimized/gpujs/kernels.ts';
+import { embedding, geglu, layerNorm, linear } from '../../optimized/gpujs/kernels.ts';
 import { expectKernelClose, values } from '../webgpu/harness.ts';
 
 describe('gpu.js mode selection', () => {
@@ -40,6 +40,52 @@ describe.each(GPUJS_MODES.map((m) => [m]))('gpu.js kernels, mode %s', (mode: Gpu
           expectKernelClose(`gpujs:${mode} linear ${M}x${N}x${K}${withBias ? ' +bias' : ''}`, got, ref32, ref64, 1e-6);
         }
       }
+    } finally {
+      ctx.gpu.destroy();
+    }
+  });
+
+  it('layerNorm: rows 1, 7, 65 x C 12, 100, 1025 (past the loop limit), with and without bias', async () => {
+    const ctx = await createGpuJs(mode);
+    try {
+      for (const [T, C] of [[1, 12], [7, 100], [65, 1025]]) {
+        for (const withBias of [false, true]) {
+          const x = values(T * C, T + C, 2).map((v, i) => Math.fround(v + (i % 3)));
+          const w = values(C, C, 1).map(Math.fround);
+          const b = withBias ? values(C, 2 * C, 0.5).map(Math.fround) : null;
+          const got = await layerNorm(ctx, Float32Array.from(x), Float32Array.from(w), b && Float32Array.from(b), T, C, 1e-5);
+          const ref32 = referenceLayerNorm(fp32, Float32Array.from(x), Float32Array.from(w), b && Float32Array.from(b), T, C, 1e-5);
+          const ref64 = referenceLayerNorm(fp64, x, w, b, T, C, 1e-5);
+          expectKernelClose(`gpujs:${mode} layerNorm ${T}x${C}${withBias ? ' +bias' : ''}`, got, ref32, ref64, 1e-6);
+        }
+      }
+    } finally {
+      ctx.gpu.destroy();
+    }
+  });
+
+  it('geglu: T 1 and 33 x I 1, 24, 96', async () => {
+    const ctx = await createGpuJs(mode);
+    try {
+      for (const [T, I] of [[1, 1], [33, 24], [1, 96]]) {
+        const u = values(T * 2 * I, T * I, 4).map(Math.fround);
+        const got = await geglu(ctx, Float32Array.from(u), T, I);
+        expectKernelClose(`gpujs:${mode} geglu ${T}x${I}`, got, referenceGeglu(fp32, Float32Array.from(u), T, I), referenceGeglu(fp64, u, T, I), 1e-6);
+      }
+    } finally {
+      ctx.gpu.destroy();
+    }
+  });
+
+  it('embedding: gathers rows exactly, ids up to the vocabulary size', async () => {
+    const ctx = await createGpuJs(mode);
+    try {
+      const V = 50368;
+      const C = 4;
+      const table = Float32Array.from({ length: V * C }, (_, i) => Math.fround(Math.sin(i)));
+      const tokens = [0, 1, 50367, 12345, 7];
+      const got = await embedding(ctx, tokens, table, C);
+      expect(got).toEqual(Float32Array.from(tokens.flatMap((t) => Array.from(table.subarray(t * C, t * C + C)))));
     } finally {
       ctx.gpu.destroy();
     }
