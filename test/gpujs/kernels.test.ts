@@ -1,8 +1,10 @@
 // gpu.js kernels against the reference in every mode (webgpu runs on SwiftShader here), and mode selection.
 import { describe, expect, it } from 'vitest';
-import { geglu as referenceGeglu, layerNorm as referenceLayerNorm, linear as referenceLinear, fp32, fp64 } from '../../reference/ops.ts';
+import { type FloatArray, type Precision, applyRope, geglu as referenceGeglu, layerNorm as referenceLayerNorm, linear as referenceLinear, fp32, fp64, ropeTables } from '../../reference/ops.ts';
+import { UNLIMITED, type Window, varlenAttention } from '../../reference/attention.ts';
+import { pack } from '../../reference/unpad.ts';
 import { type GpuJsMode, GPUJS_MODES, createGpuJs } from '../../optimized/gpujs/mode.ts';
-import { embedding, geglu, layerNorm, linear } from '../../optimized/gpujs/kernels.ts';
+import { add, attention, embedding, geglu, layerNorm, linear, rope } from '../../optimized/gpujs/kernels.ts';
 import { expectKernelClose, values } from '../webgpu/harness.ts';
 
 describe('gpu.js mode selection', () => {
@@ -86,6 +88,53 @@ describe.each(GPUJS_MODES.map((m) => [m]))('gpu.js kernels, mode %s', (mode: Gpu
       const tokens = [0, 1, 50367, 12345, 7];
       const got = await embedding(ctx, tokens, table, C);
       expect(got).toEqual(Float32Array.from(tokens.flatMap((t) => Array.from(table.subarray(t * C, t * C + C)))));
+    } finally {
+      ctx.gpu.destroy();
+    }
+  });
+
+  it('add, and rope on q and k with per-token positions (v untouched), D 8 and 64, both thetas', async () => {
+    const ctx = await createGpuJs(mode);
+    try {
+      const a = Float32Array.from(values(37, 1, 3).map(Math.fround));
+      const b = Float32Array.from(values(37, 2, 3).map(Math.fround));
+      expect(await add(ctx, a, b)).toEqual(Float32Array.from(a, (v, i) => Math.fround(v + b[i])));
+      for (const D of [8, 64]) {
+        for (const theta of [160000, 10000]) {
+          const H = 2;
+          const positions = [0, 1, 2, 0, 5, 1, 130];
+          const T = positions.length;
+          const qkv = values(T * 3 * H * D, D + T, 1.5).map(Math.fround);
+          const ref = (p: Precision, x: FloatArray): FloatArray => {
+            const y = p.alloc(x.length);
+            y.set(x);
+            const tables = ropeTables(p, theta, D, 131);
+            for (let t = 0; t < T; t++) for (let part = 0; part < 2; part++) for (let h = 0; h < H; h++) applyRope(p, y, t * 3 * H * D + part * H * D + h * D, positions[t], tables);
+            return y;
+          };
+          const tables = ropeTables(fp32, theta, D, 131);
+          const got = await rope(ctx, Float32Array.from(qkv), positions, tables.cos as Float32Array, tables.sin as Float32Array, T, H, D);
+          expectKernelClose(`gpujs:${mode} rope D${D} theta ${theta}`, got, ref(fp32, Float32Array.from(qkv)), ref(fp64, qkv), 1e-6);
+        }
+      }
+    } finally {
+      ctx.gpu.destroy();
+    }
+  });
+
+  it('attention: B = 1 and 7, lengths 1 to 129, windows unlimited, +-2, wider than the sequence, one-sided', async () => {
+    const ctx = await createGpuJs(mode);
+    try {
+      const H = 2;
+      const D = 16;
+      for (const lengths of [[1], [63], [64, 65], [1, 129, 1, 64, 5, 2, 33]]) {
+        const batch = pack(lengths.map((n) => new Array(n).fill(0)));
+        const qkv = values(batch.totalTokens * 3 * H * D, batch.totalTokens + 3, 1.5).map(Math.fround);
+        for (const window of [UNLIMITED, [2, 2], [64, 64], [0, 3]] as Window[]) {
+          const got = await attention(ctx, Float32Array.from(qkv), batch.cuSeqlens, H, D, window);
+          expectKernelClose(`gpujs:${mode} attention lengths ${lengths} window ${window}`, got, varlenAttention(fp32, Float32Array.from(qkv), batch.cuSeqlens, H, D, window), varlenAttention(fp64, qkv, batch.cuSeqlens, H, D, window), 1e-6);
+        }
+      }
     } finally {
       ctx.gpu.destroy();
     }
