@@ -6,13 +6,15 @@ import { parseArgs } from 'node:util';
 import type { PrecisionName } from '../evals/parity-check.ts';
 import { runParity } from '../evals/parity.ts';
 import { closeSharedDevice, sharedDevice } from '../optimized/webgpu/device.ts';
+import { closeGpuJsDevice } from '../optimized/gpujs/mode.ts';
 import { presetConfig } from '../reference/config.ts';
 import { parseLengths } from '../benchmarks/workloads.ts';
 
 const USAGE = `usage:
-  modernbert parity <case-dir> --backend reference|webgpu [--precision fp32|fp64]
+  modernbert parity <case-dir> --backend reference|webgpu|gpujs[:webgpu|:webasm|:cpu] [--precision fp32|fp64]
       Runs a golden case (config.json, model.safetensors, io.safetensors) and prints one JSON line:
-      {"case", "backend", "precision", "max_abs_err", "tolerance", "pass"}.
+      {"case", "backend", "precision", "max_abs_err", "tolerance", "pass"}, and for gpujs "mode" (the mode
+      that ran) and "fallback" (why auto selection did not get webgpu, or null).
       Exit 0: every output within tolerance; 1: one is not; 2: bad input.
   modernbert plan --config base|large|small --lengths 8192x4 --backend webgpu [--ablate padded,materialized]
       Plans a forward pass from the engine's own allocations, running no kernel, and prints one JSON line:
@@ -60,6 +62,7 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
     return 2;
   } finally {
     await closeSharedDevice();
+    await closeGpuJsDevice();
   }
 }
 
@@ -104,9 +107,9 @@ async function evaluate(args: string[], out: (s: string) => void): Promise<numbe
   if (cases.length === 0) throw new Error(`--cases: ${values.cases} holds no golden case folders (each with io.safetensors)`);
   let names = values.backends?.split(',') ?? ['reference:fp32', 'reference:fp64', 'webgpu'];
   if (!values.backends && !(await machineInfo()).backends.find((b) => b.name === 'webgpu')?.available) names = names.filter((n) => n !== 'webgpu');
+  // NAME or NAME:PRECISION, where NAME may itself hold a mode (gpujs:webasm).
   const backends = names.map((n) => {
-    const [backend, precision = 'fp32'] = n.split(':');
-    if (precision !== 'fp32' && precision !== 'fp64') throw new Error(`--backends: "${n}": the precision must be fp32 or fp64`);
+    const [, backend, precision = 'fp32'] = /^(.+?)(?::(fp32|fp64))?$/.exec(n)!;
     return { backend, precision: precision as PrecisionName };
   });
   const rows = await evalParity(cases, backends);
@@ -154,6 +157,24 @@ export interface MachineInfo {
   gpuAdapter: string | null;
 }
 
+/** gpu.js: the mode auto selection picks (and why it fell back), and whether each forced mode runs. */
+async function gpuJsModes(): Promise<MachineInfo['backends']> {
+  const { GPUJS_MODES, createGpuJs } = await import('../optimized/gpujs/mode.ts');
+  const rows: MachineInfo['backends'] = [];
+  for (const mode of ['auto', ...GPUJS_MODES] as const) {
+    const name = mode === 'auto' ? 'gpujs' : `gpujs:${mode}`;
+    try {
+      const ctx = await createGpuJs(mode);
+      ctx.gpu.destroy();
+      rows.push({ name, available: true, detail: mode === 'auto' ? `runs as gpujs:${ctx.mode}${ctx.fallback ? ` (fallback: ${ctx.fallback})` : ''}` : `gpu.js kernels as ${GPUJS_MODE_DETAIL[mode]}` });
+    } catch (e) {
+      rows.push({ name, available: false, detail: (e as Error).message });
+    }
+  }
+  return rows;
+}
+const GPUJS_MODE_DETAIL = { webgpu: 'WGSL compute shaders', webasm: 'WebAssembly SIMD on worker threads', cpu: 'plain JavaScript' };
+
 export async function machineInfo(): Promise<MachineInfo> {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
   const backends = [{ name: 'reference', available: true, detail: 'pure TypeScript on the CPU, fp32 and fp64' }];
@@ -168,6 +189,7 @@ export async function machineInfo(): Promise<MachineInfo> {
   } catch (e) {
     backends.push({ name: 'webgpu', available: false, detail: (e as Error).message });
   }
+  backends.push(...(await gpuJsModes()));
   return {
     modernbert: pkg.version,
     node: process.versions.node,
@@ -188,6 +210,6 @@ async function info(args: string[], out: (s: string) => void): Promise<number> {
   }
   out(`modernbert-ts ${m.modernbert}\nnode ${m.node} on ${m.platform}, ${m.cores} x ${m.cpu}\n`);
   out(`GPU adapter: ${m.gpuAdapter ?? 'none found'}\nbackends:\n`);
-  for (const b of m.backends) out(`  ${b.available ? '+' : '-'} ${b.name.padEnd(10)} ${b.detail}\n`);
+  for (const b of m.backends) out(`  ${b.available ? '+' : '-'} ${b.name.padEnd(13)} ${b.detail}\n`);
   return 0;
 }

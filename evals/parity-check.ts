@@ -18,6 +18,9 @@ export interface ParityResult {
   max_abs_err: Record<string, number>;
   tolerance: Record<string, number>;
   pass: boolean;
+  /** backends with modes (gpujs): the mode that ran, and why auto selection fell back (null when it did not) */
+  mode?: string;
+  fallback?: string | null;
 }
 
 /** fp32 tolerances (golden README): 1e-4 on hidden states and classification logits, 2e-4 on MLM logits. */
@@ -51,7 +54,9 @@ export interface GoldenCase {
   ioFile: string;
 }
 
-export type Runner = (golden: GoldenCase, precision: PrecisionName, batch: PackedBatch, want: WantedOutputs) => Promise<ForwardOutput>;
+export type Runner = (golden: GoldenCase, precision: PrecisionName, batch: PackedBatch, want: WantedOutputs) => Promise<RunnerOutput>;
+/** A backend's outputs; a backend with modes also says which one ran. */
+export type RunnerOutput = ForwardOutput & { ran?: { mode: string; fallback: string | null } };
 export interface WantedOutputs {
   hiddenStates: boolean;
   mlmLogits: boolean;
@@ -78,7 +83,24 @@ export const PARITY_BACKENDS: Record<string, Runner> = {
       gpu.destroyModel(model);
     }
   },
+  gpujs: (golden, precision, batch, want) => runGpuJs('auto', golden, precision, batch, want),
+  'gpujs:webgpu': (golden, precision, batch, want) => runGpuJs('webgpu', golden, precision, batch, want),
+  'gpujs:webasm': (golden, precision, batch, want) => runGpuJs('webasm', golden, precision, batch, want),
+  'gpujs:cpu': (golden, precision, batch, want) => runGpuJs('cpu', golden, precision, batch, want),
 };
+
+async function runGpuJs(mode: 'auto' | 'webgpu' | 'webasm' | 'cpu', { config, checkpoint, checkpointSource }: GoldenCase, precision: PrecisionName, batch: PackedBatch, want: WantedOutputs): Promise<RunnerOutput> {
+  if (precision !== 'fp32') throw new ParityInputError('--precision: the gpujs backend computes in fp32 only');
+  const weights = weightsFromTensors(config, checkpoint, fp32, checkpointSource);
+  // Loaded on demand: the reference must not need gpu.js.
+  const gpujs = await import('../optimized/gpujs/modernbert.ts');
+  const model = await gpujs.createGpuJsModel({ config, weights }, mode);
+  try {
+    return { ...(await gpujs.forward(model, batch, { ...want, allowLongSequences: true })), ran: { mode: model.mode, fallback: model.fallback } };
+  } finally {
+    gpujs.destroyModel(model);
+  }
+}
 
 export function parityRunner(backend: string): Runner {
   const runner = PARITY_BACKENDS[backend];
@@ -163,6 +185,7 @@ export async function evaluateParity(golden: GoldenCase, backend: string, precis
     // NaN compares false, so a NaN output fails.
     pass: outputs.every((n) => maxAbsErr[n] <= tolerance[n]),
   };
+  if (out.ran) Object.assign(result, out.ran);
   return { result, meanAbsErr: Object.fromEntries(outputs.map((n) => [n, errors[n].sum / errors[n].count])) };
 }
 

@@ -1,172 +1,264 @@
-// The model's kernels as gpu.js kernel functions (one source for webgpu, webasm and cpu). gpu.js traps
-// handled here: a loop bounded by an argument stops at loopMaxIterations (default 1000), so each kernel sets
-// it from its shape; integer arrays travel as f32 (exact below 2^24, which every id and offset here is).
-import type { IKernelFunctionThis } from 'gpu.js';
-import type { GpuJsContext } from './mode.ts';
+// The model's kernels as gpu.js kernel functions: one source for webgpu, webasm and cpu. Every kernel has a
+// 1-D output over flat row-major tensors, and is built once per shape and reused (gpu.js compiles on the
+// first call). gpu.js traps handled here:
+//  - a loop bounded by an argument stops at loopMaxIterations (default 1000): each kernel sets it from its shape;
+//  - integer arrays travel as f32, and index arithmetic is f32 in webgpu and webasm: an index is exact only
+//    below 2^24, so every tensor a kernel reads or writes must hold fewer than 2^24 values (checked, an error);
+//  - a kernel gpu.js cannot build in the mode asked for degrades to cpu with a console warning: that is an
+//    error here, never a silent fallback.
+// In webgpu mode results stay on the device (`pipeline: true`, `immutable: true`) and pass straight into the
+// next kernel; `read` brings one back. In webasm mode kernels run asynchronously, split across worker threads.
+import type { IGPUKernelSettings, IKernelFunctionThis, IKernelRunShortcut, KernelFunction } from 'gpu.js';
+import { type GpuJsContext, GpuJsModeError } from './mode.ts';
 
-type Output = Float32Array | number[] | Float32Array[] | number[][];
+/** A device-resident kernel result (webgpu mode). */
+export interface DeviceTensor {
+  toArray(): Float32Array | Promise<Float32Array>;
+  delete(): void;
+}
+/** A kernel input or output: host values (webasm, cpu) or a device-resident result (webgpu). */
+export type Tensor = Float32Array | DeviceTensor;
+type Argument = Tensor | number;
+/** A kernel function: one output cell per call, at this.thread.x. */
+type Source = (this: IKernelFunctionThis, ...args: any[]) => number;
 
-/** Kernel results as one flat Float32Array, whatever the mode returns (rows of typed arrays, or a Promise). */
-async function flat(result: unknown, rows: number, cols: number): Promise<Float32Array> {
-  const value = (await result) as Output;
-  const out = new Float32Array(rows * cols);
-  if (rows === 1 && !Array.isArray(value[0]) && !ArrayBuffer.isView(value[0])) {
-    out.set(value as ArrayLike<number>);
-    return out;
+/** Every index a kernel computes must be exact in f32. */
+export const MAX_ELEMENTS = 2 ** 24;
+
+/** A tensor too large for gpu.js's f32 indexing. */
+export class GpuJsSizeError extends Error {
+  override name = 'GpuJsSizeError';
+}
+
+export class GpuJsKernels {
+  private readonly built = new Map<string, IKernelRunShortcut>();
+
+  constructor(readonly ctx: GpuJsContext) {}
+
+  /** Runs `source` over `size` output cells, its loops bounded by `loop` iterations. */
+  async run(name: string, source: Source, size: number, loop: number, args: Argument[]): Promise<Tensor> {
+    if (size >= MAX_ELEMENTS) throw new GpuJsSizeError(`gpu.js kernel ${name}: ${size} outputs; gpu.js indexes in f32, exact below 2^24 = ${MAX_ELEMENTS}: run fewer tokens per batch`);
+    for (const [i, a] of args.entries()) {
+      if (a instanceof Float32Array && a.length >= MAX_ELEMENTS) throw new GpuJsSizeError(`gpu.js kernel ${name}: argument ${i} holds ${a.length} values; gpu.js indexes in f32, exact below 2^24 = ${MAX_ELEMENTS}`);
+    }
+    // gpu.js compiles a kernel for its arguments' types and sizes: one build per distinct signature.
+    const signature = args.map((a) => (typeof a === 'number' ? 'n' : a instanceof Float32Array ? a.length : 'device'));
+    const key = `${name}/${size}/${loop}/${signature.join(',')}`;
+    let kernel = this.built.get(key);
+    const first = !kernel;
+    kernel ??= this.ctx.gpu.createKernel(source as KernelFunction, {
+      output: [size],
+      loopMaxIterations: loop + 1,
+      pipeline: this.ctx.mode === 'webgpu',
+      immutable: true,
+      asyncMode: true,
+    } as IGPUKernelSettings);
+    this.built.set(key, kernel);
+    const result = (await kernel(...(args as never[]))) as Tensor;
+    if (first) this.checkMode(name, kernel);
+    return result;
   }
-  for (let r = 0; r < rows; r++) out.set((value as ArrayLike<number>[])[r], r * cols);
-  return out;
+
+  /** Host values of a tensor (a copy only where the data was on the device). */
+  async read(t: Tensor): Promise<Float32Array> {
+    return t instanceof Float32Array ? t : Float32Array.from(await t.toArray());
+  }
+
+  /** Frees device-resident results (nothing to do for host values). */
+  release(...tensors: (Tensor | null | undefined)[]): void {
+    for (const t of tensors) if (t && !(t instanceof Float32Array)) t.delete();
+  }
+
+  destroy(): void {
+    for (const k of this.built.values()) k.destroy();
+    this.built.clear();
+  }
+
+  private checkMode(name: string, kernel: IKernelRunShortcut): void {
+    const impl = (kernel as unknown as { kernel?: { constructor: { mode?: string }; fallbackReason?: string | null } }).kernel;
+    const ran = impl?.constructor.mode;
+    if (ran !== this.ctx.mode || impl?.fallbackReason) {
+      throw new GpuJsModeError(`gpu.js kernel ${name} ran in mode "${ran}", not gpujs:${this.ctx.mode}${impl?.fallbackReason ? ` (${impl.fallbackReason})` : ''}`);
+    }
+  }
 }
 
 /** y[M, N] = x[M, K] W[N, K]^T (+ bias[N]). */
-export async function linear(ctx: GpuJsContext, x: Float32Array, W: Float32Array, bias: Float32Array | null, M: number, N: number, K: number): Promise<Float32Array> {
-  const kernel = ctx.gpu
-    .createKernel(function (this: IKernelFunctionThis, x: number[], W: number[], bias: number[], hasBias: number, K: number) {
-      const m = this.thread.y;
-      const n = this.thread.x;
+export function linear(k: GpuJsKernels, x: Tensor, W: Float32Array, bias: Float32Array | null, M: number, N: number, K: number): Promise<Tensor> {
+  return k.run(
+    'linear',
+    function (this: IKernelFunctionThis, x: number[], W: number[], bias: number[], hasBias: number, N: number, K: number) {
+      const m = Math.floor(this.thread.x / N);
+      const n = this.thread.x - m * N;
       let sum = 0;
-      for (let k = 0; k < K; k++) sum += x[m * K + k] * W[n * K + k];
+      for (let i = 0; i < K; i++) sum += x[m * K + i] * W[n * K + i];
       if (hasBias > 0) sum += bias[n];
       return sum;
-    })
-    .setOutput([N, M])
-    .setLoopMaxIterations(K + 1);
-  const result = kernel(x, W, bias ?? new Float32Array(1), bias ? 1 : 0, K);
-  const out = await flat(result, M, N);
-  kernel.destroy();
-  return out;
+    },
+    M * N,
+    K,
+    [x, W, bias ?? new Float32Array(1), bias ? 1 : 0, N, K],
+  );
 }
 
 /** LayerNorm over the last dimension: y[T, C] = (x - mean) / sqrt(var + eps) * weight (+ bias); mean and variance first, per row. */
-export async function layerNorm(ctx: GpuJsContext, x: Float32Array, weight: Float32Array, bias: Float32Array | null, T: number, C: number, eps: number): Promise<Float32Array> {
-  const mean = ctx.gpu
-    .createKernel(function (this: IKernelFunctionThis, x: number[], C: number) {
+export async function layerNorm(k: GpuJsKernels, x: Tensor, weight: Float32Array, bias: Float32Array | null, T: number, C: number, eps: number): Promise<Tensor> {
+  const mean = await k.run(
+    'layerNorm.mean',
+    function (this: IKernelFunctionThis, x: number[], C: number) {
       let sum = 0;
       for (let c = 0; c < C; c++) sum += x[this.thread.x * C + c];
       return sum / C;
-    })
-    .setOutput([T])
-    .setLoopMaxIterations(C + 1);
-  const variance = ctx.gpu
-    .createKernel(function (this: IKernelFunctionThis, x: number[], mean: number[], C: number) {
+    },
+    T,
+    C,
+    [x, C],
+  );
+  const variance = await k.run(
+    'layerNorm.variance',
+    function (this: IKernelFunctionThis, x: number[], mean: number[], C: number) {
       let sum = 0;
       for (let c = 0; c < C; c++) {
         const d = x[this.thread.x * C + c] - mean[this.thread.x];
         sum += d * d;
       }
       return sum / C;
-    })
-    .setOutput([T])
-    .setLoopMaxIterations(C + 1);
-  const normalize = ctx.gpu
-    .createKernel(function (this: IKernelFunctionThis, x: number[], mean: number[], variance: number[], weight: number[], bias: number[], hasBias: number, C: number, eps: number) {
-      const t = this.thread.y;
-      const c = this.thread.x;
-      let y = ((x[t * C + c] - mean[t]) / Math.sqrt(variance[t] + eps)) * weight[c];
+    },
+    T,
+    C,
+    [x, mean, C],
+  );
+  const y = await k.run(
+    'layerNorm.normalize',
+    function (this: IKernelFunctionThis, x: number[], mean: number[], variance: number[], weight: number[], bias: number[], hasBias: number, C: number, eps: number) {
+      const t = Math.floor(this.thread.x / C);
+      const c = this.thread.x - t * C;
+      let y = ((x[this.thread.x] - mean[t]) / Math.sqrt(variance[t] + eps)) * weight[c];
       if (hasBias > 0) y += bias[c];
       return y;
-    })
-    .setOutput([C, T]);
-  const m = await flat(mean(x, C), 1, T);
-  const v = await flat(variance(x, m, C), 1, T);
-  const out = await flat(normalize(x, m, v, weight, bias ?? new Float32Array(1), bias ? 1 : 0, C, eps), T, C);
-  for (const k of [mean, variance, normalize]) k.destroy();
-  return out;
+    },
+    T * C,
+    0,
+    [x, mean, variance, weight, bias ?? new Float32Array(1), bias ? 1 : 0, C, eps],
+  );
+  k.release(mean, variance);
+  return y;
 }
 
-/** GeGLU on the Wi output u[T, 2I]: gelu_erf(u[:, :I]) * u[:, I:], erf by Abramowitz-Stegun 7.1.26 (|error| < 1.5e-7) as in gemm.wgsl. */
-export async function geglu(ctx: GpuJsContext, u: Float32Array, T: number, I: number): Promise<Float32Array> {
-  const kernel = ctx.gpu
-    .createKernel(function (this: IKernelFunctionThis, u: number[], I: number) {
-      const t = this.thread.y;
-      const i = this.thread.x;
+/** GELU (erf form, HF's "gelu"), elementwise; erf by Abramowitz-Stegun 7.1.26 (|error| < 1.5e-7) as in gemm.wgsl. */
+export function gelu(k: GpuJsKernels, x: Tensor, size: number): Promise<Tensor> {
+  return k.run(
+    'gelu',
+    function (this: IKernelFunctionThis, x: number[]) {
+      const g = x[this.thread.x];
+      const z = g * 0.7071067811865476;
+      const a = Math.abs(z);
+      const s = 1 / (1 + 0.3275911 * a);
+      let erf = 1 - s * (0.254829592 + s * (-0.284496736 + s * (1.421413741 + s * (-1.453152027 + s * 1.061405429)))) * Math.exp(-a * a);
+      if (z < 0) erf = -erf;
+      return 0.5 * g * (1 + erf);
+    },
+    size,
+    0,
+    [x],
+  );
+}
+
+/** GeGLU on the Wi output u[T, 2I]: gelu(u[:, :I]) * u[:, I:], with gelu's erf. */
+export function geglu(k: GpuJsKernels, u: Tensor, T: number, I: number): Promise<Tensor> {
+  return k.run(
+    'geglu',
+    function (this: IKernelFunctionThis, u: number[], I: number) {
+      const t = Math.floor(this.thread.x / I);
+      const i = this.thread.x - t * I;
       const g = u[t * 2 * I + i];
       const z = g * 0.7071067811865476;
       const a = Math.abs(z);
-      const k = 1 / (1 + 0.3275911 * a);
-      const poly = k * (0.254829592 + k * (-0.284496736 + k * (1.421413741 + k * (-1.453152027 + k * 1.061405429))));
-      let erf = 1 - poly * Math.exp(-a * a);
+      const s = 1 / (1 + 0.3275911 * a);
+      let erf = 1 - s * (0.254829592 + s * (-0.284496736 + s * (1.421413741 + s * (-1.453152027 + s * 1.061405429)))) * Math.exp(-a * a);
       if (z < 0) erf = -erf;
       return 0.5 * g * (1 + erf) * u[t * 2 * I + I + i];
-    })
-    .setOutput([I, T]);
-  const out = await flat(kernel(u, I), T, I);
-  kernel.destroy();
-  return out;
-}
-
-/** Rows of the embedding table for each token: out[T, C] = table[tokens[t]] (ids as f32: exact below 2^24). */
-export async function embedding(ctx: GpuJsContext, tokens: ArrayLike<number>, table: Float32Array, C: number): Promise<Float32Array> {
-  const T = tokens.length;
-  const kernel = ctx.gpu
-    .createKernel(function (this: IKernelFunctionThis, tokens: number[], table: number[], C: number) {
-      return table[tokens[this.thread.y] * C + this.thread.x];
-    })
-    .setOutput([C, T]);
-  const out = await flat(kernel(Float32Array.from(tokens), table, C), T, C);
-  kernel.destroy();
-  return out;
+    },
+    T * I,
+    0,
+    [u, I],
+  );
 }
 
 /** a + b, elementwise (the residual adds). */
-export async function add(ctx: GpuJsContext, a: Float32Array, b: Float32Array): Promise<Float32Array> {
-  const kernel = ctx.gpu
-    .createKernel(function (this: IKernelFunctionThis, a: number[], b: number[]) {
+export function add(k: GpuJsKernels, a: Tensor, b: Tensor, size: number): Promise<Tensor> {
+  return k.run(
+    'add',
+    function (this: IKernelFunctionThis, a: number[], b: number[]) {
       return a[this.thread.x] + b[this.thread.x];
-    })
-    .setOutput([a.length]);
-  const out = await flat(kernel(a, b), 1, a.length);
-  kernel.destroy();
-  return out;
+    },
+    size,
+    0,
+    [a, b],
+  );
 }
 
 /**
- * RoPE on q and k of packed qkv[T, 3, H, D] with per-token positions, tables cos/sin[P, D/2]; v is copied.
- * Returns a new qkv (gpu.js kernels do not write in place).
+ * RoPE on q and k of packed qkv[T, 3, H, D] with per-token positions (as f32), tables cos/sin[P, D/2]; v is
+ * copied. Returns a new qkv (gpu.js kernels do not write in place).
  */
-export async function rope(ctx: GpuJsContext, qkv: Float32Array, positions: ArrayLike<number>, cos: Float32Array, sin: Float32Array, T: number, H: number, D: number): Promise<Float32Array> {
-  const kernel = ctx.gpu
-    .createKernel(function (this: IKernelFunctionThis, qkv: number[], positions: number[], cos: number[], sin: number[], H: number, D: number) {
-      const t = this.thread.y;
-      const e = this.thread.x; // index inside the token's 3 * H * D values
-      const C = H * D;
-      const value = qkv[t * 3 * C + e];
-      if (e >= 2 * C) return value; // v is not rotated
+export function rope(k: GpuJsKernels, qkv: Tensor, positions: Float32Array, cos: Float32Array, sin: Float32Array, T: number, H: number, D: number): Promise<Tensor> {
+  return k.run(
+    'rope',
+    function (this: IKernelFunctionThis, qkv: number[], positions: number[], cos: number[], sin: number[], H: number, D: number) {
+      const width = 3 * H * D;
+      const t = Math.floor(this.thread.x / width);
+      const e = this.thread.x - t * width; // index inside the token's q, k, v
+      const value = qkv[this.thread.x];
+      if (e >= 2 * H * D) return value; // v is not rotated
       const d = e % D;
       const half = D / 2;
       const row = positions[t] * half;
-      if (d < half) return value * cos[row + d] - qkv[t * 3 * C + e + half] * sin[row + d];
-      return value * cos[row + d - half] + qkv[t * 3 * C + e - half] * sin[row + d - half];
-    })
-    .setOutput([3 * H * D, T]);
-  const out = await flat(kernel(qkv, Float32Array.from(positions), cos, sin, H, D), T, 3 * H * D);
-  kernel.destroy();
-  return out;
+      if (d < half) return value * cos[row + d] - qkv[this.thread.x + half] * sin[row + d];
+      return value * cos[row + d - half] + qkv[this.thread.x - half] * sin[row + d - half];
+    },
+    T * 3 * H * D,
+    0,
+    [qkv, positions, cos, sin, H, D],
+  );
 }
 
-/**
- * Varlen attention with a window, materialized: scores[T*H, L] (masked keys at the most negative finite
- * float), then per row its max and sum of exponentials, then out[T, H*D] = softmax(scores) · v. Sequence
- * start and length per token come in as arrays (ids and offsets as f32, exact below 2^24).
- */
-export async function attention(ctx: GpuJsContext, qkv: Float32Array, cuSeqlens: ArrayLike<number>, H: number, D: number, window: readonly [number, number]): Promise<Float32Array> {
+/** Per token, its sequence's first token and length (as f32), from cuSeqlens: the varlen kernels' view of a packed batch. */
+export interface TokenSequences {
+  start: Float32Array;
+  length: Float32Array;
+  /** the longest sequence */
+  maxSeqlen: number;
+}
+
+export function tokenSequences(cuSeqlens: ArrayLike<number>): TokenSequences {
   const B = cuSeqlens.length - 1;
   const T = cuSeqlens[B];
   const start = new Float32Array(T);
   const length = new Float32Array(T);
-  let L = 1;
+  let maxSeqlen = 1;
   for (let b = 0; b < B; b++) {
-    L = Math.max(L, cuSeqlens[b + 1] - cuSeqlens[b]);
-    for (let t = cuSeqlens[b]; t < cuSeqlens[b + 1]; t++) {
-      start[t] = cuSeqlens[b];
-      length[t] = cuSeqlens[b + 1] - cuSeqlens[b];
-    }
+    const n = cuSeqlens[b + 1] - cuSeqlens[b];
+    maxSeqlen = Math.max(maxSeqlen, n);
+    start.fill(cuSeqlens[b], cuSeqlens[b], cuSeqlens[b + 1]);
+    length.fill(n, cuSeqlens[b], cuSeqlens[b + 1]);
   }
+  return { start, length, maxSeqlen };
+}
+
+/**
+ * Varlen attention with a window, materialized: scores[T*H, L] (masked keys at the lowest finite f32), then
+ * per row its max and sum of exponentials, then out[T, H*D] = softmax(scores) · v. window = [left, right],
+ * -1 for unlimited.
+ */
+export async function attention(k: GpuJsKernels, qkv: Tensor, seqs: TokenSequences, T: number, H: number, D: number, window: readonly [number, number]): Promise<Tensor> {
+  const L = seqs.maxSeqlen;
   const scale = Math.fround(1 / Math.sqrt(D));
-  const scores = ctx.gpu
-    .createKernel(function (this: IKernelFunctionThis, qkv: number[], start: number[], length: number[], H: number, D: number, left: number, right: number, scale: number) {
-      const row = this.thread.y; // t * H + h
-      const j = this.thread.x; // key index inside the sequence
+  const scores = await k.run(
+    'attention.scores',
+    function (this: IKernelFunctionThis, qkv: number[], start: number[], length: number[], H: number, D: number, L: number, left: number, right: number, scale: number) {
+      const row = Math.floor(this.thread.x / L); // t * H + h
+      const j = this.thread.x - row * L; // key index inside the sequence
       const t = Math.floor(row / H);
       const h = row - t * H;
       const i = t - start[t];
@@ -176,52 +268,80 @@ export async function attention(ctx: GpuJsContext, qkv: Float32Array, cuSeqlens:
       if (!visible) return -3.4028234663852886e38;
       const C = H * D;
       const q = t * 3 * C + h * D;
-      const k = (start[t] + j) * 3 * C + C + h * D;
+      const key = (start[t] + j) * 3 * C + C + h * D;
       let dot = 0;
-      for (let d = 0; d < D; d++) dot += qkv[q + d] * qkv[k + d];
+      for (let d = 0; d < D; d++) dot += qkv[q + d] * qkv[key + d];
       return dot * scale;
-    })
-    .setOutput([L, T * H])
-    .setLoopMaxIterations(D + 1);
-  const rowMax = ctx.gpu
-    .createKernel(function (this: IKernelFunctionThis, s: number[], L: number) {
+    },
+    T * H * L,
+    D,
+    [qkv, seqs.start, seqs.length, H, D, L, window[0], window[1], scale],
+  );
+  const rowMax = await k.run(
+    'attention.rowMax',
+    function (this: IKernelFunctionThis, s: number[], L: number) {
       let m = -3.4028234663852886e38;
       for (let j = 0; j < L; j++) m = Math.max(m, s[this.thread.x * L + j]);
       return m;
-    })
-    .setOutput([T * H])
-    .setLoopMaxIterations(L + 1);
-  const rowSum = ctx.gpu
-    .createKernel(function (this: IKernelFunctionThis, s: number[], m: number[], L: number) {
+    },
+    T * H,
+    L,
+    [scores, L],
+  );
+  const rowSum = await k.run(
+    'attention.rowSum',
+    function (this: IKernelFunctionThis, s: number[], m: number[], L: number) {
       let sum = 0;
       for (let j = 0; j < L; j++) {
         const v = s[this.thread.x * L + j];
         if (v > -3.4e38) sum += Math.exp(v - m[this.thread.x]);
       }
       return sum;
-    })
-    .setOutput([T * H])
-    .setLoopMaxIterations(L + 1);
-  const context = ctx.gpu
-    .createKernel(function (this: IKernelFunctionThis, qkv: number[], s: number[], m: number[], z: number[], start: number[], H: number, D: number, L: number) {
-      const t = this.thread.y;
-      const hd = this.thread.x; // h * D + d
-      const h = Math.floor(hd / D);
-      const row = t * H + h;
+    },
+    T * H,
+    L,
+    [scores, rowMax, L],
+  );
+  const context = await k.run(
+    'attention.context',
+    function (this: IKernelFunctionThis, qkv: number[], s: number[], m: number[], z: number[], start: number[], H: number, D: number, L: number) {
       const C = H * D;
+      const t = Math.floor(this.thread.x / C);
+      const hd = this.thread.x - t * C; // h * D + d
+      const row = t * H + Math.floor(hd / D);
       let acc = 0;
       for (let j = 0; j < L; j++) {
         const v = s[row * L + j];
         if (v > -3.4e38) acc += (Math.exp(v - m[row]) / z[row]) * qkv[(start[t] + j) * 3 * C + 2 * C + hd];
       }
       return acc;
-    })
-    .setOutput([H * D, T])
-    .setLoopMaxIterations(L + 1);
-  const s = await flat(scores(qkv, start, length, H, D, window[0], window[1], scale), T * H, L);
-  const m = await flat(rowMax(s, L), 1, T * H);
-  const z = await flat(rowSum(s, m, L), 1, T * H);
-  const out = await flat(context(qkv, s, m, z, start, H, D, L), T, H * D);
-  for (const k of [scores, rowMax, rowSum, context]) k.destroy();
-  return out;
+    },
+    T * H * D,
+    L,
+    [qkv, scores, rowMax, rowSum, seqs.start, H, D, L],
+  );
+  k.release(scores, rowMax, rowSum);
+  return context;
+}
+
+/** last[T, C] -> pooled[B, C]: each sequence's first token (cls), or the mean over its tokens (mean). */
+export function pool(k: GpuJsKernels, last: Tensor, cuSeqlens: Float32Array, maxSeqlen: number, B: number, C: number, pooling: 'cls' | 'mean'): Promise<Tensor> {
+  return k.run(
+    'pool',
+    function (this: IKernelFunctionThis, last: number[], cuSeqlens: number[], C: number, mean: number, L: number) {
+      const b = Math.floor(this.thread.x / C);
+      const c = this.thread.x - b * C;
+      const start = cuSeqlens[b];
+      if (mean < 1) return last[start * C + c];
+      const n = cuSeqlens[b + 1] - start;
+      let sum = 0;
+      for (let i = 0; i < L; i++) {
+        if (i < n) sum += last[(start + i) * C + c];
+      }
+      return sum / n;
+    },
+    B * C,
+    maxSeqlen,
+    [last, cuSeqlens, C, pooling === 'mean' ? 1 : 0, maxSeqlen],
+  );
 }

@@ -71,3 +71,13 @@ export async function createGpuJs(requested: GpuJsMode | 'auto'): Promise<GpuJsC
   }
   throw new GpuJsModeError(requested === 'auto' ? `no gpu.js mode can run here (${tried.join('; ')})` : `gpujs:${requested} cannot run here: ${tried.join('; ')}`);
 }
+
+/**
+ * Destroys gpu.js's WebGPU device (one per process, shared by every instance; `gpu.destroy()` leaves it), so
+ * the process can exit: Dawn keeps Node alive while a device exists.
+ */
+export async function closeGpuJsDevice(): Promise<void> {
+  if (!nodeWebGpu) return;
+  const { WebGPUContext } = (await import('gpu.js')) as unknown as { WebGPUContext: { destroy(): Promise<void> } };
+  await WebGPUContext.destroy();
+}
