@@ -12,8 +12,11 @@ import { type ResultRow, resultRow } from './results.ts';
 import { type Timing, time } from './timing.ts';
 import { PAPER_DOCUMENTS, PAPER_WORKLOADS, type Workload, randomSequences, workloadLengths } from './workloads.ts';
 
-/** Model backends `npm run bench` can run: the reference in each precision, and the WebGPU engine and its ablations. */
-export const MODEL_BACKENDS = ['reference:fp32', 'reference:fp64', 'webgpu', 'webgpu:padded', 'webgpu:materialized'] as const;
+/**
+ * Model backends `npm run bench` can run: the reference in each precision, the WebGPU engine and its
+ * ablations, and the gpu.js model (gpujs: auto selection; gpujs:MODE forces one).
+ */
+export const MODEL_BACKENDS = ['reference:fp32', 'reference:fp64', 'webgpu', 'webgpu:padded', 'webgpu:materialized', 'gpujs', 'gpujs:webgpu', 'gpujs:webasm', 'gpujs:cpu'] as const;
 export type ModelBackend = (typeof MODEL_BACKENDS)[number];
 
 export interface StageSpec {
@@ -42,7 +45,10 @@ export type Emit = (event: { row?: ResultRow; progress?: string; note?: string }
 
 export async function runStage(spec: StageSpec, emit: Emit): Promise<void> {
   const config = presetConfig(spec.config);
-  if (spec.stage === 'model') return spec.backend!.startsWith('reference') ? referenceStage(spec, config, emit) : webgpuStage(spec, config, emit);
+  if (spec.stage === 'model') {
+    if (spec.backend!.startsWith('reference')) return referenceStage(spec, config, emit);
+    return spec.backend!.startsWith('gpujs') ? gpujsStage(spec, config, emit) : webgpuStage(spec, config, emit);
+  }
   if (spec.stage === 'kernels') return kernelStage(spec, config, emit);
   return maxBatchStage(spec, config, emit);
 }
@@ -93,6 +99,48 @@ async function webgpuStage(spec: StageSpec, config: ModernBertConfig, emit: Emit
   } finally {
     gpu.destroyModel(model);
     await closeSharedDevice();
+  }
+}
+
+/**
+ * The gpu.js model. The backend column is the mode that ran (gpujs:webasm, ...), whatever was asked; a
+ * fallback and its reason go in the note. A workload too large for one pass (gpu.js indexes in f32) runs as
+ * consecutive sub-batches, said in the note; one whose single sequence is too large is skipped with a note.
+ */
+async function gpujsStage(spec: StageSpec, config: ModernBertConfig, emit: Emit): Promise<void> {
+  const requested = (spec.backend!.split(':')[1] ?? 'auto') as 'auto' | 'webgpu' | 'webasm' | 'cpu';
+  const gpujs = await import('../optimized/gpujs/modernbert.ts');
+  const { closeGpuJsDevice } = await import('../optimized/gpujs/mode.ts');
+  const model = await gpujs.createGpuJsModel(randomModel(config, fp32, spec.seed), requested);
+  try {
+    for (const workload of spec.workloads.filter((w) => wanted(spec, w.name))) {
+      let groups: number[][];
+      try {
+        groups = gpujs.subBatches(config, workload.lengths);
+      } catch (e) {
+        emit({ note: `${spec.backend} ${workload.name}: skipped: ${(e as Error).message}` });
+        continue;
+      }
+      emit({ progress: workload.name });
+      const sequences = randomSequences(workload.lengths, config.vocabSize, spec.seed);
+      let next = 0;
+      const batches = groups.map((g) => sequences.slice(next, (next += g.length)));
+      const n = repeat(spec, workload.name);
+      const t = await time(workload.name, async () => {
+        for (let i = 0; i < n; i++) for (const batch of batches) await gpujs.forward(model, batch, { allowLongSequences: true });
+      }, spec);
+      const note = [
+        `gpu.js ${packageVersion('gpu.js')} kernels, materialized attention; wall clock per forward pass through the readback of last_hidden_state`,
+        requested === 'auto' ? `auto selection ran ${model.mode}${model.fallback ? ` (fallback: ${model.fallback})` : ''}` : '',
+        batches.length > 1 ? `run as ${batches.length} sub-batches (gpu.js indexes in f32: every tensor below 2^24 values)` : '',
+        model.mode === 'webgpu' ? 'device memory not measured (gpu.js does not report it)' : 'peak memory: the process peak RSS so far',
+      ].filter(Boolean).join('; ');
+      const peak = model.mode === 'webgpu' ? null : process.resourceUsage().maxRSS * 1024;
+      emit({ row: { ...modelRow(spec, workload, `gpujs:${model.mode}`, requested === 'auto' ? 'auto' : '', 'fp32', t, peak, note), versions: `gpu.js ${packageVersion('gpu.js')}` } });
+    }
+  } finally {
+    gpujs.destroyModel(model);
+    await closeGpuJsDevice();
   }
 }
 

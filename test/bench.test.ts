@@ -10,9 +10,9 @@ import { bench, tempDir } from './helpers.ts';
 
 describe('bench options', () => {
   it('sizes the suite to the machine', () => {
-    expect(parseBenchArgs([], false)).toMatchObject({ suite: 'cpu', config: 'small', backends: ['reference:fp32', 'reference:fp64'], kernels: false });
+    expect(parseBenchArgs([], false)).toMatchObject({ suite: 'cpu', config: 'small', backends: ['reference:fp32', 'reference:fp64', 'gpujs:webasm', 'gpujs:cpu'], kernels: false });
     const gpu = parseBenchArgs([], true);
-    expect(gpu).toMatchObject({ suite: 'gpu', config: 'base', kernels: true });
+    expect(gpu).toMatchObject({ suite: 'gpu', config: 'base', kernels: true, backends: ['webgpu', 'webgpu:padded', 'webgpu:materialized', 'gpujs:webgpu'] });
     expect(gpu.workloads.map((w) => w.name)).toEqual(['fixed_short', 'variable_short', 'fixed_long', 'variable_long']);
   });
 
@@ -62,5 +62,18 @@ describe('npm run bench', () => {
     }
     expect(Object.keys(rows[0])).toEqual([...RESULT_COLUMNS]);
     expect(rows.find((x) => x.backend === 'webgpu' && x.kind === 'model')!.adapter).toMatch(/swiftshader/i);
+  });
+
+  it('runs every gpu.js mode, each row naming the mode that ran (auto selection in its variant and note)', () => {
+    const out = join(tempDir(), 'run');
+    const r = bench(['--suite', 'cpu', '--backends', 'gpujs:webasm,gpujs:cpu,gpujs:webgpu,gpujs', '--workload', '8x2', '--peers', 'none', '--max-batch', 'no', '--runs', '1', '--warmup', '0', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const rows = parseResultsCsv(readFileSync(join(out, 'results.csv'), 'utf8'), 'results.csv');
+    expect(rows.map((x) => `${x.backend}/${x.variant}`)).toEqual(['gpujs:webasm/', 'gpujs:cpu/', 'gpujs:webgpu/', 'gpujs:webgpu/auto']);
+    for (const x of rows) {
+      expect(Number(x.tokens_per_s)).toBeGreaterThan(0);
+      expect(x.versions).toMatch(/^gpu\.js \d/);
+    }
+    expect(rows[3].note).toMatch(/auto selection ran webgpu;/);
   });
 });

@@ -247,8 +247,8 @@ export function tokenSequences(cuSeqlens: ArrayLike<number>): TokenSequences {
 }
 
 /**
- * Varlen attention with a window, materialized: scores[T*H, L] (masked keys at the lowest finite f32), then
- * per row its max and sum of exponentials, then out[T, H*D] = softmax(scores) · v. window = [left, right],
+ * Varlen attention with a window, materialized: scores[T*H, L] (masked keys at the lowest finite f32), per row
+ * its max, the weights exp(score - max) (0 where masked) and their sum, then out[T, H*D] = weights · v / sum. window = [left, right],
  * -1 for unlimited.
  */
 export async function attention(k: GpuJsKernels, qkv: Tensor, seqs: TokenSequences, T: number, H: number, D: number, window: readonly [number, number]): Promise<Tensor> {
@@ -288,39 +288,52 @@ export async function attention(k: GpuJsKernels, qkv: Tensor, seqs: TokenSequenc
     L,
     [scores, L],
   );
+  // exp once per score, not once per output value (an exp is a long software routine in WebAssembly).
+  const weights = await k.run(
+    'attention.weights',
+    function (this: IKernelFunctionThis, s: number[], m: number[], L: number) {
+      const v = s[this.thread.x];
+      if (v > -3.4e38) return Math.exp(v - m[Math.floor(this.thread.x / L)]);
+      return 0;
+    },
+    T * H * L,
+    0,
+    [scores, rowMax, L],
+  );
   const rowSum = await k.run(
     'attention.rowSum',
-    function (this: IKernelFunctionThis, s: number[], m: number[], L: number) {
+    function (this: IKernelFunctionThis, e: number[], L: number) {
       let sum = 0;
-      for (let j = 0; j < L; j++) {
-        const v = s[this.thread.x * L + j];
-        if (v > -3.4e38) sum += Math.exp(v - m[this.thread.x]);
-      }
+      for (let j = 0; j < L; j++) sum += e[this.thread.x * L + j];
       return sum;
     },
     T * H,
     L,
-    [scores, rowMax, L],
+    [weights, L],
   );
   const context = await k.run(
     'attention.context',
-    function (this: IKernelFunctionThis, qkv: number[], s: number[], m: number[], z: number[], start: number[], H: number, D: number, L: number) {
+    function (this: IKernelFunctionThis, qkv: number[], e: number[], z: number[], start: number[], length: number[], H: number, D: number, L: number, left: number, right: number) {
       const C = H * D;
       const t = Math.floor(this.thread.x / C);
       const hd = this.thread.x - t * C; // h * D + d
       const row = t * H + Math.floor(hd / D);
+      // only the keys inside the window: a local layer reads 2w + 1 of them, not the whole sequence
+      const i = t - start[t];
+      let from = 0;
+      let to = length[t];
+      if (left >= 0) from = Math.max(0, i - left);
+      if (right >= 0) to = Math.min(to, i + right + 1);
+      const keys = to - from;
       let acc = 0;
-      for (let j = 0; j < L; j++) {
-        const v = s[row * L + j];
-        if (v > -3.4e38) acc += (Math.exp(v - m[row]) / z[row]) * qkv[(start[t] + j) * 3 * C + 2 * C + hd];
-      }
-      return acc;
+      for (let j = 0; j < keys; j++) acc += e[row * L + from + j] * qkv[(start[t] + from + j) * 3 * C + 2 * C + hd]; // an integer counter: WGSL increments only integers
+      return acc / z[row];
     },
     T * H * D,
     L,
-    [qkv, scores, rowMax, rowSum, seqs.start, H, D, L],
+    [qkv, weights, rowSum, seqs.start, seqs.length, H, D, L, window[0], window[1]],
   );
-  k.release(scores, rowMax, rowSum);
+  k.release(scores, rowMax, weights, rowSum);
   return context;
 }
 

@@ -48,10 +48,47 @@ interface RopeTables {
   sin: Float32Array;
 }
 
+/**
+ * The largest tensor a pass over sequences of these lengths indexes, and what it is. gpu.js indexes in f32, so
+ * a pass needs it below 2^24 values (MLM logits run in vocabulary blocks and are not counted).
+ */
+export function largestTensor(config: ModernBertConfig, lengths: readonly number[]): { values: number; name: string } {
+  const T = lengths.reduce((a, b) => a + b, 0);
+  const L = Math.max(1, ...lengths);
+  const candidates = [
+    { values: T * 3 * config.hiddenSize, name: `qkv [${T}, ${3 * config.hiddenSize}]` },
+    { values: T * 2 * config.intermediateSize, name: `the Wi output [${T}, ${2 * config.intermediateSize}]` },
+    { values: T * config.numAttentionHeads * L, name: `the attention scores [${T} x ${config.numAttentionHeads} heads, ${L}]` },
+  ];
+  return candidates.reduce((a, b) => (b.values > a.values ? b : a));
+}
+
+/** Sequences in consecutive groups whose passes fit gpu.js's f32 indexing; a sequence that fits alone nowhere is an error. */
+export function subBatches(config: ModernBertConfig, lengths: readonly number[]): number[][] {
+  const groups: number[][] = [];
+  for (const n of lengths) {
+    const last = groups.at(-1);
+    if (last && largestTensor(config, [...last, n]).values < MAX_ELEMENTS) last.push(n);
+    else {
+      checkSize(config, [n]);
+      groups.push([n]);
+    }
+  }
+  return groups;
+}
+
+function checkSize(config: ModernBertConfig, lengths: readonly number[]): void {
+  const largest = largestTensor(config, lengths);
+  if (largest.values >= MAX_ELEMENTS) {
+    throw new BatchError(`the gpujs backend cannot run this batch in one pass: ${largest.name} holds ${largest.values} values, and gpu.js indexes in f32, exact below 2^24 = ${MAX_ELEMENTS}; run fewer or shorter sequences per batch`);
+  }
+}
+
 export async function forward(model: GpuJsModel, input: BatchInput, options: ForwardOptions = {}): Promise<ForwardOutput> {
   const { config, weights, kernels } = model;
   const batch = toPackedBatch(input);
   validateBatch(config, batch, options);
+  checkSize(config, Array.from({ length: batch.batchSize }, (_, b) => batch.cuSeqlens[b + 1] - batch.cuSeqlens[b]));
   if (options.mlmLogits && !weights.decoder) throw new BatchError('this checkpoint has no MLM head (head.*, and decoder.bias when decoder_bias is set)');
   if (options.pooling?.length && !(weights.head && weights.classifier)) throw new BatchError('this checkpoint has no classification head (head.*, classifier.weight, classifier.bias)');
   const T = batch.totalTokens;
