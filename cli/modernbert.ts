@@ -23,7 +23,7 @@ const USAGE = `usage:
       Versions, the backends available on this machine, and the GPU adapter if any.
   modernbert bench [options]
       The benchmark suite (same as npm run bench); modernbert bench --help lists its options.
-  modernbert eval parity [--cases DIR] [--backends reference:fp32,reference:fp64,webgpu]
+  modernbert eval parity [--cases DIR] [--backends reference:fp32,reference:fp64,webgpu,gpujs:webasm,...]
       Every golden case on every backend (default: all available here): a table of the max and mean
       absolute error of each output. Exit 0: all within tolerance; 1: one is not.
   modernbert eval fill-mask --model DIR [--backend reference|webgpu] [--top-k 5] ["text with [MASK]" ...]
@@ -105,8 +105,11 @@ async function evaluate(args: string[], out: (s: string) => void): Promise<numbe
   const { evalParity, evalTable, goldenCases } = await import('../evals/eval-parity.ts');
   const cases = goldenCases(values.cases);
   if (cases.length === 0) throw new Error(`--cases: ${values.cases} holds no golden case folders (each with io.safetensors)`);
-  let names = values.backends?.split(',') ?? ['reference:fp32', 'reference:fp64', 'webgpu'];
-  if (!values.backends && !(await machineInfo()).backends.find((b) => b.name === 'webgpu')?.available) names = names.filter((n) => n !== 'webgpu');
+  let names = values.backends?.split(',') ?? ['reference:fp32', 'reference:fp64', 'webgpu', 'gpujs:webgpu', 'gpujs:webasm', 'gpujs:cpu'];
+  if (!values.backends) {
+    const available = new Set((await machineInfo()).backends.filter((b) => b.available).map((b) => b.name));
+    names = names.filter((n) => available.has(n.replace(/:fp(32|64)$/, '')));
+  }
   // NAME or NAME:PRECISION, where NAME may itself hold a mode (gpujs:webasm).
   const backends = names.map((n) => {
     const [, backend, precision = 'fp32'] = /^(.+?)(?::(fp32|fp64))?$/.exec(n)!;

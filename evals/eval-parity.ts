@@ -30,9 +30,11 @@ export async function evalParity(caseDirs: readonly string[], backends: readonly
     const golden = readGoldenCase(dir);
     for (const { backend, precision } of backends) {
       const { result, meanAbsErr } = await evaluateParity(golden, backend, precision);
+      // gpujs with auto selection: say which mode ran
+      const name = result.mode && backend === 'gpujs' ? `gpujs (ran ${result.mode})` : backend;
       for (const [output, max] of Object.entries(result.max_abs_err)) {
         const tolerance = result.tolerance[output];
-        rows.push({ case: result.case, backend, precision, output, max_abs_err: max, mean_abs_err: meanAbsErr[output], tolerance, pass: max <= tolerance });
+        rows.push({ case: result.case, backend: name, precision, output, max_abs_err: max, mean_abs_err: meanAbsErr[output], tolerance, pass: max <= tolerance });
       }
     }
   }

@@ -113,7 +113,7 @@ describe('modernbert parity', () => {
 
   it('exits 2 on a bad option', () => {
     expect(cli('parity', join(GOLDEN, 'tiny'), '--precision', 'fp16')).toMatchObject({ code: 2, stderr: expect.stringMatching(/--precision must be fp32 or fp64/) });
-    expect(cli('parity', join(GOLDEN, 'tiny'), '--backend', 'cuda')).toMatchObject({ code: 2, stderr: expect.stringMatching(/unknown backend "cuda" \(available: reference, webgpu\)/) });
+    expect(cli('parity', join(GOLDEN, 'tiny'), '--backend', 'cuda')).toMatchObject({ code: 2, stderr: expect.stringMatching(/unknown backend "cuda" \(available: reference, webgpu, gpujs, gpujs:webgpu, gpujs:webasm, gpujs:cpu\)/) });
     expect(cli('parity')).toMatchObject({ code: 2, stderr: expect.stringMatching(/expected one case directory/) });
     expect(cli('frobnicate').code).toBe(2);
   });
@@ -127,5 +127,10 @@ describe('modernbert info', () => {
     expect(info.node).toBe(process.versions.node);
     expect(info.backends.map((b: { name: string }) => b.name)).toContain('reference');
     expect(cli('info').stdout).toMatch(/backends:\n {2}\+ reference .*\n {2}\+ webgpu +WGSL kernels on /);
+    // gpu.js: the mode auto selection runs (webgpu: SwiftShader is an adapter), and each forced mode
+    const gpujs = Object.fromEntries(info.backends.filter((b: { name: string }) => b.name.startsWith('gpujs')).map((b: { name: string; available: boolean; detail: string }) => [b.name, b]));
+    expect(Object.keys(gpujs)).toEqual(['gpujs', 'gpujs:webgpu', 'gpujs:webasm', 'gpujs:cpu']);
+    expect(gpujs.gpujs).toMatchObject({ available: true, detail: 'runs as gpujs:webgpu' });
+    for (const mode of ['webgpu', 'webasm', 'cpu']) expect(gpujs[`gpujs:${mode}`].available).toBe(true);
   });
 });

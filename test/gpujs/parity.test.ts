@@ -1,9 +1,9 @@
 // `modernbert parity` on the gpu.js backend: every golden case in every mode (webgpu on SwiftShader here),
 // the mode that ran in the JSON line, and a mode that cannot run as an error, never a silent fallback.
 import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { GOLDEN, GOLDEN_CASES } from '../helpers.ts';
+import { GOLDEN, GOLDEN_CASES, copyOfCase } from '../helpers.ts';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'modernbert.js');
 
@@ -48,5 +48,13 @@ describe('gpu.js mode selection through the CLI', () => {
     const r = spawnSync(process.execPath, [BIN, 'parity', join(GOLDEN, 'tiny'), '--backend', 'gpujs:cpu', '--precision', 'fp64'], { encoding: 'utf8' });
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/--precision: the gpujs backend computes in fp32 only/);
+  });
+
+  it('modernbert eval parity takes NAME:MODE backends, and says which mode auto selection ran', () => {
+    const cases = dirname(copyOfCase('tiny'));
+    const r = spawnSync(process.execPath, [BIN, 'eval', 'parity', '--cases', cases, '--backends', 'gpujs:cpu,gpujs'], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/\| tiny \| gpujs:cpu \| fp32 \| last_hidden_state \| .* \| yes \|/);
+    expect(r.stdout).toMatch(/\| tiny \| gpujs \(ran webgpu\) \| fp32 \| mlm_logits \| .* \| yes \|/);
   });
 });
