@@ -19,6 +19,10 @@ const USAGE = `usage:
   modernbert plan --config base|large|small --lengths 8192x4 --backend webgpu [--ablate padded,materialized]
       Plans a forward pass from the engine's own allocations, running no kernel, and prints one JSON line:
       {"backend", "tokens", "peak_bytes", "weight_bytes", "activation_bytes"}.
+  modernbert tokenize [--tokenizer DIR] [--pair TEXT] [--max-length N [--truncate]] "text" ...
+      Prints the ids of each text as one JSON array per line ([CLS] ... [SEP]; with --pair, [CLS] A [SEP] B [SEP]).
+      DIR holds tokenizer.json and tokenizer_config.json (default: the ModernBERT tokenizer bundled here).
+      A text over the maximum length (default: model_max_length) is an error unless --truncate.
   modernbert info [--json]
       Versions, the backends available on this machine, and the GPU adapter if any.
   modernbert bench [options]
@@ -40,6 +44,8 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         return await parity(rest, out);
       case 'info':
         return await info(rest, out);
+      case 'tokenize':
+        return await tokenize(rest, out);
       case 'plan':
         return await plan(rest, out);
       case 'bench':
@@ -78,6 +84,25 @@ async function parity(args: string[], out: (s: string) => void): Promise<number>
   const result = await runParity(positionals[0], values.backend, precision as PrecisionName);
   out(JSON.stringify(result) + '\n');
   return result.pass ? 0 : 1;
+}
+
+async function tokenize(args: string[], out: (s: string) => void): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { tokenizer: { type: 'string', default: BUNDLED_TOKENIZER }, pair: { type: 'string' }, 'max-length': { type: 'string' }, truncate: { type: 'boolean', default: false } },
+  });
+  if (positionals.length === 0) throw new Error('expected at least one text to tokenize');
+  if (values.pair !== undefined && positionals.length !== 1) throw new Error(`--pair pairs with one text, got ${positionals.length}`);
+  const maxLength = values['max-length'] === undefined ? undefined : Number(values['max-length']);
+  if (maxLength !== undefined && !(Number.isInteger(maxLength) && maxLength >= 2)) throw new Error(`--max-length must be an integer >= 2, got "${values['max-length']}"`);
+  const { loadTokenizer } = await import('../reference/files.ts');
+  const tokenizer = loadTokenizer(values.tokenizer);
+  const texts = values.pair === undefined ? positionals : [[positionals[0], values.pair] as const];
+  // every text is encoded before anything is printed: an error leaves no partial output
+  const ids = tokenizer.encodeBatch(texts, { maxLength, truncation: values.truncate ? 'truncate' : 'error' });
+  out(ids.map((x) => JSON.stringify(x)).join('\n') + '\n');
+  return 0;
 }
 
 async function plan(args: string[], out: (s: string) => void): Promise<number> {
@@ -147,6 +172,8 @@ async function evaluateCheckpoint(what: 'fill-mask' | 'embeddings', args: string
   return check.pass ? 0 : 1;
 }
 
+// The ModernBERT tokenizer shipped with the project.
+const BUNDLED_TOKENIZER = fileURLToPath(new URL('../test/fixtures/tokenizer/modernbert', import.meta.url));
 // The golden cases shipped with the project.
 const GOLDEN_DIR = fileURLToPath(new URL('../test/fixtures/golden', import.meta.url));
 

@@ -134,3 +134,21 @@ describe('modernbert info', () => {
     for (const mode of ['webgpu', 'webasm', 'cpu']) expect(gpujs[`gpujs:${mode}`].available).toBe(true);
   });
 });
+
+describe('modernbert tokenize', () => {
+  const TOKENIZER = join(GOLDEN, '..', 'tokenizer', 'modernbert');
+
+  it('prints the ids as JSON (the issue\'s example), one line per text, pairs with --pair', () => {
+    expect(cli('tokenize', '--tokenizer', TOKENIZER, 'The capital of France is [MASK].')).toMatchObject({ code: 0, stdout: '[50281,510,5347,273,6181,310,50284,15,50282]\n' });
+    expect(cli('tokenize', 'Hello world! This is a test.', 'The apple and banana are fruits')).toMatchObject({ code: 0, stdout: '[50281,12092,1533,2,831,310,247,1071,15,50282]\n[50281,510,19126,285,36767,403,18098,50282]\n' });
+    expect(cli('tokenize', '--pair', 'Paris is nice.', 'The capital of France is [MASK].').stdout).toBe('[50281,510,5347,273,6181,310,50284,15,50282,36062,310,5322,15,50282]\n');
+  });
+
+  it('a text past --max-length is exit 2 with nothing printed, unless --truncate', () => {
+    expect(cli('tokenize', '--max-length', '5', 'ok', 'The capital of France is [MASK].')).toMatchObject({ code: 2, stdout: '', stderr: 'modernbert tokenize: text 1 has 9 tokens, more than the maximum length 5, and truncation is off\n' });
+    expect(cli('tokenize', '--max-length', '5', '--truncate', 'The capital of France is [MASK].').stdout).toBe('[50281,510,5347,273,50282]\n');
+    expect(cli('tokenize', '--max-length', 'x', 'a')).toMatchObject({ code: 2, stderr: expect.stringMatching(/--max-length must be an integer >= 2, got "x"/) });
+    expect(cli('tokenize')).toMatchObject({ code: 2, stderr: expect.stringMatching(/expected at least one text/) });
+    expect(cli('tokenize', '--tokenizer', '/nonexistent', 'a')).toMatchObject({ code: 2, stderr: expect.stringMatching(/\/nonexistent\/tokenizer\.json: file not found/) });
+  });
+});

@@ -1,6 +1,5 @@
-// The checkpoint evaluations (fill-mask, embedding sanity) and the tokenizer they read, on a real-format
-// folder: the real ModernBERT tokenizer with the `small` config's random weights (ModernBERT's vocabulary).
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// The checkpoint evaluations (fill-mask, embedding sanity) on a real-format folder: the real ModernBERT tokenizer with the `small` config's random weights (ModernBERT's vocabulary).
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,35 +10,8 @@ import { parseConfig, presetConfig } from '../reference/config.ts';
 import { loadCheckpoint, loadTokenizer, saveCheckpoint } from '../reference/files.ts';
 import { forward } from '../reference/modernbert.ts';
 import { fp32 } from '../reference/ops.ts';
-import { tempDir } from './helpers.ts';
 
 const TOKENIZER = join(import.meta.dirname, 'fixtures', 'tokenizer', 'modernbert');
-
-describe('tokenizer', () => {
-  const tokenizer = loadTokenizer(TOKENIZER);
-
-  it('reproduces the published ModernBERT encodings (fixture README)', () => {
-    expect(tokenizer.encode('The capital of France is [MASK].')).toEqual([50281, 510, 5347, 273, 6181, 310, 50284, 15, 50282]);
-    expect(tokenizer.encode('Hello world! This is a test.')).toEqual([50281, 12092, 1533, 2, 831, 310, 247, 1071, 15, 50282]);
-    expect(tokenizer.encode('The pH of H₂O is ~7.0')).toEqual([50281, 510, 8487, 273, 388, 46979, 213, 48, 310, 5062, 24, 15, 17, 50282]);
-    expect(tokenizer.maskTokenId).toBe(50284);
-    expect(tokenizer.vocabSize).toBe(50368);
-    expect(tokenizer.decode([50281, 510, 5347, 50282])).toBe('The capital');
-  });
-
-  it('names the file and field at fault', () => {
-    const dir = tempDir();
-    expect(() => loadTokenizer(dir)).toThrow(`${join(dir, 'tokenizer.json')}: file not found`);
-    writeFileSync(join(dir, 'tokenizer.json'), '{"model": ');
-    expect(() => loadTokenizer(dir)).toThrow(/tokenizer\.json: not valid JSON/);
-    copyFileSync(join(TOKENIZER, 'tokenizer.json'), join(dir, 'tokenizer.json'));
-    expect(() => loadTokenizer(dir)).toThrow(`${join(dir, 'tokenizer_config.json')}: file not found`);
-    writeFileSync(join(dir, 'tokenizer_config.json'), '{"pad_token": "[PAD]"}');
-    expect(() => loadTokenizer(dir)).toThrow(/tokenizer_config\.json: field "mask_token" must be a string/);
-    writeFileSync(join(dir, 'tokenizer_config.json'), '{"mask_token": "<mask>"}');
-    expect(() => loadTokenizer(dir)).toThrow(/the mask token "<mask>" \(tokenizer_config\.json\) is not in "added_tokens"/);
-  });
-});
 
 describe('checkpoint evaluations', () => {
   let dir: string;
