@@ -1,0 +1,31 @@
+// modernbert-ts's public entry point: loadModel and the pipeline it returns, plus the pieces a caller may
+// want on their own (the tokenizer, the reference forward pass).
+import type { ModernBertWeights } from '../reference/checkpoint.ts';
+import type { ModernBertConfig } from '../reference/config.ts';
+import { loadCheckpoint, loadTokenizer } from '../reference/files.ts';
+import { fp32 } from '../reference/ops.ts';
+import type { ModernBertTokenizer } from '../reference/tokenizer.ts';
+import { type LoadModelOptions, ModernBertPipeline } from './model.ts';
+
+export { BACKENDS, type Backend, type Classification, type FillMaskPrediction, type LoadModelOptions, ModelInputError, ModernBertPipeline, type TextOptions } from './model.ts';
+export { loadTokenizer } from '../reference/files.ts';
+export type { ModernBertTokenizer, EncodeOptions, TextInput } from '../reference/tokenizer.ts';
+
+/** In-memory model: a config and fp32 weights, with a tokenizer for the text tasks. */
+export interface ModelSource {
+  config: ModernBertConfig;
+  weights: ModernBertWeights;
+  tokenizer?: ModernBertTokenizer;
+}
+
+/**
+ * A model from a checkpoint folder (config.json, model.safetensors, tokenizer.json, tokenizer_config.json) or
+ * from memory, on a backend ('auto': webgpu on a real GPU, else reference).
+ */
+export async function loadModel(source: string | ModelSource, options: LoadModelOptions = {}): Promise<ModernBertPipeline> {
+  if (typeof source === 'string') {
+    const tokenizer = loadTokenizer(source);
+    return ModernBertPipeline.create(loadCheckpoint(source, fp32), tokenizer, options.backend ?? 'auto');
+  }
+  return ModernBertPipeline.create({ config: source.config, weights: source.weights }, source.tokenizer ?? null, options.backend ?? 'auto');
+}

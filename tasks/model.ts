@@ -1,0 +1,189 @@
+// The library API: a checkpoint folder (config.json, model.safetensors, tokenizer.json,
+// tokenizer_config.json) as a model that embeds, fills masks and classifies texts, on any backend. Texts are
+// tokenized here, batched by length (so packed batches stay dense), and results come back in input order.
+// Texts longer than the model's maximum length are an error unless the caller asks for truncation.
+import type { Checkpoint } from '../reference/checkpoint.ts';
+import type { ModernBertConfig } from '../reference/config.ts';
+import { type BatchInput, type ForwardOptions, type ForwardOutput, forward as referenceForward, pool } from '../reference/modernbert.ts';
+import { fp32 } from '../reference/ops.ts';
+import type { EncodeOptions, ModernBertTokenizer } from '../reference/tokenizer.ts';
+
+/** reference (pure TypeScript), webgpu (WGSL engine), gpujs[:mode]; auto: webgpu on a real GPU, else reference. */
+export type Backend = 'reference' | 'webgpu' | 'gpujs' | 'gpujs:webgpu' | 'gpujs:webasm' | 'gpujs:cpu';
+export const BACKENDS: readonly Backend[] = ['reference', 'webgpu', 'gpujs', 'gpujs:webgpu', 'gpujs:webasm', 'gpujs:cpu'];
+
+export interface LoadModelOptions {
+  backend?: Backend | 'auto';
+}
+
+/** What to do with a text longer than the maximum length: 'error' (default) or 'truncate'. */
+export interface TextOptions {
+  truncation?: EncodeOptions['truncation'];
+}
+
+export interface FillMaskPrediction {
+  token: number;
+  tokenStr: string;
+  /** softmax of the MLM logits at the mask */
+  score: number;
+  /** the text with this token in place of the mask */
+  sequence: string;
+}
+
+export interface Classification {
+  /** the best label (config.json's id2label) and its softmax score */
+  label: string;
+  score: number;
+  /** every label with its score, best first */
+  scores: { label: string; score: number }[];
+}
+
+export class ModelInputError extends Error {
+  override name = 'ModelInputError';
+}
+
+/** Tokens per forward pass when texts are batched: long enough to keep the GEMMs busy, bounded in memory. */
+const TOKENS_PER_BATCH = 8192;
+
+export class ModernBertPipeline {
+  private constructor(
+    readonly config: ModernBertConfig,
+    /** null when loaded from {config, weights} without one: forward() works, the text tasks do not */
+    readonly tokenizer: ModernBertTokenizer | null,
+    /** the backend that runs */
+    readonly backend: Backend,
+    private readonly run: (batch: BatchInput, options: ForwardOptions) => Promise<ForwardOutput>,
+    private readonly close: () => void,
+  ) {}
+
+  static async create(checkpoint: Checkpoint, tokenizer: ModernBertTokenizer | null, backend: Backend | 'auto'): Promise<ModernBertPipeline> {
+    const { config } = checkpoint;
+    if (tokenizer && tokenizer.vocabSize > config.vocabSize) throw new ModelInputError(`the tokenizer has ${tokenizer.vocabSize} ids but config.json's vocab_size is ${config.vocabSize}`);
+    const chosen = backend === 'auto' ? await autoBackend() : backend;
+    if (!BACKENDS.includes(chosen)) throw new ModelInputError(`unknown backend "${chosen}" (available: auto, ${BACKENDS.join(', ')})`);
+    if (chosen === 'reference') {
+      const model = { ...checkpoint, precision: fp32 };
+      return new ModernBertPipeline(config, tokenizer, chosen, async (batch, options) => referenceForward(model, batch, options), () => {});
+    }
+    if (chosen === 'webgpu') {
+      const { sharedDevice } = await import('../optimized/webgpu/device.ts');
+      const gpu = await import('../optimized/webgpu/modernbert.ts');
+      const model = gpu.createWebGpuModel(await sharedDevice(), checkpoint);
+      return new ModernBertPipeline(config, tokenizer, chosen, (batch, options) => gpu.forward(model, batch, options), () => gpu.destroyModel(model));
+    }
+    const gpujs = await import('../optimized/gpujs/modernbert.ts');
+    const model = await gpujs.createGpuJsModel(checkpoint, chosen === 'gpujs' ? 'auto' : (chosen.split(':')[1] as 'webgpu' | 'webasm' | 'cpu'));
+    return new ModernBertPipeline(config, tokenizer, `gpujs:${model.mode}`, (batch, options) => gpujs.forward(model, batch, options), () => gpujs.destroyModel(model));
+  }
+
+  /** Raw outputs of one forward pass (the reference's ForwardOutput), on the backend. */
+  forward(batch: BatchInput, options: ForwardOptions = {}): Promise<ForwardOutput> {
+    return this.run(batch, options);
+  }
+
+  /** One embedding [hidden_size] per text: the last hidden state pooled (mean over tokens, or the [CLS] token), optionally L2-normalized. */
+  async embed(texts: readonly string[], options: TextOptions & { pooling?: 'mean' | 'cls'; normalize?: boolean } = {}): Promise<Float32Array[]> {
+    const C = this.config.hiddenSize;
+    return this.inBatches(texts, options, {}, (out) => {
+      const pooled = pool(fp32, out.lastHiddenState, out.batch, C, options.pooling ?? 'mean') as Float32Array;
+      return Array.from({ length: out.batch.batchSize }, (_, b) => {
+        const v = pooled.slice(b * C, (b + 1) * C);
+        if (options.normalize) {
+          let squares = 0;
+          for (let c = 0; c < C; c++) squares += v[c] * v[c];
+          for (let c = 0; c < C; c++) v[c] /= Math.sqrt(squares);
+        }
+        return v;
+      });
+    });
+  }
+
+  /** The topK tokens for the text's [MASK], scored by the softmax of the MLM logits there. */
+  async fillMask(text: string, options: TextOptions & { topK?: number } = {}): Promise<FillMaskPrediction[]> {
+    const topK = options.topK ?? 5;
+    if (!(Number.isInteger(topK) && topK >= 1)) throw new ModelInputError(`topK must be a positive integer, got ${topK}`);
+    const tokenizer = this.textTokenizer();
+    const ids = tokenizer.encode(text, { maxLength: this.maxLength(tokenizer), truncation: options.truncation });
+    const at = ids.indexOf(tokenizer.maskTokenId);
+    if (at < 0) throw new ModelInputError(`the text has no ${tokenizer.maskToken} token: "${text}"`);
+    const V = this.config.vocabSize;
+    const out = await this.run([ids], { mlmLogits: true });
+    const probabilities = softmax(out.mlmLogits!.subarray(at * V, (at + 1) * V));
+    const order = Array.from({ length: V }, (_, t) => t).sort((a, b) => probabilities[b] - probabilities[a]).slice(0, topK);
+    return order.map((token) => ({
+      token,
+      tokenStr: tokenizer.decode([token]),
+      score: probabilities[token],
+      sequence: tokenizer.decode(ids.map((id, j) => (j === at ? token : id))),
+    }));
+  }
+
+  /** The label of each text (sequence classification head, config.json's classifier_pooling and id2label). */
+  async classify(texts: readonly string[], options: TextOptions = {}): Promise<Classification[]> {
+    const { classifierPooling: pooling, id2label } = this.config;
+    return this.inBatches(texts, options, { pooling: [pooling] }, (out) => {
+      const logits = out.classifierLogits![pooling]!;
+      const n = logits.length / out.batch.batchSize;
+      if (n !== id2label.length) throw new ModelInputError(`the classifier has ${n} outputs but config.json's id2label has ${id2label.length} labels`);
+      return Array.from({ length: out.batch.batchSize }, (_, b) => {
+        const p = softmax(logits.subarray(b * n, (b + 1) * n));
+        const scores = id2label.map((label, i) => ({ label, score: p[i] })).sort((x, y) => y.score - x.score);
+        return { label: scores[0].label, score: scores[0].score, scores };
+      });
+    });
+  }
+
+  /** Frees the backend's resources (GPU buffers, gpu.js workers). */
+  dispose(): void {
+    this.close();
+  }
+
+  private textTokenizer(): ModernBertTokenizer {
+    if (!this.tokenizer) throw new ModelInputError('this model has no tokenizer (load a folder with tokenizer.json, or pass one): only forward() takes token ids');
+    return this.tokenizer;
+  }
+
+  /** The longest text: the tokenizer's model_max_length, at most the model's max_position_embeddings. */
+  private maxLength(tokenizer: ModernBertTokenizer): number {
+    return Math.min(tokenizer.maxLength, this.config.maxPositionEmbeddings);
+  }
+
+  /**
+   * Tokenizes every text first (a bad text fails before any work), then runs them in batches of similar
+   * length (sorted, up to TOKENS_PER_BATCH tokens) and returns the results in input order.
+   */
+  private async inBatches<R>(texts: readonly string[], options: TextOptions, forwardOptions: ForwardOptions, collect: (out: ForwardOutput) => R[]): Promise<R[]> {
+    if (texts.length === 0) throw new ModelInputError('no texts: pass at least one');
+    const tokenizer = this.textTokenizer();
+    const ids = tokenizer.encodeBatch(texts, { maxLength: this.maxLength(tokenizer), truncation: options.truncation });
+    const order = ids.map((_, i) => i).sort((a, b) => ids[a].length - ids[b].length);
+    const results = new Array<R>(texts.length);
+    for (let start = 0; start < order.length; ) {
+      let end = start;
+      let tokens = 0;
+      while (end < order.length && (end === start || tokens + ids[order[end]].length <= TOKENS_PER_BATCH)) tokens += ids[order[end++]].length;
+      const batch = order.slice(start, end);
+      collect(await this.run(batch.map((i) => ids[i]), forwardOptions)).forEach((r, k) => (results[batch[k]] = r));
+      start = end;
+    }
+    return results;
+  }
+}
+
+/** webgpu when WebGPU finds a real GPU (not SwiftShader), else the reference. */
+async function autoBackend(): Promise<Backend> {
+  const { sharedDevice } = await import('../optimized/webgpu/device.ts');
+  try {
+    return (await sharedDevice()).swiftshader ? 'reference' : 'webgpu';
+  } catch {
+    return 'reference';
+  }
+}
+
+function softmax(logits: ArrayLike<number>): Float64Array {
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) max = Math.max(max, logits[i]);
+  const p = Float64Array.from(logits, (v) => Math.exp(v - max));
+  const sum = p.reduce((a, b) => a + b, 0);
+  return p.map((v) => v / sum);
+}

@@ -1,0 +1,136 @@
+// The library API on the small real-format checkpoint (real tokenizer, real vocabulary size, random weights):
+// fill-mask scores are the softmax of the MLM logits, embeddings are the pooled hidden states, classify
+// reads id2label; the same on the WebGPU and gpu.js backends; each bad input is a clear error.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadModel, type ModernBertPipeline } from '../tasks/index.ts';
+import { EXAMPLE_CONFIG, writeExampleCheckpoint } from '../tasks/example.ts';
+import { parseConfig } from '../reference/config.ts';
+import { loadCheckpoint } from '../reference/files.ts';
+import { pool, randomModel } from '../reference/modernbert.ts';
+import { fp32 } from '../reference/ops.ts';
+import { closeSharedDevice } from '../optimized/webgpu/device.ts';
+import { closeGpuJsDevice } from '../optimized/gpujs/mode.ts';
+import { tempDir } from './helpers.ts';
+
+const TEXTS = ['A man is playing a guitar.', 'Hi', 'The stock market fell sharply today, and nobody knew why it happened.'];
+
+describe('loadModel on the example checkpoint', () => {
+  let dir: string;
+  let model: ModernBertPipeline;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'modernbert-example-'));
+    writeExampleCheckpoint(dir);
+    model = await loadModel(dir, { backend: 'reference' });
+  });
+  afterAll(async () => {
+    model.dispose();
+    rmSync(dir, { recursive: true, force: true });
+    await closeSharedDevice();
+    await closeGpuJsDevice();
+  });
+
+  it('fillMask: the topK tokens by the softmax of the MLM logits at the mask', async () => {
+    const text = 'The capital of France is [MASK].';
+    const predictions = await model.fillMask(text, { topK: 3 });
+    const ids = model.tokenizer!.encode(text);
+    const V = model.config.vocabSize;
+    const at = ids.indexOf(model.tokenizer!.maskTokenId);
+    const logits = Array.from((await model.forward([ids], { mlmLogits: true })).mlmLogits!.subarray(at * V, (at + 1) * V));
+    const max = Math.max(...logits);
+    const sum = logits.reduce((s, v) => s + Math.exp(v - max), 0);
+    const best = logits.map((v, t) => ({ t, v })).sort((a, b) => b.v - a.v).slice(0, 3);
+    expect(predictions.map((p) => p.token)).toEqual(best.map((b) => b.t));
+    predictions.forEach((p, i) => {
+      expect(p.score).toBeCloseTo(Math.exp(best[i].v - max) / sum, 12);
+      expect(p.tokenStr).toBe(model.tokenizer!.decode([p.token]));
+      expect(p.sequence).toBe(model.tokenizer!.decode(ids.map((id, j) => (j === at ? p.token : id))));
+    });
+  });
+
+  it('embed: the pooled last hidden state of each text, in input order whatever the batching', async () => {
+    for (const pooling of ['mean', 'cls'] as const) {
+      const got = await model.embed(TEXTS, { pooling });
+      expect(got).toHaveLength(TEXTS.length);
+      for (const [i, text] of TEXTS.entries()) {
+        const out = await model.forward([model.tokenizer!.encode(text)]);
+        expect(got[i]).toEqual(pool(fp32, out.lastHiddenState, out.batch, model.config.hiddenSize, pooling));
+      }
+    }
+    const unit = await model.embed(TEXTS, { normalize: true });
+    for (const v of unit) expect(Math.hypot(...v)).toBeCloseTo(1, 6);
+  });
+
+  it('classify: labels from id2label, scores the softmax of the classifier logits (classifier_pooling)', async () => {
+    const got = await model.classify(TEXTS);
+    const out = await model.forward([model.tokenizer!.encode(TEXTS[2])], { pooling: ['mean'] });
+    const [a, b] = out.classifierLogits!.mean!;
+    const positive = 1 / (1 + Math.exp(a - b));
+    expect(got[2].scores.find((s) => s.label === 'positive')!.score).toBeCloseTo(positive, 6);
+    expect(got[2].label).toBe(positive > 0.5 ? 'positive' : 'negative');
+    for (const c of got) {
+      expect(c.scores.map((s) => s.label).sort()).toEqual(['negative', 'positive']);
+      expect(c.scores[0].score + c.scores[1].score).toBeCloseTo(1, 12);
+      expect(c.score).toBe(c.scores[0].score);
+    }
+  });
+
+  it.each([['webgpu'], ['gpujs:webasm']] as const)('gives the same results on %s', async (backend) => {
+    const other = await loadModel(dir, { backend });
+    try {
+      expect(other.backend).toBe(backend);
+      const [want, got] = [await model.embed(TEXTS), await other.embed(TEXTS)];
+      for (let i = 0; i < TEXTS.length; i++) for (let c = 0; c < want[i].length; c++) expect(Math.abs(got[i][c] - want[i][c])).toBeLessThan(1e-4);
+      expect((await other.fillMask('Paris is the [MASK] of France.', { topK: 1 }))[0].token).toBe((await model.fillMask('Paris is the [MASK] of France.', { topK: 1 }))[0].token);
+      const [cw, cg] = [await model.classify(TEXTS), await other.classify(TEXTS)];
+      cg.forEach((c, i) => expect(Math.abs(c.scores[0].score - cw[i].scores[0].score)).toBeLessThan(1e-4));
+    } finally {
+      other.dispose();
+    }
+  });
+
+  it('a text over the maximum length is an error naming it, or truncated when asked; never silently', async () => {
+    const long = 'word '.repeat(600); // max_position_embeddings is 512
+    const n = model.tokenizer!.encode(long, { maxLength: Infinity }).length;
+    expect(n).toBeGreaterThan(512);
+    await expect(model.embed(['short', long])).rejects.toThrow(`text 1 has ${n} tokens, more than the maximum length 512, and truncation is off`);
+    const [cut] = await model.embed([long], { truncation: 'truncate' });
+    const out = await model.forward([model.tokenizer!.encode(long, { maxLength: 512, truncation: 'truncate' })]);
+    expect(out.batch.totalTokens).toBe(512);
+    expect(cut).toEqual(pool(fp32, out.lastHiddenState, out.batch, model.config.hiddenSize, 'mean'));
+    await expect(model.fillMask(`${long}[MASK]`)).rejects.toThrow(/the text has \d+ tokens, more than the maximum length 512, and truncation is off/);
+  });
+
+  it('rejects an empty text list, a text without a mask, and a bad topK', async () => {
+    await expect(model.embed([])).rejects.toThrow('no texts: pass at least one');
+    await expect(model.classify([])).rejects.toThrow('no texts: pass at least one');
+    await expect(model.fillMask('no mask here')).rejects.toThrow('the text has no [MASK] token: "no mask here"');
+    await expect(model.fillMask('[MASK]', { topK: 0 })).rejects.toThrow('topK must be a positive integer, got 0');
+  });
+
+  it('rejects a missing tokenizer, a vocabulary larger than the config, a label count the classifier lacks, an unknown backend', async () => {
+    const bad = tempDir();
+    writeExampleCheckpoint(bad);
+    await expect(loadModel(bad, { backend: 'cuda' as never })).rejects.toThrow(/unknown backend "cuda" \(available: auto, reference, webgpu, gpujs/);
+
+    const { config, weights } = loadCheckpoint(bad, fp32);
+    const bare = await loadModel({ config, weights }, { backend: 'reference' });
+    expect((await bare.forward([[50281, 510, 50282]])).lastHiddenState).toHaveLength(3 * config.hiddenSize);
+    await expect(bare.embed(['x'])).rejects.toThrow(/this model has no tokenizer/);
+
+    const configFile = join(bad, 'config.json');
+    const json = JSON.parse(readFileSync(configFile, 'utf8'));
+    writeFileSync(configFile, JSON.stringify({ ...json, id2label: { 0: 'a', 1: 'b', 2: 'c' } }));
+    await expect(loadModel(bad, { backend: 'reference' })).rejects.toThrow(/classifier\.weight/);
+    writeFileSync(configFile, JSON.stringify({ ...json, id2label: { 0: 'a', 2: 'c' } }));
+    await expect(loadModel(bad, { backend: 'reference' })).rejects.toThrow(/field "id2label" keys must be 0..1, got "2"/);
+
+    const smallVocab = randomModel(parseConfig({ ...EXAMPLE_CONFIG, vocab_size: 1000 }), fp32);
+    await expect(loadModel({ ...smallVocab, tokenizer: model.tokenizer! }, { backend: 'reference' })).rejects.toThrow("the tokenizer has 50368 ids but config.json's vocab_size is 1000");
+
+    rmSync(join(bad, 'tokenizer.json'));
+    await expect(loadModel(bad)).rejects.toThrow(`${join(bad, 'tokenizer.json')}: file not found`);
+  });
+});
