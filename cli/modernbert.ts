@@ -4,6 +4,7 @@ import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { PrecisionName } from '../evals/parity-check.ts';
+import type { Backend } from '../tasks/model.ts';
 import { runParity } from '../evals/parity.ts';
 import { closeSharedDevice, sharedDevice } from '../optimized/webgpu/device.ts';
 import { closeGpuJsDevice } from '../optimized/gpujs/mode.ts';
@@ -23,6 +24,16 @@ const USAGE = `usage:
       Prints the ids of each text as one JSON array per line ([CLS] ... [SEP]; with --pair, [CLS] A [SEP] B [SEP]).
       DIR holds tokenizer.json and tokenizer_config.json (default: the ModernBERT tokenizer bundled here).
       A text over the maximum length (default: model_max_length) is an error unless --truncate.
+  modernbert fill-mask --model DIR [--backend B] [--top-k 5] [--truncate] "text with [MASK]" ... | --file FILE
+      The topK tokens for each text's mask: one JSON array of {token, tokenStr, score, sequence} per line.
+  modernbert embed --model DIR [--backend B] [--pooling mean|cls] [--normalize] [--truncate] [--out FILE.jsonl] "text" ... | --file FILE
+      One {"text", "embedding"} JSON line per text, to --out (written whole or not at all) or stdout.
+  modernbert classify --model DIR [--backend B] [--truncate] "text" ... | --file FILE
+      One {"text", "label", "score"} JSON line per text (labels: config.json's id2label).
+      B: auto (webgpu on a real GPU, else reference), reference, webgpu, gpujs[:webgpu|:webasm|:cpu].
+      --file: one text per line. A text over the maximum length is an error unless --truncate.
+  modernbert example-checkpoint DIR
+      Writes a small checkpoint in the real format (ModernBERT's tokenizer and vocabulary, 3 random layers).
   modernbert info [--json]
       Versions, the backends available on this machine, and the GPU adapter if any.
   modernbert bench [options]
@@ -30,9 +41,9 @@ const USAGE = `usage:
   modernbert eval parity [--cases DIR] [--backends reference:fp32,reference:fp64,webgpu,gpujs:webasm,...]
       Every golden case on every backend (default: all available here): a table of the max and mean
       absolute error of each output. Exit 0: all within tolerance; 1: one is not.
-  modernbert eval fill-mask --model DIR [--backend reference|webgpu] [--top-k 5] ["text with [MASK]" ...]
+  modernbert eval fill-mask --model DIR [--backend reference|webgpu|gpujs[:mode]] [--top-k 5] ["text with [MASK]" ...]
       The top predictions for the mask of each text (default: a few plain English sentences).
-  modernbert eval embeddings --model DIR [--backend reference|webgpu]
+  modernbert eval embeddings --model DIR [--backend reference|webgpu|gpujs[:mode]]
       Sanity check: paraphrase pairs must embed (mean pooling) closer than unrelated texts. Exit 1 if not.`;
 
 /** Runs the CLI; returns the exit code. Output goes to the given streams (stdout, stderr). */
@@ -46,6 +57,14 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         return await info(rest, out);
       case 'tokenize':
         return await tokenize(rest, out);
+      case 'fill-mask':
+        return await (await import('./tasks.ts')).fillMaskCommand(rest, out);
+      case 'embed':
+        return await (await import('./tasks.ts')).embedCommand(rest, out);
+      case 'classify':
+        return await (await import('./tasks.ts')).classifyCommand(rest, out);
+      case 'example-checkpoint':
+        return await exampleCheckpoint(rest, out);
       case 'plan':
         return await plan(rest, out);
       case 'bench':
@@ -86,18 +105,28 @@ async function parity(args: string[], out: (s: string) => void): Promise<number>
   return result.pass ? 0 : 1;
 }
 
+async function exampleCheckpoint(args: string[], out: (s: string) => void): Promise<number> {
+  const { positionals } = parseArgs({ args, allowPositionals: true });
+  if (positionals.length !== 1) throw new Error(`expected one directory, got ${positionals.length}`);
+  const { writeExampleCheckpoint } = await import('../tasks/example.ts');
+  writeExampleCheckpoint(positionals[0]);
+  out(`wrote ${positionals[0]} (config.json, model.safetensors, tokenizer.json, tokenizer_config.json)\n`);
+  return 0;
+}
+
 async function tokenize(args: string[], out: (s: string) => void): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { tokenizer: { type: 'string', default: BUNDLED_TOKENIZER }, pair: { type: 'string' }, 'max-length': { type: 'string' }, truncate: { type: 'boolean', default: false } },
+    options: { tokenizer: { type: 'string' }, pair: { type: 'string' }, 'max-length': { type: 'string' }, truncate: { type: 'boolean', default: false } },
   });
   if (positionals.length === 0) throw new Error('expected at least one text to tokenize');
   if (values.pair !== undefined && positionals.length !== 1) throw new Error(`--pair pairs with one text, got ${positionals.length}`);
   const maxLength = values['max-length'] === undefined ? undefined : Number(values['max-length']);
   if (maxLength !== undefined && !(Number.isInteger(maxLength) && maxLength >= 2)) throw new Error(`--max-length must be an integer >= 2, got "${values['max-length']}"`);
   const { loadTokenizer } = await import('../reference/files.ts');
-  const tokenizer = loadTokenizer(values.tokenizer);
+  const { BUNDLED_TOKENIZER } = await import('../tasks/example.ts');
+  const tokenizer = loadTokenizer(values.tokenizer ?? BUNDLED_TOKENIZER);
   const texts = values.pair === undefined ? positionals : [[positionals[0], values.pair] as const];
   // every text is encoded before anything is printed: an error leaves no partial output
   const ids = tokenizer.encodeBatch(texts, { maxLength, truncation: values.truncate ? 'truncate' : 'error' });
@@ -149,7 +178,8 @@ async function evaluate(args: string[], out: (s: string) => void): Promise<numbe
 async function evaluateCheckpoint(what: 'fill-mask' | 'embeddings', args: string[], out: (s: string) => void): Promise<number> {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { model: { type: 'string' }, backend: { type: 'string', default: 'reference' }, 'top-k': { type: 'string', default: '5' } } });
   if (!values.model) throw new Error('--model DIR is required (config.json, model.safetensors, tokenizer.json, tokenizer_config.json)');
-  if (values.backend !== 'reference' && values.backend !== 'webgpu') throw new Error(`--backend must be reference or webgpu, got "${values.backend}"`);
+  const { BACKENDS } = await import('../tasks/model.ts');
+  if (!BACKENDS.includes(values.backend as Backend)) throw new Error(`--backend must be one of ${BACKENDS.join(', ')}, got "${values.backend}"`);
   const topK = Number(values['top-k']);
   if (!(Number.isInteger(topK) && topK >= 1)) throw new Error(`--top-k must be a positive integer, got "${values['top-k']}"`);
   const { loadCheckpoint, loadTokenizer } = await import('../reference/files.ts');
@@ -159,21 +189,19 @@ async function evaluateCheckpoint(what: 'fill-mask' | 'embeddings', args: string
   const checkpoint = loadCheckpoint(values.model, fp32);
   if (what === 'fill-mask') {
     const texts = positionals.length ? positionals : evals.FILL_MASK_PROMPTS;
-    const predictions = await evals.fillMask(checkpoint, tokenizer, texts, { topK, backend: values.backend });
+    const predictions = await evals.fillMask(checkpoint, tokenizer, texts, { topK, backend: values.backend as Backend });
     texts.forEach((text, i) => {
       out(`${text}\n`);
       for (const p of predictions[i]) out(`  ${p.score.toFixed(4)}  ${JSON.stringify(p.tokenStr)} (${p.token})  ${p.sequence}\n`);
     });
     return 0;
   }
-  const check = await evals.checkEmbeddings(checkpoint, tokenizer, evals.EMBEDDING_PAIRS, values.backend);
+  const check = await evals.checkEmbeddings(checkpoint, tokenizer, evals.EMBEDDING_PAIRS, values.backend as Backend);
   evals.EMBEDDING_PAIRS.forEach(([a, b], i) => out(`${check.paraphrase[i].toFixed(4)}  "${a}" ~ "${b}"\n`));
   out(`${check.unrelatedMean.toFixed(4)}  mean over unrelated texts\n${check.pass ? 'pass: every paraphrase pair is closer than the unrelated mean' : 'FAIL: a paraphrase pair is not closer than the unrelated mean'}\n`);
   return check.pass ? 0 : 1;
 }
 
-// The ModernBERT tokenizer shipped with the project.
-const BUNDLED_TOKENIZER = fileURLToPath(new URL('../test/fixtures/tokenizer/modernbert', import.meta.url));
 // The golden cases shipped with the project.
 const GOLDEN_DIR = fileURLToPath(new URL('../test/fixtures/golden', import.meta.url));
 

@@ -16,9 +16,11 @@ export interface LoadModelOptions {
   backend?: Backend | 'auto';
 }
 
-/** What to do with a text longer than the maximum length: 'error' (default) or 'truncate'. */
 export interface TextOptions {
+  /** What to do with a text longer than the maximum length: 'error' (default) or 'truncate'. */
   truncation?: EncodeOptions['truncation'];
+  /** Called after each batch with the number of texts done so far and the total. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export interface FillMaskPrediction {
@@ -99,7 +101,7 @@ export class ModernBertPipeline {
   }
 
   /** The topK tokens for the text's [MASK], scored by the softmax of the MLM logits there. */
-  async fillMask(text: string, options: TextOptions & { topK?: number } = {}): Promise<FillMaskPrediction[]> {
+  async fillMask(text: string, options: Omit<TextOptions, 'onProgress'> & { topK?: number } = {}): Promise<FillMaskPrediction[]> {
     const topK = options.topK ?? 5;
     if (!(Number.isInteger(topK) && topK >= 1)) throw new ModelInputError(`topK must be a positive integer, got ${topK}`);
     const tokenizer = this.textTokenizer();
@@ -165,6 +167,7 @@ export class ModernBertPipeline {
       const batch = order.slice(start, end);
       collect(await this.run(batch.map((i) => ids[i]), forwardOptions)).forEach((r, k) => (results[batch[k]] = r));
       start = end;
+      options.onProgress?.(end, texts.length);
     }
     return results;
   }

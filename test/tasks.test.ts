@@ -1,7 +1,8 @@
 // The library API on the small real-format checkpoint (real tokenizer, real vocabulary size, random weights):
 // fill-mask scores are the softmax of the MLM logits, embeddings are the pooled hidden states, classify
 // reads id2label; the same on the WebGPU and gpu.js backends; each bad input is a clear error.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -132,5 +133,60 @@ describe('loadModel on the example checkpoint', () => {
 
     rmSync(join(bad, 'tokenizer.json'));
     await expect(loadModel(bad)).rejects.toThrow(`${join(bad, 'tokenizer.json')}: file not found`);
+  });
+});
+
+describe('modernbert fill-mask, embed, classify (CLI) on the example checkpoint', () => {
+  const BIN = join(import.meta.dirname, '..', 'bin', 'modernbert.js');
+  const cli = (...args: string[]) => {
+    const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  };
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'modernbert-example-cli-'));
+    expect(cli('example-checkpoint', dir)).toMatchObject({ code: 0, stdout: `wrote ${dir} (config.json, model.safetensors, tokenizer.json, tokenizer_config.json)\n` });
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it.each([['reference'], ['webgpu']])('runs each task on %s, matching the library', async (backend) => {
+    const model = await loadModel(dir, { backend: 'reference' });
+    const fill = cli('fill-mask', '--model', dir, '--backend', backend, '--top-k', '2', 'The capital of France is [MASK].', 'Paris is the [MASK] of France.');
+    expect(fill.code, fill.stderr).toBe(0);
+    const lines = fill.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(2);
+    const want = await model.fillMask('Paris is the [MASK] of France.', { topK: 2 });
+    expect(lines[1].map((p: { token: number }) => p.token)).toEqual(want.map((p) => p.token));
+    expect(lines[1][0].score).toBeCloseTo(want[0].score, 4);
+
+    const classify = cli('classify', '--model', dir, '--backend', backend, 'good', 'bad');
+    const want2 = await model.classify(['good', 'bad']);
+    expect(classify.stdout.trim().split('\n').map((l) => JSON.parse(l))).toEqual(want2.map((c, i) => ({ text: ['good', 'bad'][i], label: c.label, score: expect.closeTo(c.score, 4) })));
+
+    const texts = join(tempDir(), 'texts.txt');
+    writeFileSync(texts, 'one\n\ntwo three\n');
+    const outFile = join(tempDir(), 'embeddings.jsonl');
+    expect(cli('embed', '--model', dir, '--backend', backend, '--file', texts, '--out', outFile, '--normalize')).toMatchObject({ code: 0, stdout: '' });
+    const rows = readFileSync(outFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const want3 = await model.embed(['one', 'two three'], { normalize: true });
+    expect(rows.map((r) => r.text)).toEqual(['one', 'two three']);
+    rows.forEach((r, i) => r.embedding.forEach((v: number, c: number) => expect(Math.abs(v - want3[i][c])).toBeLessThan(1e-4)));
+    model.dispose();
+  });
+
+  it('bad input is exit 2 naming it, and leaves no output file', () => {
+    const outFile = join(tempDir(), 'embeddings.jsonl');
+    const long = 'word '.repeat(600);
+    expect(cli('embed', '--model', dir, '--backend', 'reference', '--out', outFile, 'fine', long)).toMatchObject({ code: 2, stderr: expect.stringMatching(/^modernbert embed: text 1 has \d+ tokens, more than the maximum length 512, and truncation is off\n$/) });
+    expect(existsSync(outFile)).toBe(false);
+    expect(cli('embed', '--model', dir, '--backend', 'reference', '--truncate', long).code).toBe(0);
+    expect(cli('embed', '--model', dir)).toMatchObject({ code: 2, stderr: expect.stringMatching(/no texts: give them as arguments or with --file/) });
+    const empty = join(tempDir(), 'empty.txt');
+    writeFileSync(empty, '\n\n');
+    expect(cli('classify', '--model', dir, '--file', empty)).toMatchObject({ code: 2, stderr: expect.stringMatching(/--file .*empty\.txt: no texts \(every line is empty\)/) });
+    expect(cli('classify', '--model', dir, '--file', '/nonexistent.txt')).toMatchObject({ code: 2, stderr: expect.stringMatching(/--file \/nonexistent\.txt: file not found/) });
+    expect(cli('fill-mask', 'x [MASK]')).toMatchObject({ code: 2, stderr: expect.stringMatching(/--model DIR is required/) });
+    expect(cli('fill-mask', '--model', dir, '--backend', 'tpu', 'x [MASK]')).toMatchObject({ code: 2, stderr: expect.stringMatching(/--backend must be auto or one of reference, webgpu/) });
+    expect(cli('fill-mask', '--model', dir, '--backend', 'reference', 'no mask')).toMatchObject({ code: 2, stderr: expect.stringMatching(/the text has no \[MASK\] token: "no mask"/) });
   });
 });

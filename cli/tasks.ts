@@ -1,0 +1,91 @@
+// `modernbert fill-mask`, `embed` and `classify`: the library API (tasks/) on a checkpoint folder, from the
+// command line. Output is JSON, one line per text; `embed --out FILE` writes the file atomically (all or
+// nothing), with a progress bar on a terminal.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { SingleBar, Presets } from 'cli-progress';
+import { writeFileAtomic } from '../reference/files.ts';
+import { BACKENDS, type Backend, loadModel } from '../tasks/index.ts';
+
+const COMMON = {
+  model: { type: 'string' },
+  backend: { type: 'string', default: 'auto' },
+  truncate: { type: 'boolean', default: false },
+  file: { type: 'string' },
+} as const;
+
+export async function fillMaskCommand(args: string[], out: (s: string) => void): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { ...COMMON, 'top-k': { type: 'string', default: '5' } } });
+  const topK = Number(values['top-k']);
+  if (!(Number.isInteger(topK) && topK >= 1)) throw new Error(`--top-k must be a positive integer, got "${values['top-k']}"`);
+  const texts = readTexts(positionals, values.file);
+  const model = await open(values.model, values.backend);
+  try {
+    const lines: string[] = [];
+    for (const text of texts) lines.push(JSON.stringify(await model.fillMask(text, { topK, truncation: truncation(values.truncate) })));
+    out(lines.join('\n') + '\n');
+    return 0;
+  } finally {
+    model.dispose();
+  }
+}
+
+export async function embedCommand(args: string[], out: (s: string) => void): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { ...COMMON, out: { type: 'string' }, pooling: { type: 'string', default: 'mean' }, normalize: { type: 'boolean', default: false } } });
+  if (values.pooling !== 'mean' && values.pooling !== 'cls') throw new Error(`--pooling must be mean or cls, got "${values.pooling}"`);
+  const texts = readTexts(positionals, values.file);
+  const model = await open(values.model, values.backend);
+  const bar = values.out && process.stderr.isTTY ? new SingleBar({ format: 'embed [{bar}] {value}/{total} texts', hideCursor: true }, Presets.shades_classic) : null;
+  try {
+    bar?.start(texts.length, 0);
+    const embeddings = await model.embed(texts, { pooling: values.pooling, normalize: values.normalize, truncation: truncation(values.truncate), onProgress: (done) => bar?.update(done) });
+    const jsonl = texts.map((text, i) => JSON.stringify({ text, embedding: Array.from(embeddings[i]) })).join('\n') + '\n';
+    if (values.out) writeFileAtomic(values.out, jsonl);
+    else out(jsonl);
+    return 0;
+  } finally {
+    bar?.stop();
+    model.dispose();
+  }
+}
+
+export async function classifyCommand(args: string[], out: (s: string) => void): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: COMMON });
+  const texts = readTexts(positionals, values.file);
+  const model = await open(values.model, values.backend);
+  try {
+    const results = await model.classify(texts, { truncation: truncation(values.truncate) });
+    out(texts.map((text, i) => JSON.stringify({ text, label: results[i].label, score: results[i].score })).join('\n') + '\n');
+    return 0;
+  } finally {
+    model.dispose();
+  }
+}
+
+function open(dir: string | undefined, backend: string) {
+  if (!dir) throw new Error('--model DIR is required (config.json, model.safetensors, tokenizer.json, tokenizer_config.json)');
+  if (backend !== 'auto' && !BACKENDS.includes(backend as Backend)) throw new Error(`--backend must be auto or one of ${BACKENDS.join(', ')}, got "${backend}"`);
+  return loadModel(dir, { backend: backend as Backend | 'auto' });
+}
+
+/** The texts: the arguments, or the non-empty lines of --file. */
+function readTexts(positionals: string[], file: string | undefined): string[] {
+  if (file && positionals.length) throw new Error('give texts as arguments or with --file, not both');
+  if (!file) {
+    if (positionals.length === 0) throw new Error('no texts: give them as arguments or with --file');
+    return positionals;
+  }
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new Error(`--file ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (e as Error).message}`);
+  }
+  const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
+  if (lines.length === 0) throw new Error(`--file ${file}: no texts (every line is empty)`);
+  return lines;
+}
+
+function truncation(truncate: boolean): 'truncate' | 'error' {
+  return truncate ? 'truncate' : 'error';
+}
