@@ -29,3 +29,14 @@ export async function loadModel(source: string | ModelSource, options: LoadModel
   }
   return ModernBertPipeline.create({ config: source.config, weights: source.weights }, source.tokenizer ?? null, options.backend ?? 'auto');
 }
+
+/**
+ * Releases the GPU devices the webgpu and gpujs backends opened (they are shared by every model in the
+ * process). Call it when done, after dispose(): Dawn keeps Node running while a device exists.
+ */
+export async function releaseDevices(): Promise<void> {
+  const { closeSharedDevice } = await import('../optimized/webgpu/device.ts');
+  const { closeGpuJsDevice } = await import('../optimized/gpujs/mode.ts');
+  await closeSharedDevice();
+  await closeGpuJsDevice();
+}

@@ -7,6 +7,7 @@ import type { ModernBertConfig } from '../reference/config.ts';
 import { type BatchInput, type ForwardOptions, type ForwardOutput, forward as referenceForward, pool } from '../reference/modernbert.ts';
 import { fp32 } from '../reference/ops.ts';
 import type { EncodeOptions, ModernBertTokenizer } from '../reference/tokenizer.ts';
+import { MAX_ELEMENTS } from '../optimized/gpujs/kernels.ts';
 
 /** reference (pure TypeScript), webgpu (WGSL engine), gpujs[:mode]; auto: webgpu on a real GPU, else reference. */
 export type Backend = 'reference' | 'webgpu' | 'gpujs' | 'gpujs:webgpu' | 'gpujs:webasm' | 'gpujs:cpu';
@@ -56,6 +57,8 @@ export class ModernBertPipeline {
     readonly backend: Backend,
     private readonly run: (batch: BatchInput, options: ForwardOptions) => Promise<ForwardOutput>,
     private readonly close: () => void,
+    /** whether sequences of these lengths fit one forward pass of the backend (gpu.js: its f32 index limit) */
+    private readonly fits: (lengths: readonly number[]) => boolean = () => true,
   ) {}
 
   static async create(checkpoint: Checkpoint, tokenizer: ModernBertTokenizer | null, backend: Backend | 'auto'): Promise<ModernBertPipeline> {
@@ -75,7 +78,8 @@ export class ModernBertPipeline {
     }
     const gpujs = await import('../optimized/gpujs/modernbert.ts');
     const model = await gpujs.createGpuJsModel(checkpoint, chosen === 'gpujs' ? 'auto' : (chosen.split(':')[1] as 'webgpu' | 'webasm' | 'cpu'));
-    return new ModernBertPipeline(config, tokenizer, `gpujs:${model.mode}`, (batch, options) => gpujs.forward(model, batch, options), () => gpujs.destroyModel(model));
+    const fits = (lengths: readonly number[]) => gpujs.largestTensor(config, lengths).values < MAX_ELEMENTS;
+    return new ModernBertPipeline(config, tokenizer, `gpujs:${model.mode}`, (batch, options) => gpujs.forward(model, batch, options), () => gpujs.destroyModel(model), fits);
   }
 
   /** Raw outputs of one forward pass (the reference's ForwardOutput), on the backend. */
@@ -152,7 +156,8 @@ export class ModernBertPipeline {
 
   /**
    * Tokenizes every text first (a bad text fails before any work), then runs them in batches of similar
-   * length (sorted, up to TOKENS_PER_BATCH tokens) and returns the results in input order.
+   * length (sorted, up to TOKENS_PER_BATCH tokens, and what the backend fits) and returns the results in
+   * input order.
    */
   private async inBatches<R>(texts: readonly string[], options: TextOptions, forwardOptions: ForwardOptions, collect: (out: ForwardOutput) => R[]): Promise<R[]> {
     if (texts.length === 0) throw new ModelInputError('no texts: pass at least one');
@@ -161,9 +166,15 @@ export class ModernBertPipeline {
     const order = ids.map((_, i) => i).sort((a, b) => ids[a].length - ids[b].length);
     const results = new Array<R>(texts.length);
     for (let start = 0; start < order.length; ) {
-      let end = start;
-      let tokens = 0;
-      while (end < order.length && (end === start || tokens + ids[order[end]].length <= TOKENS_PER_BATCH)) tokens += ids[order[end++]].length;
+      const lengths = [ids[order[start]].length];
+      let tokens = lengths[0];
+      let end = start + 1;
+      for (; end < order.length; end++) {
+        const n = ids[order[end]].length;
+        if (tokens + n > TOKENS_PER_BATCH || !this.fits([...lengths, n])) break;
+        lengths.push(n);
+        tokens += n;
+      }
       const batch = order.slice(start, end);
       collect(await this.run(batch.map((i) => ids[i]), forwardOptions)).forEach((r, k) => (results[batch[k]] = r));
       start = end;

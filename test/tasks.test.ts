@@ -92,6 +92,19 @@ describe('loadModel on the example checkpoint', () => {
     }
   });
 
+  it('batches only what the backend fits: on gpu.js, passes stay below 2^24 values', async () => {
+    // 16 x 512 tokens = 8192, one batch by token count, but one pass's scores [8192 x 4 heads, 512] would be 2^24 values
+    const texts = Array.from({ length: 16 }, (_, i) => `${i} ${'word '.repeat(508)}`);
+    for (const t of texts) expect(model.tokenizer!.encode(t)).toHaveLength(512);
+    const gpujs = await loadModel(dir, { backend: 'gpujs:webasm' });
+    try {
+      const [want, got] = [await model.embed(texts), await gpujs.embed(texts)];
+      for (let i = 0; i < texts.length; i++) for (let c = 0; c < want[i].length; c++) expect(Math.abs(got[i][c] - want[i][c])).toBeLessThan(1e-4);
+    } finally {
+      gpujs.dispose();
+    }
+  });
+
   it('a text over the maximum length is an error naming it, or truncated when asked; never silently', async () => {
     const long = 'word '.repeat(600); // max_position_embeddings is 512
     const n = model.tokenizer!.encode(long, { maxLength: Infinity }).length;
