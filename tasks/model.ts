@@ -129,8 +129,7 @@ export class ModernBertPipeline {
     const { classifierPooling: pooling, id2label } = this.config;
     return this.inBatches(texts, options, { pooling: [pooling] }, (out) => {
       const logits = out.classifierLogits![pooling]!;
-      const n = logits.length / out.batch.batchSize;
-      if (n !== id2label.length) throw new ModelInputError(`the classifier has ${n} outputs but config.json's id2label has ${id2label.length} labels`);
+      const n = id2label.length; // loading checked classifier.weight against id2label
       return Array.from({ length: out.batch.batchSize }, (_, b) => {
         const p = softmax(logits.subarray(b * n, (b + 1) * n));
         const scores = id2label.map((label, i) => ({ label, score: p[i] })).sort((x, y) => y.score - x.score);
