@@ -27,7 +27,7 @@ import { MODEL_BACKENDS, type ModelBackend, type StageSpec, runStage } from './s
 import { type Workload, parseWorkload, randomSequences } from './workloads.ts';
 
 const SUITES = {
-  // No GPU: about four minutes on 2 cores.
+  // No GPU: about five minutes on 2 cores with the peers (5 min 11 s measured).
   cpu: { config: 'small', workloads: ['fixed_short:2', 'variable_short:4'], backends: ['reference:fp32', 'reference:fp64', 'gpujs:webasm', 'gpujs:cpu'], kernels: false, runs: 3, warmup: 1 },
   // The paper's four workloads, about 32k real tokens per batch each.
   gpu: { config: 'base', workloads: ['fixed_short:64', 'variable_short:128', 'fixed_long:4', 'variable_long:8'], backends: ['webgpu', 'webgpu:padded', 'webgpu:materialized', 'gpujs:webgpu'], kernels: true, runs: 5, warmup: 2 },
