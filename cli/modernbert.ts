@@ -180,8 +180,7 @@ async function evaluateCheckpoint(what: 'fill-mask' | 'embeddings', args: string
   if (!values.model) throw new Error('--model DIR is required (config.json, model.safetensors, tokenizer.json, tokenizer_config.json)');
   const { BACKENDS } = await import('../tasks/model.ts');
   if (!BACKENDS.includes(values.backend as Backend)) throw new Error(`--backend must be one of ${BACKENDS.join(', ')}, got "${values.backend}"`);
-  const topK = Number(values['top-k']);
-  if (!(Number.isInteger(topK) && topK >= 1)) throw new Error(`--top-k must be a positive integer, got "${values['top-k']}"`);
+  const topK = (await import('./tasks.ts')).parseTopK(values['top-k']);
   const { loadCheckpoint, loadTokenizer } = await import('../reference/files.ts');
   const { fp32 } = await import('../reference/ops.ts');
   const evals = await import('../evals/fill-mask.ts');

@@ -16,8 +16,7 @@ const COMMON = {
 
 export async function fillMaskCommand(args: string[], out: (s: string) => void): Promise<number> {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { ...COMMON, 'top-k': { type: 'string', default: '5' } } });
-  const topK = Number(values['top-k']);
-  if (!(Number.isInteger(topK) && topK >= 1)) throw new Error(`--top-k must be a positive integer, got "${values['top-k']}"`);
+  const topK = parseTopK(values['top-k']);
   const texts = readTexts(positionals, values.file);
   const model = await open(values.model, values.backend);
   try {
@@ -84,6 +83,13 @@ function readTexts(positionals: string[], file: string | undefined): string[] {
   const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
   if (lines.length === 0) throw new Error(`--file ${file}: no texts (every line is empty)`);
   return lines;
+}
+
+/** --top-k N: a positive integer. */
+export function parseTopK(value: string): number {
+  const topK = Number(value);
+  if (!(Number.isInteger(topK) && topK >= 1)) throw new Error(`--top-k must be a positive integer, got "${value}"`);
+  return topK;
 }
 
 function truncation(truncate: boolean): 'truncate' | 'error' {

@@ -198,6 +198,7 @@ describe('modernbert fill-mask, embed, classify (CLI) on the example checkpoint'
     writeFileSync(empty, '\n\n');
     expect(cli('classify', '--model', dir, '--file', empty)).toMatchObject({ code: 2, stderr: expect.stringMatching(/--file .*empty\.txt: no texts \(every line is empty\)/) });
     expect(cli('classify', '--model', dir, '--file', '/nonexistent.txt')).toMatchObject({ code: 2, stderr: expect.stringMatching(/--file \/nonexistent\.txt: file not found/) });
+    expect(cli('fill-mask', '--model', dir, '--top-k', '0', 'x [MASK]')).toMatchObject({ code: 2, stderr: expect.stringMatching(/--top-k must be a positive integer, got "0"/) });
     expect(cli('fill-mask', 'x [MASK]')).toMatchObject({ code: 2, stderr: expect.stringMatching(/--model DIR is required/) });
     expect(cli('fill-mask', '--model', dir, '--backend', 'tpu', 'x [MASK]')).toMatchObject({ code: 2, stderr: expect.stringMatching(/--backend must be auto or one of reference, webgpu/) });
     expect(cli('fill-mask', '--model', dir, '--backend', 'reference', 'no mask')).toMatchObject({ code: 2, stderr: expect.stringMatching(/the text has no \[MASK\] token: "no mask"/) });
