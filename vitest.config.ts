@@ -14,5 +14,7 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     // The golden parity and CLI tests run small models in plain TypeScript and on SwiftShader; give slow CI machines room.
     testTimeout: 120_000,
+    // Hermetic kernel choices: a tuning cache on this machine (modernbert tune) must not change what tests run.
+    env: { MODERNBERT_TUNING: '/nonexistent/modernbert-ts/tuning.json' },
   },
 });

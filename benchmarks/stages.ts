@@ -7,16 +7,17 @@ import { fp32, precisionByName } from '../reference/ops.ts';
 import { pack } from '../reference/unpad.ts';
 import type { GpuContext } from '../optimized/webgpu/device.ts';
 import { MAX_GRID } from '../optimized/webgpu/kernels/launch.ts';
+import { type DType, encode } from '../optimized/webgpu/kernels/storage.ts';
 import { packageVersion } from './environment.ts';
 import { type ResultRow, resultRow } from './results.ts';
 import { type Timing, time } from './timing.ts';
 import { PAPER_DOCUMENTS, PAPER_WORKLOADS, type Workload, randomSequences, workloadLengths } from './workloads.ts';
 
 /**
- * Model backends `npm run bench` can run: the reference in each precision, the WebGPU engine and its
- * ablations, and the gpu.js model (gpujs: auto selection; gpujs:MODE forces one).
+ * Model backends `npm run bench` can run: the reference in each precision, the WebGPU engine (f32, f16
+ * storage) and its ablations, and the gpu.js model (gpujs: auto selection; gpujs:MODE forces one).
  */
-export const MODEL_BACKENDS = ['reference:fp32', 'reference:fp64', 'webgpu', 'webgpu:padded', 'webgpu:materialized', 'gpujs', 'gpujs:webgpu', 'gpujs:webasm', 'gpujs:cpu'] as const;
+export const MODEL_BACKENDS = ['reference:fp32', 'reference:fp64', 'webgpu', 'webgpu:f16', 'webgpu:padded', 'webgpu:materialized', 'gpujs', 'gpujs:webgpu', 'gpujs:webasm', 'gpujs:cpu'] as const;
 export type ModelBackend = (typeof MODEL_BACKENDS)[number];
 
 export interface StageSpec {
@@ -74,11 +75,13 @@ async function referenceStage(spec: StageSpec, config: ModernBertConfig, emit: E
 }
 
 async function webgpuStage(spec: StageSpec, config: ModernBertConfig, emit: Emit): Promise<void> {
-  const variant = (spec.backend!.split(':')[1] ?? 'flash') as 'flash' | 'padded' | 'materialized';
+  const suffix = spec.backend!.split(':')[1];
+  const dtype = suffix === 'f16' ? 'f16' : 'f32';
+  const variant = (suffix === undefined || suffix === 'f16' ? 'flash' : suffix) as 'flash' | 'padded' | 'materialized';
   const { sharedDevice, closeSharedDevice } = await import('../optimized/webgpu/device.ts');
   const gpu = await import('../optimized/webgpu/modernbert.ts');
   const ctx = await sharedDevice();
-  const model = gpu.createWebGpuModel(ctx, randomModel(config, fp32, spec.seed));
+  const model = gpu.createWebGpuModel(ctx, randomModel(config, fp32, spec.seed), dtype);
   try {
     for (const workload of spec.workloads.filter((w) => wanted(spec, w.name))) {
       const limit = bindingLimit(ctx, config, workload.lengths, variant);
@@ -93,8 +96,10 @@ async function webgpuStage(spec: StageSpec, config: ModernBertConfig, emit: Emit
       const t = await time(workload.name, async () => {
         for (let i = 0; i < n; i++) await gpu.forward(model, sequences, options);
       }, spec);
-      const note = `wall clock per forward pass, through the readback of last_hidden_state${ctx.swiftshader ? '; SwiftShader: a CPU emulation, not a GPU number' : ''}`;
-      emit({ row: modelRow(spec, workload, 'webgpu', variant, 'fp32', t, gpu.memoryStats(model).peakBytes, note, ctx) });
+      const host = model.launcher.passStats(); // the last timed pass: a steady one
+      const kernels = `${dtype === 'f16' ? 'f16 storage, f32 arithmetic; ' : ''}${ctx.tuning ? 'tuned tiles' : 'default tiles'}`;
+      const note = `${kernels}; wall clock per forward pass, through the readback of last_hidden_state; ${host.dispatches} dispatches, ${host.encodeMs.toFixed(2)} ms CPU encode per pass${ctx.swiftshader ? '; SwiftShader: a CPU emulation, not a GPU number' : ''}`;
+      emit({ row: modelRow(spec, workload, 'webgpu', variant, dtype === 'f16' ? 'fp16' : 'fp32', t, gpu.memoryStats(model).peakBytes, note, ctx) });
     }
   } finally {
     gpu.destroyModel(model);
@@ -182,8 +187,8 @@ export function adapterName(ctx: GpuContext): string {
 }
 
 /**
- * Each WebGPU kernel at the model's shapes for the first workload's tokens: the GEMMs of a layer (tiled and
- * naive), attention on global and local layers (flash and materialized), LayerNorm. Each case gets its own
+ * Each WebGPU kernel at the model's shapes for the first workload's tokens: the GEMMs of a layer (v2, its
+ * baseline v1, and naive), attention on global and local layers (flash and materialized), LayerNorm. Each case gets its own
  * pool, so its peak bytes are its own buffers. A timed run encodes `reps` dispatches and waits for the
  * queue; the row reports one dispatch.
  */
@@ -212,38 +217,52 @@ async function kernelStage(spec: StageSpec, config: ModernBertConfig, emit: Emit
   interface Case {
     name: string;
     variant: string;
+    /** 'f16': f16 storage (f32 arithmetic) of what the model stores as f16 */
+    dtype?: 'f16';
     build: (l: Launch) => Built;
   }
-  const filled = (l: Launch, floats: number, label: string) => l.upload(Float32Array.from({ length: floats }, (_, i) => Math.sin(i) * 0.05), label);
-  const gemmCase = (name: string, variant: 'tiled' | 'naive', s: { M: number; N: number; K: number; epilogue: 'none' | 'residual' | 'geglu' }): Case => ({
+  const filled = (l: Launch, floats: number, label: string, dtype: DType = 'f32') => l.upload(encode(Float32Array.from({ length: floats }, (_, i) => Math.sin(i) * 0.05), dtype), label);
+  const workgroupBytes = ctx.device.limits.maxComputeWorkgroupStorageSize;
+  // f16: as the model runs them: f16 activations and weights in, f16 out except into the f32 residual stream.
+  const gemmCase = (name: string, variant: 'v2' | 'v1' | 'naive', s: { M: number; N: number; K: number; epilogue: 'none' | 'residual' | 'geglu' }, dtype: DType = 'f32'): Case => ({
     name,
     variant,
+    dtype: dtype === 'f16' ? dtype : undefined,
     build: (l) => {
       const wRows = s.epilogue === 'geglu' ? 2 * s.N : s.N;
-      const args = { x: filled(l, s.M * s.K, 'x'), W: filled(l, wRows * s.K, 'W'), bias: null, residual: s.epilogue === 'residual' ? filled(l, s.M * s.N, 'residual') : null, y: l.pool.storage(s.M * s.N * 4, 'y'), ...s, variant };
-      return { shape: `M=${s.M} N=${s.N} K=${s.K} ${s.epilogue}`, flops: gemm.flops(s), bytes: gemm.bytes(s), run: () => gemm.run(l, args) };
+      const dtypes = { x: dtype, W: dtype, y: s.epilogue === 'residual' ? ('f32' as const) : dtype };
+      const shape = { ...s, dtypes };
+      const args = { x: filled(l, s.M * s.K, 'x', dtype), W: filled(l, wRows * s.K, 'W', dtype), bias: null, residual: s.epilogue === 'residual' ? filled(l, s.M * s.N, 'residual') : null, y: l.pool.storage(s.M * s.N * 4, 'y'), ...shape, variant };
+      const tile = variant === 'v2' ? ` tile ${gemm.tileName(gemm.defaultTile(s, workgroupBytes))}` : '';
+      return { shape: `M=${s.M} N=${s.N} K=${s.K} ${s.epilogue}${tile}`, flops: gemm.flops(shape), bytes: gemm.bytes(shape), run: () => gemm.run(l, args) };
     },
   });
-  const attentionCase = (name: string, variant: 'flash' | 'materialized', window: [number, number]): Case => ({
+  const attentionCase = (name: string, variant: 'flash_v2' | 'flash_v1' | 'materialized', window: [number, number], dtype: DType = 'f32'): Case => ({
     name,
     variant,
+    dtype: dtype === 'f16' ? dtype : undefined,
     build: (l) => {
-      const shape = { lengths, H, D, window };
+      const shape = { lengths, H, D, window, dtype };
       const cuSeqlens = l.upload(Uint32Array.from(pack(lengths.map((n) => new Array(n).fill(0))).cuSeqlens), 'cuSeqlens');
-      const args = { qkv: filled(l, T * 3 * C, 'qkv'), cuSeqlens, out: l.pool.storage(T * C * 4, 'context'), maxSeqlen, ...shape, variant };
+      const args = { qkv: filled(l, T * 3 * C, 'qkv', dtype), cuSeqlens, out: l.pool.storage(T * C * 4, 'context'), maxSeqlen, ...shape, variant };
       return { shape: `T=${T} maxSeqlen=${maxSeqlen} H=${H} D=${D} window=[${window}]`, flops: attention.flops(shape), bytes: attention.bytes(shape), run: () => attention.run(l, args) };
     },
   });
   const materializedFits = H * T * maxSeqlen * 4 <= ctx.device.limits.maxStorageBufferBindingSize;
   if (!materializedFits) emit({ note: `kernels: materialized attention skipped: its ${H * T * maxSeqlen * 4}-byte score matrix exceeds maxStorageBufferBindingSize` });
   const cases: Case[] = [
-    gemmCase('gemm.wqkv', 'tiled', { M: T, N: 3 * C, K: C, epilogue: 'none' }),
-    gemmCase('gemm.wqkv', 'naive', { M: T, N: 3 * C, K: C, epilogue: 'none' }),
-    gemmCase('gemm.wi_geglu', 'tiled', { M: T, N: I, K: C, epilogue: 'geglu' }),
-    gemmCase('gemm.mlp_wo', 'tiled', { M: T, N: C, K: I, epilogue: 'residual' }),
-    gemmCase('gemm.mlp_wo', 'naive', { M: T, N: C, K: I, epilogue: 'residual' }),
-    attentionCase('attention.global', 'flash', [-1, -1]),
-    attentionCase('attention.local', 'flash', [local, local]),
+    ...(['v2', 'v1', 'naive'] as const).map((v) => gemmCase('gemm.wqkv', v, { M: T, N: 3 * C, K: C, epilogue: 'none' })),
+    gemmCase('gemm.wqkv', 'v2', { M: T, N: 3 * C, K: C, epilogue: 'none' }, 'f16'),
+    ...(['v2', 'v1'] as const).map((v) => gemmCase('gemm.wi_geglu', v, { M: T, N: I, K: C, epilogue: 'geglu' })),
+    gemmCase('gemm.wi_geglu', 'v2', { M: T, N: I, K: C, epilogue: 'geglu' }, 'f16'),
+    ...(['v2', 'v1', 'naive'] as const).map((v) => gemmCase('gemm.mlp_wo', v, { M: T, N: C, K: I, epilogue: 'residual' })),
+    gemmCase('gemm.mlp_wo', 'v2', { M: T, N: C, K: I, epilogue: 'residual' }, 'f16'),
+    attentionCase('attention.global', 'flash_v2', [-1, -1]),
+    attentionCase('attention.global', 'flash_v2', [-1, -1], 'f16'),
+    attentionCase('attention.global', 'flash_v1', [-1, -1]),
+    attentionCase('attention.local', 'flash_v2', [local, local]),
+    attentionCase('attention.local', 'flash_v2', [local, local], 'f16'),
+    attentionCase('attention.local', 'flash_v1', [local, local]),
     ...(materializedFits ? [attentionCase('attention.global', 'materialized', [-1, -1]), attentionCase('attention.local', 'materialized', [local, local])] : []),
     {
       name: 'layernorm',
@@ -256,7 +275,7 @@ async function kernelStage(spec: StageSpec, config: ModernBertConfig, emit: Emit
   ];
   try {
     for (const c of cases.filter((k) => wanted(spec, k.name))) {
-      emit({ progress: `${c.name} ${c.variant}` });
+      emit({ progress: `${c.name} ${c.variant}${c.dtype ? ` ${c.dtype}` : ''}` });
       const l = new Launcher(ctx, new BufferPool(ctx.device));
       try {
         const k = c.build(l);
@@ -274,7 +293,7 @@ async function kernelStage(spec: StageSpec, config: ModernBertConfig, emit: Emit
             backend: 'webgpu',
             variant: c.variant,
             config: spec.config,
-            dtype: 'fp32',
+            dtype: c.dtype === 'f16' ? 'fp16' : 'fp32',
             sequences: lengths.length,
             tokens: T,
             runs: t.runs,
@@ -287,7 +306,7 @@ async function kernelStage(spec: StageSpec, config: ModernBertConfig, emit: Emit
             peak_bytes: l.pool.stats().peakBytes,
             adapter: adapterName(ctx),
             versions: `webgpu ${packageVersion('webgpu')}`,
-            note: `${k.shape}; dispatches per timed run: ${reps}, wall clock to queue completion${ctx.swiftshader ? '; SwiftShader' : ''}`,
+            note: `${k.shape}${c.dtype === 'f16' ? '; f16 storage, f32 arithmetic' : ''}; dispatches per timed run: ${reps}, wall clock to queue completion${ctx.swiftshader ? '; SwiftShader' : ''}`,
           }),
         });
       } finally {

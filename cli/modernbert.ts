@@ -3,34 +3,46 @@ import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { PrecisionName } from '../evals/parity-check.ts';
+import type { PrecisionName, StorageName } from '../evals/parity-check.ts';
 import type { Backend } from '../tasks/model.ts';
 import { runParity } from '../evals/parity.ts';
-import { closeSharedDevice, sharedDevice } from '../optimized/webgpu/device.ts';
+import { type SubgroupMatrixConfig, closeSharedDevice, probeSubgroupMatrix, sharedDevice } from '../optimized/webgpu/device.ts';
 import { closeGpuJsDevice } from '../optimized/gpujs/mode.ts';
 import { presetConfig } from '../reference/config.ts';
 import { parseLengths } from '../benchmarks/workloads.ts';
 
 const USAGE = `usage:
-  modernbert parity <case-dir> --backend reference|webgpu|gpujs[:webgpu|:webasm|:cpu] [--precision fp32|fp64]
+  modernbert parity <case-dir> --backend reference|webgpu|gpujs[:webgpu|:webasm|:cpu] [--precision fp32|fp64] [--dtype f32|f16]
       Runs a golden case (config.json, model.safetensors, io.safetensors) and prints one JSON line:
       {"case", "backend", "precision", "max_abs_err", "tolerance", "pass"}, and for gpujs "mode" (the mode
-      that ran) and "fallback" (why auto selection did not get webgpu, or null).
+      that ran) and "fallback" (why auto selection did not get webgpu, or null); with --dtype, "dtype".
+      --dtype f16 (webgpu only): f16 storage of weights and activations, f32 arithmetic, f16 tolerances.
       Exit 0: every output within tolerance; 1: one is not; 2: bad input.
-  modernbert plan --config base|large|small --lengths 8192x4 --backend webgpu [--ablate padded,materialized]
+  modernbert plan --config base|large|small --lengths 8192x4 --backend webgpu [--ablate padded,materialized] [--dtype f32|f16]
       Plans a forward pass from the engine's own allocations, running no kernel, and prints one JSON line:
       {"backend", "tokens", "peak_bytes", "weight_bytes", "activation_bytes"}.
+  modernbert profile --config base|large|small --lengths 512x64 [--runs N] [--dtype f32|f16] [--json]
+      Profiles forward passes of a random-weight model on the WebGPU engine: per kernel (name and override
+      constants), calls per pass, milliseconds, share of the pass, GFLOP/s, GB/s and % of the adapter's peak
+      (when known). Timestamp-query where the adapter has it, else wall time per dispatch. --json: one JSON
+      object per kernel: {"kernel", "calls", "total_ms", "share", "gflop_s", "gb_s", "peak_pct", "flops", "bytes", "timer"}.
+  modernbert tune [--config base,large] [--tokens 512,8192] [--dtype f32,f16] [--space full|reduced] [--runs 5] [--cache FILE] [--json]
+      Times the GEMM tiles and flash-attention tiles on the configs' shapes on this adapter, keeps per shape the
+      fastest whose output matches the default kernel's, and merges the choices into the tuning cache (FILE,
+      default $MODERNBERT_TUNING or ~/.cache/modernbert-ts/tuning.json), which the engine reads when it opens
+      the device. Prints one line per shape (default and chosen tile, their ms); --json: every timing.
   modernbert tokenize [--tokenizer DIR] [--pair TEXT] [--max-length N [--truncate]] "text" ...
       Prints the ids of each text as one JSON array per line ([CLS] ... [SEP]; with --pair, [CLS] A [SEP] B [SEP]).
       DIR holds tokenizer.json and tokenizer_config.json (default: the ModernBERT tokenizer bundled here).
       A text over the maximum length (default: model_max_length) is an error unless --truncate.
-  modernbert fill-mask --model DIR [--backend B] [--top-k 5] [--truncate] "text with [MASK]" ... | --file FILE
+  modernbert fill-mask --model DIR [--backend B] [--dtype f32|f16] [--top-k 5] [--truncate] "text with [MASK]" ... | --file FILE
       The topK tokens for each text's mask: one JSON array of {token, tokenStr, score, sequence} per line.
-  modernbert embed --model DIR [--backend B] [--pooling mean|cls] [--normalize] [--truncate] [--out FILE.jsonl] "text" ... | --file FILE
+  modernbert embed --model DIR [--backend B] [--dtype f32|f16] [--pooling mean|cls] [--normalize] [--truncate] [--out FILE.jsonl] "text" ... | --file FILE
       One {"text", "embedding"} JSON line per text, to --out (written whole or not at all) or stdout.
-  modernbert classify --model DIR [--backend B] [--truncate] "text" ... | --file FILE
+  modernbert classify --model DIR [--backend B] [--dtype f32|f16] [--truncate] "text" ... | --file FILE
       One {"text", "label", "score"} JSON line per text (labels: config.json's id2label).
       B: auto (webgpu on a real GPU, else reference), reference, webgpu, gpujs[:webgpu|:webasm|:cpu].
+      --dtype f16 (webgpu only): f16 storage of weights and activations, f32 arithmetic.
       --file: one text per line. A text over the maximum length is an error unless --truncate.
   modernbert example-checkpoint DIR
       Writes a small checkpoint in the real format (ModernBERT's tokenizer and vocabulary, 3 random layers).
@@ -67,6 +79,10 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         return await exampleCheckpoint(rest, out);
       case 'plan':
         return await plan(rest, out);
+      case 'profile':
+        return await profile(rest, out);
+      case 'tune':
+        return await (await import('./tune.ts')).tuneCommand(rest, out, err);
       case 'bench':
         return await (await import('../benchmarks/run.ts')).main(rest);
       case 'eval':
@@ -95,12 +111,12 @@ async function parity(args: string[], out: (s: string) => void): Promise<number>
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { backend: { type: 'string', default: 'reference' }, precision: { type: 'string', default: 'fp32' } },
+    options: { backend: { type: 'string', default: 'reference' }, precision: { type: 'string', default: 'fp32' }, dtype: { type: 'string' } },
   });
   if (positionals.length !== 1) throw new Error(`expected one case directory, got ${positionals.length}`);
   const precision = values.precision;
   if (precision !== 'fp32' && precision !== 'fp64') throw new Error(`--precision must be fp32 or fp64, got "${precision}"`);
-  const result = await runParity(positionals[0], values.backend, precision as PrecisionName);
+  const result = await runParity(positionals[0], values.backend, precision as PrecisionName, values.dtype === undefined ? undefined : parseDtype(values.dtype));
   out(JSON.stringify(result) + '\n');
   return result.pass ? 0 : 1;
 }
@@ -137,17 +153,41 @@ async function tokenize(args: string[], out: (s: string) => void): Promise<numbe
 async function plan(args: string[], out: (s: string) => void): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { config: { type: 'string', default: 'base' }, lengths: { type: 'string' }, backend: { type: 'string', default: 'webgpu' }, ablate: { type: 'string', default: '' } },
+    options: { config: { type: 'string', default: 'base' }, lengths: { type: 'string' }, backend: { type: 'string', default: 'webgpu' }, ablate: { type: 'string', default: '' }, dtype: { type: 'string', default: 'f32' } },
   });
   if (values.backend !== 'webgpu') throw new Error(`--backend: only webgpu plans its memory, got "${values.backend}"`);
   if (!values.lengths) throw new Error('--lengths is required (LENxCOUNT items separated by commas, e.g. 8192x4)');
   const ablations = values.ablate.split(',').filter(Boolean);
   for (const a of ablations) if (a !== 'padded' && a !== 'materialized') throw new Error(`--ablate: unknown ablation "${a}" (padded, materialized)`);
   const { planMemory } = await import('../optimized/webgpu/modernbert.ts');
-  const plan = await planMemory(presetConfig(values.config), parseLengths(values.lengths), { padded: ablations.includes('padded'), materialized: ablations.includes('materialized') });
+  const dtype = parseDtype(values.dtype);
+  const plan = await planMemory(presetConfig(values.config), parseLengths(values.lengths), { padded: ablations.includes('padded'), materialized: ablations.includes('materialized') }, dtype);
   // The contract's keys only, in this order.
   const { tokens, peak_bytes, weight_bytes, activation_bytes } = plan;
-  out(JSON.stringify({ backend: 'webgpu', ...(ablations.length ? { ablate: ablations } : {}), tokens, peak_bytes, weight_bytes, activation_bytes }) + '\n');
+  out(JSON.stringify({ backend: 'webgpu', ...(ablations.length ? { ablate: ablations } : {}), ...(dtype === 'f16' ? { dtype } : {}), tokens, peak_bytes, weight_bytes, activation_bytes }) + '\n');
+  return 0;
+}
+
+function parseDtype(value: string): StorageName {
+  if (value !== 'f32' && value !== 'f16') throw new Error(`--dtype must be f32 or f16, got "${value}"`);
+  return value;
+}
+
+async function profile(args: string[], out: (s: string) => void): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { config: { type: 'string', default: 'base' }, lengths: { type: 'string' }, runs: { type: 'string', default: '3' }, dtype: { type: 'string', default: 'f32' }, json: { type: 'boolean', default: false } },
+  });
+  const config = presetConfig(values.config);
+  const dtype = parseDtype(values.dtype);
+  if (!values.lengths) throw new Error('--lengths is required (LENxCOUNT items separated by commas, e.g. 512x64)');
+  const lengths = parseLengths(values.lengths);
+  const runs = Number(values.runs);
+  if (!(Number.isInteger(runs) && runs >= 1)) throw new Error(`--runs must be a positive integer, got "${values.runs}"`);
+  const { profileModel, formatProfile } = await import('../optimized/webgpu/profile.ts');
+  const { randomSequences } = await import('../benchmarks/workloads.ts');
+  const report = await profileModel(await sharedDevice(), values.config, config, randomSequences(lengths, config.vocabSize, 42), { runs, dtype });
+  out(values.json ? report.rows.map((r) => JSON.stringify(r) + '\n').join('') : formatProfile(report));
   return 0;
 }
 
@@ -212,6 +252,8 @@ export interface MachineInfo {
   cores: number;
   backends: { name: string; available: boolean; detail: string }[];
   gpuAdapter: string | null;
+  /** cooperative matrices (tensor cores): whether the adapter offers them and their shapes */
+  subgroupMatrix: { available: boolean; configs: SubgroupMatrixConfig[]; detail: string } | null;
 }
 
 /** gpu.js: the mode auto selection picks (and why it fell back), and whether each forced mode runs. */
@@ -236,13 +278,17 @@ export async function machineInfo(): Promise<MachineInfo> {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
   const backends = [{ name: 'reference', available: true, detail: 'pure TypeScript on the CPU, fp32 and fp64' }];
   let gpuAdapter: string | null = null;
+  let subgroupMatrix: MachineInfo['subgroupMatrix'] = null;
   try {
     const ctx = await sharedDevice();
     const { vendor, architecture, description } = ctx.adapter;
     gpuAdapter = [vendor, architecture, description].filter(Boolean).join(' / ') || 'unnamed adapter';
     if (ctx.swiftshader) gpuAdapter += ' (SwiftShader, a CPU implementation)';
     const features = Object.entries(ctx.features).filter(([, on]) => on).map(([name]) => name);
-    backends.push({ name: 'webgpu', available: true, detail: `WGSL kernels on ${gpuAdapter}; features: ${features.join(', ') || 'none'}` });
+    const { tuningCachePath } = await import('../optimized/webgpu/tuning-cache.ts');
+    const tuning = ctx.tuning ? `${ctx.tuning.gemm.length + ctx.tuning.attention.length} tuned kernel choices from ${tuningCachePath()}` : 'default tiles (modernbert tune times others)';
+    backends.push({ name: 'webgpu', available: true, detail: `WGSL kernels on ${gpuAdapter}; features: ${features.join(', ') || 'none'}; ${tuning}` });
+    subgroupMatrix = await probeSubgroupMatrix();
   } catch (e) {
     backends.push({ name: 'webgpu', available: false, detail: (e as Error).message });
   }
@@ -255,6 +301,7 @@ export async function machineInfo(): Promise<MachineInfo> {
     cores: cpus().length,
     backends,
     gpuAdapter,
+    subgroupMatrix,
   };
 }
 
@@ -268,5 +315,6 @@ async function info(args: string[], out: (s: string) => void): Promise<number> {
   out(`modernbert-ts ${m.modernbert}\nnode ${m.node} on ${m.platform}, ${m.cores} x ${m.cpu}\n`);
   out(`GPU adapter: ${m.gpuAdapter ?? 'none found'}\nbackends:\n`);
   for (const b of m.backends) out(`  ${b.available ? '+' : '-'} ${b.name.padEnd(13)} ${b.detail}\n`);
+  if (m.subgroupMatrix) out(`subgroup matrices (tensor cores): ${m.subgroupMatrix.available ? 'available' : 'unavailable'}: ${m.subgroupMatrix.detail}\n`);
   return 0;
 }

@@ -10,6 +10,7 @@ import { BACKENDS, type Backend, loadModel } from '../tasks/index.ts';
 const COMMON = {
   model: { type: 'string' },
   backend: { type: 'string', default: 'auto' },
+  dtype: { type: 'string', default: 'f32' },
   truncate: { type: 'boolean', default: false },
   file: { type: 'string' },
 } as const;
@@ -18,7 +19,7 @@ export async function fillMaskCommand(args: string[], out: (s: string) => void):
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { ...COMMON, 'top-k': { type: 'string', default: '5' } } });
   const topK = parseTopK(values['top-k']);
   const texts = readTexts(positionals, values.file);
-  const model = await open(values.model, values.backend);
+  const model = await open(values.model, values.backend, values.dtype);
   try {
     const lines: string[] = [];
     for (const text of texts) lines.push(JSON.stringify(await model.fillMask(text, { topK, truncation: truncation(values.truncate) })));
@@ -33,7 +34,7 @@ export async function embedCommand(args: string[], out: (s: string) => void): Pr
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { ...COMMON, out: { type: 'string' }, pooling: { type: 'string', default: 'mean' }, normalize: { type: 'boolean', default: false } } });
   if (values.pooling !== 'mean' && values.pooling !== 'cls') throw new Error(`--pooling must be mean or cls, got "${values.pooling}"`);
   const texts = readTexts(positionals, values.file);
-  const model = await open(values.model, values.backend);
+  const model = await open(values.model, values.backend, values.dtype);
   const bar = values.out && process.stderr.isTTY ? new SingleBar({ format: 'embed [{bar}] {value}/{total} texts', hideCursor: true }, Presets.shades_classic) : null;
   try {
     bar?.start(texts.length, 0);
@@ -51,7 +52,7 @@ export async function embedCommand(args: string[], out: (s: string) => void): Pr
 export async function classifyCommand(args: string[], out: (s: string) => void): Promise<number> {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: COMMON });
   const texts = readTexts(positionals, values.file);
-  const model = await open(values.model, values.backend);
+  const model = await open(values.model, values.backend, values.dtype);
   try {
     const results = await model.classify(texts, { truncation: truncation(values.truncate) });
     out(texts.map((text, i) => JSON.stringify({ text, label: results[i].label, score: results[i].score })).join('\n') + '\n');
@@ -61,10 +62,11 @@ export async function classifyCommand(args: string[], out: (s: string) => void):
   }
 }
 
-function open(dir: string | undefined, backend: string) {
+function open(dir: string | undefined, backend: string, dtype: string) {
   if (!dir) throw new Error('--model DIR is required (config.json, model.safetensors, tokenizer.json, tokenizer_config.json)');
   if (backend !== 'auto' && !BACKENDS.includes(backend as Backend)) throw new Error(`--backend must be auto or one of ${BACKENDS.join(', ')}, got "${backend}"`);
-  return loadModel(dir, { backend: backend as Backend | 'auto' });
+  if (dtype !== 'f32' && dtype !== 'f16') throw new Error(`--dtype must be f32 or f16, got "${dtype}"`);
+  return loadModel(dir, { backend: backend as Backend | 'auto', dtype });
 }
 
 /** The texts: the arguments, or the non-empty lines of --file. */

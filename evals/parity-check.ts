@@ -5,10 +5,12 @@ import type { ModernBertConfig } from '../reference/config.ts';
 import { weightsFromTensors } from '../reference/checkpoint.ts';
 import { type ForwardOutput, forward, validateBatch } from '../reference/modernbert.ts';
 import { type FloatArray, fp32, precisionByName } from '../reference/ops.ts';
-import { type Tensor, toFloat64, toInt32 } from '../reference/safetensors.ts';
+import { type Tensor, toFloat16Bits, toFloat32, toFloat64, toInt32 } from '../reference/safetensors.ts';
 import { type PackedBatch, packPadded, paddedRowOfToken } from '../reference/unpad.ts';
 
 export type PrecisionName = 'fp32' | 'fp64';
+/** Storage dtype: f16 (webgpu only) stores weights and activations as f16 and computes in f32. */
+export type StorageName = 'f32' | 'f16';
 
 /** The parity contract: one JSON line, keys in this order. */
 export interface ParityResult {
@@ -21,6 +23,8 @@ export interface ParityResult {
   /** backends with modes (gpujs): the mode that ran, and why auto selection fell back (null when it did not) */
   mode?: string;
   fallback?: string | null;
+  /** present when a storage dtype was asked for (`--dtype`) */
+  dtype?: StorageName;
 }
 
 /** fp32 tolerances (golden README): 1e-4 on hidden states and classification logits, 2e-4 on MLM logits. */
@@ -31,6 +35,13 @@ export const FP32_TOLERANCE: Record<string, number> = {
   cls_logits: 1e-4,
   mean_logits: 1e-4,
 };
+/**
+ * f16 storage (webgpu --dtype f16) is checked against the fp32 golden tensors with tolerances made for the case:
+ * F16_FACTOR times the error of the fp32 reference run on the same weights rounded to f16 (every 2-D tensor:
+ * what the engine stores as f16), plus the fp32 tolerance. On the golden cases the engine's error, which adds
+ * f16 activations, measured 0.7x to 2.1x that reference error (README, "Half precision").
+ */
+export const F16_FACTOR = 3;
 /** fp64 (the oracle) against the float64 golden tensors. */
 export const FP64_TOLERANCE: Record<string, number> = {
   last_hidden_state_f64: 1e-9,
@@ -54,7 +65,7 @@ export interface GoldenCase {
   ioFile: string;
 }
 
-export type Runner = (golden: GoldenCase, precision: PrecisionName, batch: PackedBatch, want: WantedOutputs) => Promise<RunnerOutput>;
+export type Runner = (golden: GoldenCase, precision: PrecisionName, batch: PackedBatch, want: WantedOutputs, dtype: StorageName) => Promise<RunnerOutput>;
 /** A backend's outputs; a backend with modes also says which one ran. */
 export type RunnerOutput = ForwardOutput & { ran?: { mode: string; fallback: string | null } };
 export interface WantedOutputs {
@@ -65,31 +76,37 @@ export interface WantedOutputs {
 
 /** Backends that `modernbert parity` can run. Later backends register here with the same contract. */
 export const PARITY_BACKENDS: Record<string, Runner> = {
-  async reference({ config, checkpoint, checkpointSource }, precisionName, batch, want) {
+  async reference({ config, checkpoint, checkpointSource }, precisionName, batch, want, dtype) {
+    onlyF32('reference', dtype);
     const precision = precisionByName(precisionName);
     const weights = weightsFromTensors(config, checkpoint, precision, checkpointSource);
     return forward({ config, weights, precision }, batch, { ...want, allowLongSequences: true });
   },
-  async webgpu({ config, checkpoint, checkpointSource }, precision, batch, want) {
+  async webgpu({ config, checkpoint, checkpointSource }, precision, batch, want, dtype) {
     if (precision !== 'fp32') throw new ParityInputError('--precision: the webgpu backend computes in fp32 only');
     const weights = weightsFromTensors(config, checkpoint, fp32, checkpointSource);
     // Loaded on demand: the reference must not need WebGPU.
     const { sharedDevice } = await import('../optimized/webgpu/device.ts');
     const gpu = await import('../optimized/webgpu/modernbert.ts');
-    const model = gpu.createWebGpuModel(await sharedDevice(), { config, weights });
+    const model = gpu.createWebGpuModel(await sharedDevice(), { config, weights }, dtype);
     try {
       return await gpu.forward(model, batch, { ...want, allowLongSequences: true });
     } finally {
       gpu.destroyModel(model);
     }
   },
-  gpujs: (golden, precision, batch, want) => runGpuJs('auto', golden, precision, batch, want),
-  'gpujs:webgpu': (golden, precision, batch, want) => runGpuJs('webgpu', golden, precision, batch, want),
-  'gpujs:webasm': (golden, precision, batch, want) => runGpuJs('webasm', golden, precision, batch, want),
-  'gpujs:cpu': (golden, precision, batch, want) => runGpuJs('cpu', golden, precision, batch, want),
+  gpujs: (golden, precision, batch, want, dtype) => runGpuJs('auto', golden, precision, batch, want, dtype),
+  'gpujs:webgpu': (golden, precision, batch, want, dtype) => runGpuJs('webgpu', golden, precision, batch, want, dtype),
+  'gpujs:webasm': (golden, precision, batch, want, dtype) => runGpuJs('webasm', golden, precision, batch, want, dtype),
+  'gpujs:cpu': (golden, precision, batch, want, dtype) => runGpuJs('cpu', golden, precision, batch, want, dtype),
 };
 
-async function runGpuJs(mode: 'auto' | 'webgpu' | 'webasm' | 'cpu', { config, checkpoint, checkpointSource }: GoldenCase, precision: PrecisionName, batch: PackedBatch, want: WantedOutputs): Promise<RunnerOutput> {
+function onlyF32(backend: string, dtype: StorageName): void {
+  if (dtype !== 'f32') throw new ParityInputError(`--dtype ${dtype}: the ${backend} backend stores f32 only (f16 storage is webgpu's)`);
+}
+
+async function runGpuJs(mode: 'auto' | 'webgpu' | 'webasm' | 'cpu', { config, checkpoint, checkpointSource }: GoldenCase, precision: PrecisionName, batch: PackedBatch, want: WantedOutputs, dtype: StorageName): Promise<RunnerOutput> {
+  onlyF32('gpujs', dtype);
   if (precision !== 'fp32') throw new ParityInputError('--precision: the gpujs backend computes in fp32 only');
   const weights = weightsFromTensors(config, checkpoint, fp32, checkpointSource);
   // Loaded on demand: the reference must not need gpu.js.
@@ -108,13 +125,17 @@ export function parityRunner(backend: string): Runner {
   return runner;
 }
 
-/** Runs a backend on a golden case and compares its outputs with the case's expected tensors. */
-export async function checkParity(golden: GoldenCase, backend: string, precision: PrecisionName): Promise<ParityResult> {
-  return (await evaluateParity(golden, backend, precision)).result;
+/**
+ * Runs a backend on a golden case and compares its outputs with the case's expected tensors. `dtype` (the
+ * storage, f32 unless asked) is named in the result when given.
+ */
+export async function checkParity(golden: GoldenCase, backend: string, precision: PrecisionName, dtype?: StorageName): Promise<ParityResult> {
+  return (await evaluateParity(golden, backend, precision, dtype)).result;
 }
 
 /** checkParity, plus the mean absolute error of each output (for `modernbert eval parity`). */
-export async function evaluateParity(golden: GoldenCase, backend: string, precision: PrecisionName): Promise<{ result: ParityResult; meanAbsErr: Record<string, number> }> {
+export async function evaluateParity(golden: GoldenCase, backend: string, precision: PrecisionName, dtype?: StorageName): Promise<{ result: ParityResult; meanAbsErr: Record<string, number> }> {
+  if (dtype === 'f16' && precision !== 'fp32') throw new ParityInputError(`--dtype f16 computes in fp32: --precision ${precision} does not apply`);
   const runner = parityRunner(backend);
   const { config, io, ioFile } = golden;
 
@@ -138,7 +159,7 @@ export async function evaluateParity(golden: GoldenCase, backend: string, precis
     throw new ParityInputError(`${ioFile}: field "input_ids": ${(e as Error).message}`);
   }
 
-  const tolerance = precision === 'fp32' ? FP32_TOLERANCE : FP64_TOLERANCE;
+  const tolerance = precision === 'fp64' ? FP64_TOLERANCE : FP32_TOLERANCE;
   const C = config.hiddenSize;
   const expectedShape: Record<string, number[]> = {
     last_hidden_state: [B, L, C],
@@ -162,31 +183,50 @@ export async function evaluateParity(golden: GoldenCase, backend: string, precis
     mlmLogits: outputs.some((n) => base(n) === 'mlm_logits'),
     pooling: (['cls', 'mean'] as const).filter((pl) => outputs.some((n) => base(n) === `${pl}_logits`)),
   };
-  const out = await runner(golden, precision, batch, want);
+  const out = await runner(golden, precision, batch, want, dtype ?? 'f32');
 
   const rows = paddedRowOfToken(batch, L);
-  const errors: Record<string, AbsError> = {};
-  for (const name of outputs) {
-    const expected = toFloat64(io.get(name)!);
-    const b = base(name);
-    const e = (errors[name] = new AbsError());
-    if (b === 'last_hidden_state') e.addTokens(out.lastHiddenState, expected, rows, C, 0);
-    else if (b === 'mlm_logits') e.addTokens(out.mlmLogits!, expected, rows, config.vocabSize, 0);
-    else if (b === 'hidden_states') out.hiddenStates!.forEach((h, layer) => e.addTokens(h, expected, rows, C, layer * B * L * C));
-    else e.addAll(out.classifierLogits![b === 'cls_logits' ? 'cls' : 'mean']!, expected);
-  }
+  const measure = (got: ForwardOutput): Record<string, AbsError> => {
+    const errors: Record<string, AbsError> = {};
+    for (const name of outputs) {
+      const expected = toFloat64(io.get(name)!);
+      const b = base(name);
+      const e = (errors[name] = new AbsError());
+      if (b === 'last_hidden_state') e.addTokens(got.lastHiddenState, expected, rows, C, 0);
+      else if (b === 'mlm_logits') e.addTokens(got.mlmLogits!, expected, rows, config.vocabSize, 0);
+      else if (b === 'hidden_states') got.hiddenStates!.forEach((h, layer) => e.addTokens(h, expected, rows, C, layer * B * L * C));
+      else e.addAll(got.classifierLogits![b === 'cls_logits' ? 'cls' : 'mean']!, expected);
+    }
+    return errors;
+  };
+  const errors = measure(out);
   const maxAbsErr = Object.fromEntries(outputs.map((n) => [n, errors[n].max]));
+  let limits = Object.fromEntries(outputs.map((n) => [n, tolerance[n]]));
+  if (dtype === 'f16') {
+    const halfWeights = measure(await PARITY_BACKENDS.reference(withHalfMatrices(golden), 'fp32', batch, want, 'f32'));
+    limits = Object.fromEntries(outputs.map((n) => [n, F16_FACTOR * halfWeights[n].max + tolerance[n]]));
+  }
   const result: ParityResult = {
     case: golden.name,
     backend,
     precision,
     max_abs_err: maxAbsErr,
-    tolerance: Object.fromEntries(outputs.map((n) => [n, tolerance[n]])),
+    tolerance: limits,
     // NaN compares false, so a NaN output fails.
-    pass: outputs.every((n) => maxAbsErr[n] <= tolerance[n]),
+    pass: outputs.every((n) => maxAbsErr[n] <= limits[n]),
   };
   if (out.ran) Object.assign(result, out.ran);
+  if (dtype) result.dtype = dtype;
   return { result, meanAbsErr: Object.fromEntries(outputs.map((n) => [n, errors[n].sum / errors[n].count])) };
+}
+
+/** The case with every 2-D tensor (linear weights, embeddings: what f16 storage stores as f16) rounded to f16. */
+function withHalfMatrices(golden: GoldenCase): GoldenCase {
+  const checkpoint = new Map<string, Tensor>();
+  for (const [name, t] of golden.checkpoint) {
+    checkpoint.set(name, t.shape.length === 2 ? { dtype: 'F16', shape: t.shape, data: toFloat16Bits(toFloat32(t, `${golden.checkpointSource}: tensor "${name}"`)) } : t);
+  }
+  return { ...golden, checkpoint };
 }
 
 function requireTensor(io: Map<string, Tensor>, name: string, file: string): Tensor {

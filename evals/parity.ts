@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { loadConfig, readCheckpointTensors, readSafetensors } from '../reference/files.ts';
-import { type GoldenCase, type ParityResult, type PrecisionName, ParityInputError, checkParity, parityRunner } from './parity-check.ts';
+import { type GoldenCase, type ParityResult, type PrecisionName, type StorageName, ParityInputError, checkParity, parityRunner } from './parity-check.ts';
 
 export function readGoldenCase(caseDir: string): GoldenCase {
   const dir = resolve(caseDir);
@@ -16,7 +16,7 @@ export function readGoldenCase(caseDir: string): GoldenCase {
   return { name: basename(dir), config, checkpoint: readCheckpointTensors(dir), checkpointSource: join(dir, 'model.safetensors'), io, ioFile };
 }
 
-export async function runParity(caseDir: string, backend: string, precision: PrecisionName): Promise<ParityResult> {
+export async function runParity(caseDir: string, backend: string, precision: PrecisionName, dtype?: StorageName): Promise<ParityResult> {
   parityRunner(backend); // an unknown backend fails before a large checkpoint is read
-  return checkParity(readGoldenCase(caseDir), backend, precision);
+  return checkParity(readGoldenCase(caseDir), backend, precision, dtype);
 }

@@ -25,9 +25,9 @@ export interface ModelSource {
 export async function loadModel(source: string | ModelSource, options: LoadModelOptions = {}): Promise<ModernBertPipeline> {
   if (typeof source === 'string') {
     const tokenizer = loadTokenizer(source);
-    return ModernBertPipeline.create(loadCheckpoint(source, fp32), tokenizer, options.backend ?? 'auto');
+    return ModernBertPipeline.create(loadCheckpoint(source, fp32), tokenizer, options.backend ?? 'auto', options.dtype);
   }
-  return ModernBertPipeline.create({ config: source.config, weights: source.weights }, source.tokenizer ?? null, options.backend ?? 'auto');
+  return ModernBertPipeline.create({ config: source.config, weights: source.weights }, source.tokenizer ?? null, options.backend ?? 'auto', options.dtype);
 }
 
 /**

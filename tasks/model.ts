@@ -15,6 +15,8 @@ export const BACKENDS: readonly Backend[] = ['reference', 'webgpu', 'gpujs', 'gp
 
 export interface LoadModelOptions {
   backend?: Backend | 'auto';
+  /** webgpu only: 'f16' stores weights and activations as f16 (f32 arithmetic; half the weight memory). Default f32. */
+  dtype?: 'f32' | 'f16';
 }
 
 export interface TextOptions {
@@ -61,11 +63,13 @@ export class ModernBertPipeline {
     private readonly fits: (lengths: readonly number[]) => boolean = () => true,
   ) {}
 
-  static async create(checkpoint: Checkpoint, tokenizer: ModernBertTokenizer | null, backend: Backend | 'auto'): Promise<ModernBertPipeline> {
+  static async create(checkpoint: Checkpoint, tokenizer: ModernBertTokenizer | null, backend: Backend | 'auto', dtype: 'f32' | 'f16' = 'f32'): Promise<ModernBertPipeline> {
     const { config } = checkpoint;
     if (tokenizer && tokenizer.vocabSize > config.vocabSize) throw new ModelInputError(`the tokenizer has ${tokenizer.vocabSize} ids but config.json's vocab_size is ${config.vocabSize}`);
+    if (dtype !== 'f32' && dtype !== 'f16') throw new ModelInputError(`dtype must be f32 or f16, got "${dtype}"`);
     const chosen = backend === 'auto' ? await autoBackend() : backend;
     if (!BACKENDS.includes(chosen)) throw new ModelInputError(`unknown backend "${chosen}" (available: auto, ${BACKENDS.join(', ')})`);
+    if (dtype === 'f16' && chosen !== 'webgpu') throw new ModelInputError(`dtype f16 is the webgpu backend's (f16 storage); ${chosen} computes and stores f32`);
     if (chosen === 'reference') {
       const model = { ...checkpoint, precision: fp32 };
       return new ModernBertPipeline(config, tokenizer, chosen, async (batch, options) => referenceForward(model, batch, options), () => {});
@@ -73,7 +77,7 @@ export class ModernBertPipeline {
     if (chosen === 'webgpu') {
       const { sharedDevice } = await import('../optimized/webgpu/device.ts');
       const gpu = await import('../optimized/webgpu/modernbert.ts');
-      const model = gpu.createWebGpuModel(await sharedDevice(), checkpoint);
+      const model = gpu.createWebGpuModel(await sharedDevice(), checkpoint, dtype);
       return new ModernBertPipeline(config, tokenizer, chosen, (batch, options) => gpu.forward(model, batch, options), () => gpu.destroyModel(model));
     }
     const gpujs = await import('../optimized/gpujs/modernbert.ts');

@@ -12,7 +12,7 @@ describe('bench options', () => {
   it('sizes the suite to the machine', () => {
     expect(parseBenchArgs([], false)).toMatchObject({ suite: 'cpu', config: 'small', backends: ['reference:fp32', 'reference:fp64', 'gpujs:webasm', 'gpujs:cpu'], kernels: false });
     const gpu = parseBenchArgs([], true);
-    expect(gpu).toMatchObject({ suite: 'gpu', config: 'base', kernels: true, backends: ['webgpu', 'webgpu:padded', 'webgpu:materialized', 'gpujs:webgpu'] });
+    expect(gpu).toMatchObject({ suite: 'gpu', config: 'base', kernels: true, backends: ['webgpu', 'webgpu:f16', 'webgpu:padded', 'webgpu:materialized', 'gpujs:webgpu'] });
     expect(gpu.workloads.map((w) => w.name)).toEqual(['fixed_short', 'variable_short', 'fixed_long', 'variable_long']);
   });
 

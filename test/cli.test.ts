@@ -132,6 +132,10 @@ describe('modernbert info', () => {
     expect(Object.keys(gpujs)).toEqual(['gpujs', 'gpujs:webgpu', 'gpujs:webasm', 'gpujs:cpu']);
     expect(gpujs.gpujs).toMatchObject({ available: true, detail: 'runs as gpujs:webgpu' });
     for (const mode of ['webgpu', 'webasm', 'cpu']) expect(gpujs[`gpujs:${mode}`].available).toBe(true);
+    // the engine's kernel choices (no tuning cache here: the defaults), and tensor cores: SwiftShader has none, and says so
+    expect(info.backends.find((b: { name: string }) => b.name === 'webgpu').detail).toMatch(/; default tiles \(modernbert tune times others\)$/);
+    expect(info.subgroupMatrix).toEqual({ available: false, configs: [], detail: 'the adapter does not offer chromium-experimental-subgroup-matrix (probed with allow_unsafe_apis)' });
+    expect(cli('info').stdout).toMatch(/\nsubgroup matrices \(tensor cores\): unavailable: the adapter does not offer chromium-experimental-subgroup-matrix/);
   });
 });
 

@@ -21,7 +21,8 @@ describe('benchmarks/gpu', () => {
       cwd: ROOT,
       encoding: 'utf8',
       timeout: 240_000,
-      env: { ...process.env, MODERNBERT_ALLOW_SWIFTSHADER: '1' },
+      // Tuning and profiling sized for SwiftShader (the defaults are for an H100-class GPU).
+      env: { ...process.env, MODERNBERT_ALLOW_SWIFTSHADER: '1', MODERNBERT_TUNE_ARGS: '--config small --tokens 16 --dtype f32 --space reduced --runs 1 --warmup 0', MODERNBERT_PROFILE_ARGS: '--config small --lengths 16x2 --runs 1' },
     });
     expect(run.status, run.stderr.slice(-2000)).toBe(0);
     const environment = readFileSync(join(out, 'environment.txt'), 'utf8');
@@ -30,6 +31,14 @@ describe('benchmarks/gpu', () => {
     expect(environment).toMatch(/^gpu run: adapter: \{"name":".*swiftshader/im);
     const parity = readFileSync(join(out, 'parity.md'), 'utf8');
     expect(parity.match(/\| webgpu \| fp32 \|.*\| yes \|/g)?.length).toBe(25); // 5 cases x 5 outputs, all within tolerance
+    const f16 = readFileSync(join(out, 'parity-f16.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(f16.map((r) => [r.case, r.dtype, r.pass])).toEqual(['bias', 'meanpool', 'rope', 'tiny', 'window'].map((c) => [c, 'f16', true]));
+    expect(JSON.parse(readFileSync(join(out, 'info.json'), 'utf8')).gpuAdapter).toMatch(/swiftshader/i);
+    // the tuner's table and cache, and the profile of each dtype, each naming the kernels it ran
+    expect(readFileSync(join(out, 'tune.md'), 'utf8')).toMatch(/\| gemm \| M=16 N=768 K=256 none f32\.f32\.f32 \|/);
+    expect(Object.values(JSON.parse(readFileSync(join(out, 'tuning.json'), 'utf8')).adapters)).toHaveLength(1);
+    expect(readFileSync(join(out, 'profile-f32.md'), 'utf8')).toMatch(/^gemm_v2_xf32_wf32_yf32/m);
+    expect(readFileSync(join(out, 'profile-f16.md'), 'utf8')).toMatch(/^gemm_v2_xf16_wf16_yf16/m);
     const rows = parseResultsCsv(readFileSync(join(out, 'bench', 'results.csv'), 'utf8'), 'results.csv');
     expect(rows.map((r) => `${r.kind} ${r.backend} ${r.variant} ${r.name}`)).toEqual(['model webgpu flash 8x2']);
     expect(rows[0].versions).toMatch(/^webgpu 0\.3\.10$/); // baked into the bundle

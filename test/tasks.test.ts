@@ -92,6 +92,26 @@ describe('loadModel on the example checkpoint', () => {
     }
   });
 
+  it('runs on webgpu with f16 storage: embeddings and classifications close to f32, the same top fill-mask token', async () => {
+    const half = await loadModel(dir, { backend: 'webgpu', dtype: 'f16' });
+    try {
+      const [want, got] = [await model.embed(TEXTS, { normalize: true }), await half.embed(TEXTS, { normalize: true })];
+      // f16 storage: cosine similarity to the f32 embedding above 0.999, but not bit-equal (f16 really ran)
+      for (let i = 0; i < TEXTS.length; i++) {
+        const cosine = want[i].reduce((sum, v, c) => sum + v * got[i][c], 0);
+        expect(cosine).toBeGreaterThan(0.999);
+        expect(got[i]).not.toEqual(want[i]);
+      }
+      const [cw, cg] = [await model.classify(TEXTS), await half.classify(TEXTS)];
+      cg.forEach((c, i) => expect(Math.abs(c.scores[0].score - cw[i].scores[0].score)).toBeLessThan(1e-2));
+      expect((await half.fillMask('Paris is the [MASK] of France.', { topK: 1 }))[0].token).toBe((await model.fillMask('Paris is the [MASK] of France.', { topK: 1 }))[0].token);
+    } finally {
+      half.dispose();
+    }
+    await expect(loadModel(dir, { backend: 'reference', dtype: 'f16' })).rejects.toThrow(/dtype f16 is the webgpu backend's \(f16 storage\); reference computes and stores f32/);
+    await expect(loadModel(dir, { backend: 'webgpu', dtype: 'bf16' as never })).rejects.toThrow(/dtype must be f32 or f16, got "bf16"/);
+  });
+
   it('batches only what the backend fits: on gpu.js, passes stay below 2^24 values', async () => {
     // 16 x 512 tokens = 8192, one batch by token count, but one pass's scores [8192 x 4 heads, 512] would be 2^24 values
     const texts = Array.from({ length: 16 }, (_, i) => `${i} ${'word '.repeat(508)}`);
@@ -201,6 +221,7 @@ describe('modernbert fill-mask, embed, classify (CLI) on the example checkpoint'
     expect(cli('fill-mask', '--model', dir, '--top-k', '0', 'x [MASK]')).toMatchObject({ code: 2, stderr: expect.stringMatching(/--top-k must be a positive integer, got "0"/) });
     expect(cli('fill-mask', 'x [MASK]')).toMatchObject({ code: 2, stderr: expect.stringMatching(/--model DIR is required/) });
     expect(cli('fill-mask', '--model', dir, '--backend', 'tpu', 'x [MASK]')).toMatchObject({ code: 2, stderr: expect.stringMatching(/--backend must be auto or one of reference, webgpu/) });
+    expect(cli('embed', '--model', dir, '--backend', 'webgpu', '--dtype', 'f8', 'x')).toMatchObject({ code: 2, stderr: expect.stringMatching(/--dtype must be f32 or f16, got "f8"/) });
     expect(cli('fill-mask', '--model', dir, '--backend', 'reference', 'no mask')).toMatchObject({ code: 2, stderr: expect.stringMatching(/the text has no \[MASK\] token: "no mask"/) });
   });
 });

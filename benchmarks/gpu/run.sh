@@ -2,10 +2,15 @@
 # The benchmark on a GPU machine (DESIGN §6), from the repository root, after benchmarks/gpu/prepare.ts made
 # the bundles and gpu-payload/ (which travel with the working tree). It checks its environment (node, the
 # Vulkan loader and an NVIDIA ICD, an adapter that is the GPU and not SwiftShader), checks the engine's
-# parity on the GPU, runs the paper's workloads for ModernBERT-base on WebGPU and the PyTorch peer (CUDA)
-# on the same GPU, and writes everything under one folder:
+# parity on the GPU (fp32 and f16 storage), tunes the kernel tiles for this GPU, profiles a forward pass per
+# kernel (fp32 and f16), runs the paper's workloads for ModernBERT-base on WebGPU (fp32 and f16) and the
+# PyTorch peer (CUDA) on the same GPU, and writes everything under one folder:
 #   bash benchmarks/gpu/run.sh [--out DIR] [bench options, e.g. --workload fixed_short:8]
-# OUT (or --out) is where results go (default: $OUT when the device tool sets it, else reports/).
+# OUT (or --out) is where results go (default: $OUT when the device tool sets it, else reports/):
+#   environment.txt, info.json (adapter, features), parity.md, parity-f16.jsonl, tune.md + tuning.json,
+#   profile-f32.md, profile-f16.md, bench/ (results.csv, summary.md, plots).
+# MODERNBERT_TUNE_ARGS and MODERNBERT_PROFILE_ARGS replace the tune and profile options (the defaults size
+# them for an H100-class GPU; the whole script is meant to fit 8 minutes there).
 # MODERNBERT_ALLOW_SWIFTSHADER=1 lets it run on SwiftShader, to test this script on a CPU machine.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -70,8 +75,25 @@ if [[ "$adapter" == *'"swiftshader":true'* && "${MODERNBERT_ALLOW_SWIFTSHADER:-}
   exit 1
 fi
 
-# Correctness first: every golden case on the engine, on this GPU.
-"$node_bin" cli/modernbert.bundle.mjs eval parity --backends webgpu | tee "$out/parity.md"
+cli=("$node_bin" cli/modernbert.bundle.mjs)
+"${cli[@]}" info --json > "$out/info.json" 2>>"$work/probe.log"
+
+# Correctness first: every golden case on the engine, on this GPU, in fp32 and in f16 storage.
+"${cli[@]}" eval parity --backends webgpu | tee "$out/parity.md"
+: > "$out/parity-f16.jsonl"
+for case in test/fixtures/golden/*/; do
+  "${cli[@]}" parity "$case" --backend webgpu --dtype f16 >> "$out/parity-f16.jsonl" || { echo "gpu run: f16 parity failed on $case" >&2; exit 1; }
+done
+say "parity f16: $(grep -c '"pass":true' "$out/parity-f16.jsonl") golden cases pass"
+
+# Tile shapes for this GPU, into a tuning cache that every later step reads; then where a pass's time goes.
+export MODERNBERT_TUNING="$out/tuning.json"
+read -r -a tune_args <<< "${MODERNBERT_TUNE_ARGS:---config base --tokens 512,8192 --runs 3}"
+"${cli[@]}" tune "${tune_args[@]}" --cache "$MODERNBERT_TUNING" > "$out/tune.md"
+read -r -a profile_args <<< "${MODERNBERT_PROFILE_ARGS:---config base --lengths 512x64 --runs 3}"
+for dtype in f32 f16; do
+  "${cli[@]}" profile "${profile_args[@]}" --dtype "$dtype" > "$out/profile-$dtype.md"
+done
 
 # The benchmark: WebGPU (suite gpu unless the options say otherwise) and the PyTorch peer on CUDA when torch
 # sees the GPU. transformers.js does not travel (onnxruntime-node is hundreds of MB): its row is a skip note.

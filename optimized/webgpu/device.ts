@@ -8,9 +8,13 @@ export interface GpuContext {
   /** True when the adapter is SwiftShader (a CPU implementation: correct, slow). */
   swiftshader: boolean;
   features: { shaderF16: boolean; subgroups: boolean; timestampQuery: boolean };
+  /** The kernel choices `modernbert tune` made for this adapter (Node: from the tuning cache), or null: the defaults. */
+  tuning: Tuning | null;
   /** Throws if the device was lost, or if WebGPU reported an error (a shader that does not compile, a bad binding). */
   check(): void;
 }
+
+import { type Tuning, adapterKey } from './tuning.ts';
 
 export class DeviceError extends Error {
   override name = 'DeviceError';
@@ -25,8 +29,8 @@ let announcedSwiftshader = false;
 // touches a freed instance and the process crashes. Keep them for the life of the process.
 const dawnInstances: GPU[] = [];
 
-function dawnInstance(create: (flags: string[]) => GPU): GPU {
-  const gpu = create([]);
+function dawnInstance(create: (flags: string[]) => GPU, flags: string[] = []): GPU {
+  const gpu = create(flags);
   dawnInstances.push(gpu);
   return gpu;
 }
@@ -92,6 +96,7 @@ export async function acquireDevice(): Promise<GpuContext> {
   return {
     device,
     adapter: adapterInfo,
+    tuning: await tuningFor(adapterInfo),
     swiftshader: /swiftshader/i.test(`${adapterInfo.vendor} ${adapterInfo.architecture} ${adapterInfo.description}`) || (typeof process !== 'undefined' && process.env?.VK_ICD_FILENAMES?.includes('swiftshader') === true),
     features: { shaderF16: features.includes('shader-f16'), subgroups: features.includes('subgroups' as GPUFeatureName), timestampQuery: features.includes('timestamp-query') },
     check() {
@@ -103,6 +108,42 @@ export async function acquireDevice(): Promise<GpuContext> {
       }
     },
   };
+}
+
+/** This adapter's entry of the tuning cache file, in Node (a browser has no cache: the defaults). */
+async function tuningFor(adapter: GpuContext['adapter']): Promise<Tuning | null> {
+  if (typeof process === 'undefined' || !process.versions?.node) return null;
+  const { readTuningCache, tuningCachePath } = await import('./tuning-cache.ts');
+  return (await readTuningCache(tuningCachePath())).adapters[adapterKey(adapter)] ?? null;
+}
+
+/** One cooperative-matrix shape the adapter offers (Dawn's adapter.info.subgroupMatrixConfigs). */
+export interface SubgroupMatrixConfig {
+  componentType: string;
+  resultComponentType: string;
+  M: number;
+  N: number;
+  K: number;
+}
+
+const SUBGROUP_MATRIX = 'chromium-experimental-subgroup-matrix';
+
+/**
+ * Whether the adapter offers Dawn's subgroup-matrix feature (tensor cores on NVIDIA through
+ * VK_KHR_cooperative_matrix) and its shapes. Dawn exposes it only on an instance made with
+ * `allow_unsafe_apis`, so this probe makes such an instance of its own; the engine's device never uses one,
+ * and no engine kernel uses the feature yet. Node only (a browser decides for itself).
+ */
+export async function probeSubgroupMatrix(): Promise<{ available: boolean; configs: SubgroupMatrixConfig[]; detail: string }> {
+  if (typeof process === 'undefined' || !process.versions?.node) return { available: false, configs: [], detail: 'probed in Node only' };
+  const { create } = await import('webgpu');
+  const adapter = await dawnInstance(create, ['enable-dawn-features=allow_unsafe_apis']).requestAdapter({ powerPreference: 'high-performance' });
+  if (!adapter) return { available: false, configs: [], detail: 'no adapter on an allow_unsafe_apis instance' };
+  const configs = ((adapter.info as GPUAdapterInfo & { subgroupMatrixConfigs?: SubgroupMatrixConfig[] }).subgroupMatrixConfigs ?? []).map((c) => ({ componentType: c.componentType, resultComponentType: c.resultComponentType, M: c.M, N: c.N, K: c.K }));
+  const has = adapter.features.has(SUBGROUP_MATRIX);
+  if (!has) return { available: false, configs, detail: `the adapter does not offer ${SUBGROUP_MATRIX} (probed with allow_unsafe_apis)` };
+  const shapes = configs.map((c) => `${c.componentType}x${c.componentType}->${c.resultComponentType} ${c.M}x${c.N}x${c.K}`).join(', ');
+  return { available: true, configs, detail: `${SUBGROUP_MATRIX} (allow_unsafe_apis): ${shapes || 'no configs listed'}; no engine kernel uses it yet` };
 }
 
 let shared: Promise<GpuContext> | null = null;

@@ -2,6 +2,10 @@
 // The batch is packed before the embeddings (no padding is computed or stored); every GEMM runs on the T
 // real tokens, attention is varlen flash attention (window [w, w] on local layers), and only the outputs
 // the caller asks for are read back.
+// Storage dtype (f32, or f16 storage): with f16 the linear weights, the embedding table and the activations that
+// feed GEMMs and attention (normed inputs, qkv, attention context, GeGLU output) are stored as f16; the residual
+// stream, LayerNorm weights, biases, the final hidden state, the heads' activations and every output stay f32,
+// and every kernel computes in f32.
 import type { Checkpoint, LinearWeights, ModernBertWeights, NormWeights } from '../../reference/checkpoint.ts';
 import { type ModernBertConfig, type Pooling, isGlobalLayer, slidingWindow } from '../../reference/config.ts';
 import { type BatchInput, type ForwardOptions, type ForwardOutput, toPackedBatch, validateBatch } from '../../reference/modernbert.ts';
@@ -17,6 +21,7 @@ import { Launcher } from './kernels/launch.ts';
 import * as layerNormKernel from './kernels/layernorm.ts';
 import * as poolKernel from './kernels/pool.ts';
 import * as ropeKernel from './kernels/rope.ts';
+import { type DType, bytesOf, encode } from './kernels/storage.ts';
 
 type GpuLinear = LinearWeights<GPUBuffer>;
 type GpuNorm = NormWeights<GPUBuffer>;
@@ -24,6 +29,8 @@ type GpuWeights = ModernBertWeights<GPUBuffer>;
 
 export interface WebGpuModel {
   config: ModernBertConfig;
+  /** storage of the weights and of the activations between GEMMs */
+  dtype: DType;
   weights: GpuWeights;
   pool: BufferPool;
   launcher: Launcher;
@@ -40,23 +47,23 @@ export interface WebGpuForwardOptions extends ForwardOptions {
   padded?: boolean;
 }
 
-/** Uploads a checkpoint's weights once; they stay resident for every forward pass. */
-export function createWebGpuModel(ctx: GpuContext | null, checkpoint: Checkpoint): WebGpuModel {
+/** Uploads a checkpoint's weights once (in `dtype` storage, default f32); they stay resident for every forward pass. */
+export function createWebGpuModel(ctx: GpuContext | null, checkpoint: Checkpoint, dtype: DType = 'f32'): WebGpuModel {
   const pool = new BufferPool(ctx?.device ?? null);
   const launcher = new Launcher(ctx, pool);
-  const upload = (data: ArrayLike<number>, label: string) => launcher.upload(data instanceof Float32Array ? data : Float32Array.from(data), label, 'weight');
-  return { config: checkpoint.config, weights: mapWeights(checkpoint.weights, upload), pool, launcher };
+  const upload = (data: ArrayLike<number>, label: string, stored: DType) => launcher.upload(encode(data, stored), label, 'weight');
+  return { config: checkpoint.config, dtype, weights: mapWeights(checkpoint.weights, dtype, upload), pool, launcher };
 }
 
 /** A model that only plans: no device, weights as sized placeholders (for `modernbert plan`). */
-export function planningModel(config: ModernBertConfig): WebGpuModel {
+export function planningModel(config: ModernBertConfig, dtype: DType = 'f32'): WebGpuModel {
   const pool = new BufferPool(null);
   const launcher = new Launcher(null, pool);
   const shapes = expectedTensors(config);
   const sized = (name: string) => ({ length: shapes.get(name)!.shape.reduce((a, b) => a * b, 1) }) as unknown as Float32Array;
   // Placeholder weights with the right sizes: mapWeights only reads .length through the pool.
-  const weights = mapWeights(placeholderWeights(config, sized), (data, label) => pool.storage(data.length * 4, label, 'weight'));
-  return { config, weights, pool, launcher };
+  const weights = mapWeights(placeholderWeights(config, sized), dtype, (data, label, stored) => pool.storage(data.length * bytesOf(stored), label, 'weight'));
+  return { config, dtype, weights, pool, launcher };
 }
 
 export function memoryStats(model: WebGpuModel): MemoryStats {
@@ -107,7 +114,7 @@ export async function forward(model: WebGpuModel, input: BatchInput, options: We
   }
   const arrays = await l.finish(reads);
   for (const b of [inputs.tokens, inputs.cuSeqlens, inputs.positions, inputs.sequsedK, rope.global.cos, rope.global.sin, rope.local.cos, rope.local.sin, ...reads.map((r) => r.buffer)]) if (b) pool.release(b);
-  pool.trim();
+  pool.endPass(); // keeps this pass's activations for the next one (a steady pass allocates nothing)
 
   // Per-token outputs come back as the real tokens' rows, whatever the execution.
   const perToken = new Set(['last', 'mlm', ...(hiddenStates ?? []).map((_, i) => `hidden${i}`)]);
@@ -130,7 +137,7 @@ export function embeddings(model: WebGpuModel, batch: PackedBatch, tokens: GPUBu
   const { launcher: l, config } = model;
   const T = batch.totalTokens;
   const gathered = l.pool.storage(T * config.hiddenSize * 4, 'embeddings.gathered');
-  embeddingKernel.run(l, { tokens, table: model.weights.tokEmbeddings, out: gathered, T, C: config.hiddenSize });
+  embeddingKernel.run(l, { tokens, table: model.weights.tokEmbeddings, out: gathered, T, C: config.hiddenSize, tableDtype: model.dtype });
   const out = norm(model, model.weights.embeddingNorm, gathered, T);
   l.pool.release(gathered);
   return out;
@@ -152,41 +159,42 @@ export function encoderLayer(model: WebGpuModel, layer: number, hidden: GPUBuffe
   const { pool } = model;
   const w = model.weights.layers[layer];
   const T = batch.totalTokens;
-  const attnIn = w.attnNorm ? norm(model, w.attnNorm, hidden, T) : hidden;
-  const afterAttention = attention(model, layer, attnIn, hidden, batch, inputs, rope, options);
+  const attnIn = w.attnNorm ? norm(model, w.attnNorm, hidden, T, model.dtype) : hidden;
+  const afterAttention = attention(model, layer, attnIn, w.attnNorm ? model.dtype : 'f32', hidden, batch, inputs, rope, options);
   if (attnIn !== hidden) pool.release(attnIn);
-  const mlpIn = norm(model, w.mlpNorm, afterAttention, T);
+  const mlpIn = norm(model, w.mlpNorm, afterAttention, T, model.dtype);
   const out = mlp(model, layer, mlpIn, afterAttention, T);
   pool.release(mlpIn);
   pool.release(afterAttention);
   return out;
 }
 
-/** residual + Wo(attention(rope(Wqkv x))). x[T, C] -> [T, C]. */
-export function attention(model: WebGpuModel, layer: number, x: GPUBuffer, residual: GPUBuffer, batch: PackedBatch, inputs: BatchBuffers, rope: RopeBuffers, options: WebGpuForwardOptions): GPUBuffer {
-  const { launcher: l, config } = model;
+/** residual + Wo(attention(rope(Wqkv x))). x[T, C] (stored as xDtype) -> [T, C] f32. */
+export function attention(model: WebGpuModel, layer: number, x: GPUBuffer, xDtype: DType, residual: GPUBuffer, batch: PackedBatch, inputs: BatchBuffers, rope: RopeBuffers, options: WebGpuForwardOptions): GPUBuffer {
+  const { launcher: l, config, dtype } = model;
   const w = model.weights.layers[layer];
   const { numAttentionHeads: H, headDim: D, hiddenSize: C } = config;
   const T = batch.totalTokens;
-  const qkv = dense(model, x, w.wqkv, T); // [T, 3, H, D]
-  ropeKernel.run(l, { qkv, positions: inputs.positions, cos: rope.cos, sin: rope.sin, T, H, D });
+  const qkv = dense(model, x, w.wqkv, T, 'none', null, { x: xDtype, y: dtype }); // [T, 3, H, D]
+  ropeKernel.run(l, { qkv, positions: inputs.positions, cos: rope.cos, sin: rope.sin, T, H, D, dtype });
   const half = slidingWindow(config);
-  const context = l.pool.storage(T * C * 4, 'attention.context');
+  const context = l.pool.storage(T * C * bytesOf(dtype), 'attention.context');
   const lengths = Array.from({ length: batch.batchSize }, (_, b) => batch.cuSeqlens[b + 1] - batch.cuSeqlens[b]);
-  attentionKernel.run(l, { qkv, cuSeqlens: inputs.cuSeqlens, sequsedK: inputs.sequsedK, out: context, lengths, maxSeqlen: batch.maxSeqlen, H, D, window: isGlobalLayer(config, layer) ? [-1, -1] : [half, half], variant: options.attention });
+  attentionKernel.run(l, { qkv, cuSeqlens: inputs.cuSeqlens, sequsedK: inputs.sequsedK, out: context, lengths, maxSeqlen: batch.maxSeqlen, H, D, window: isGlobalLayer(config, layer) ? [-1, -1] : [half, half], variant: options.attention, dtype });
   l.pool.release(qkv);
-  const out = dense(model, context, w.wo, T, 'residual', residual);
+  const out = dense(model, context, w.wo, T, 'residual', residual, { x: dtype, y: 'f32' });
   l.pool.release(context);
   return out;
 }
 
-/** residual + Wo(GeGLU(Wi x)), the GeGLU fused into the Wi GEMM. x[T, C] -> [T, C]. */
+/** residual + Wo(GeGLU(Wi x)), the GeGLU fused into the Wi GEMM. x[T, C] (stored as the model's dtype) -> [T, C] f32. */
 export function mlp(model: WebGpuModel, layer: number, x: GPUBuffer, residual: GPUBuffer, T: number): GPUBuffer {
+  const { dtype } = model;
   const w = model.weights.layers[layer];
   const I = model.config.intermediateSize;
-  const activated = model.pool.storage(T * I * 4, 'mlp.activated');
-  gemm.run(model.launcher, { x, W: w.wi.weight, bias: w.wi.bias, y: activated, M: T, N: I, K: w.wi.inFeatures, epilogue: 'geglu' });
-  const out = dense(model, activated, w.mlpWo, T, 'residual', residual);
+  const activated = model.pool.storage(T * I * bytesOf(dtype), 'mlp.activated');
+  gemm.run(model.launcher, { x, W: w.wi.weight, bias: w.wi.bias, y: activated, M: T, N: I, K: w.wi.inFeatures, epilogue: 'geglu', dtypes: { x: dtype, W: dtype, y: dtype } });
+  const out = dense(model, activated, w.mlpWo, T, 'residual', residual, { x: dtype, y: 'f32' });
   model.pool.release(activated);
   return out;
 }
@@ -197,7 +205,7 @@ export function mlmHead(model: WebGpuModel, x: GPUBuffer, T: number): GPUBuffer 
   const decoder = model.weights.decoder!;
   const h = predictionHead(model, x, T);
   const logits = model.pool.storage(T * config.vocabSize * 4, 'mlm.logits');
-  gemm.run(model.launcher, { x: h, W: decoder.weight, bias: decoder.bias, y: logits, M: T, N: config.vocabSize, K: config.hiddenSize, epilogue: 'none' });
+  gemm.run(model.launcher, { x: h, W: decoder.weight, bias: decoder.bias, y: logits, M: T, N: config.vocabSize, K: config.hiddenSize, epilogue: 'none', dtypes: { x: 'f32', W: model.dtype, y: 'f32' } });
   model.pool.release(h);
   return logits;
 }
@@ -228,15 +236,17 @@ function pool_(model: WebGpuModel, last: GPUBuffer, batch: PackedBatch, inputs: 
 }
 export { pool_ as pool };
 
-function dense(model: WebGpuModel, x: GPUBuffer, w: GpuLinear, rows: number, epilogue: gemm.Epilogue = 'none', residual: GPUBuffer | null = null): GPUBuffer {
-  const y = model.pool.storage(rows * w.outFeatures * 4, 'dense.out');
-  gemm.run(model.launcher, { x, W: w.weight, bias: w.bias, residual, y, M: rows, N: w.outFeatures, K: w.inFeatures, epilogue });
+/** y = x W^T (+ bias), then the epilogue; W is stored as the model's dtype, x and y as given (default f32, the heads' case). */
+function dense(model: WebGpuModel, x: GPUBuffer, w: GpuLinear, rows: number, epilogue: gemm.Epilogue = 'none', residual: GPUBuffer | null = null, stored: { x: DType; y: DType } = { x: 'f32', y: 'f32' }): GPUBuffer {
+  const y = model.pool.storage(rows * w.outFeatures * bytesOf(stored.y), 'dense.out');
+  gemm.run(model.launcher, { x, W: w.weight, bias: w.bias, residual, y, M: rows, N: w.outFeatures, K: w.inFeatures, epilogue, dtypes: { x: stored.x, W: model.dtype, y: stored.y } });
   return y;
 }
 
-function norm(model: WebGpuModel, w: GpuNorm, x: GPUBuffer, rows: number): GPUBuffer {
-  const y = model.pool.storage(rows * model.config.hiddenSize * 4, 'norm.out');
-  layerNormKernel.run(model.launcher, { x, weight: w.weight, bias: w.bias, y, rows, C: model.config.hiddenSize, eps: model.config.normEps });
+/** LayerNorm of an f32 x (the residual stream or a head's activation) into y stored as yDtype. */
+function norm(model: WebGpuModel, w: GpuNorm, x: GPUBuffer, rows: number, yDtype: DType = 'f32'): GPUBuffer {
+  const y = model.pool.storage(rows * model.config.hiddenSize * bytesOf(yDtype), 'norm.out');
+  layerNormKernel.run(model.launcher, { x, weight: w.weight, bias: w.bias, y, rows, C: model.config.hiddenSize, eps: model.config.normEps, yDtype });
   return y;
 }
 
@@ -246,10 +256,11 @@ function ropeBuffers(l: Launcher, theta: number, D: number, P: number): RopeBuff
   return { cos: l.upload(t.cos, 'rope.cos'), sin: l.upload(t.sin, 'rope.sin') };
 }
 
-function mapWeights(w: ModernBertWeights, upload: (data: ArrayLike<number>, label: string) => GPUBuffer): GpuWeights {
-  const lin = (x: LinearWeights, label: string): GpuLinear => ({ weight: upload(x.weight, `${label}.weight`), bias: x.bias ? upload(x.bias, `${label}.bias`) : null, outFeatures: x.outFeatures, inFeatures: x.inFeatures });
-  const nrm = (x: NormWeights, label: string): GpuNorm => ({ weight: upload(x.weight, `${label}.weight`), bias: x.bias ? upload(x.bias, `${label}.bias`) : null });
-  const tokEmbeddings = upload(w.tokEmbeddings, 'tok_embeddings');
+/** Linear weights and the embedding table are stored as `dtype`; biases and LayerNorm weights as f32. */
+function mapWeights(w: ModernBertWeights, dtype: DType, upload: (data: ArrayLike<number>, label: string, stored: DType) => GPUBuffer): GpuWeights {
+  const lin = (x: LinearWeights, label: string): GpuLinear => ({ weight: upload(x.weight, `${label}.weight`, dtype), bias: x.bias ? upload(x.bias, `${label}.bias`, 'f32') : null, outFeatures: x.outFeatures, inFeatures: x.inFeatures });
+  const nrm = (x: NormWeights, label: string): GpuNorm => ({ weight: upload(x.weight, `${label}.weight`, 'f32'), bias: x.bias ? upload(x.bias, `${label}.bias`, 'f32') : null });
+  const tokEmbeddings = upload(w.tokEmbeddings, 'tok_embeddings', dtype);
   return {
     tokEmbeddings,
     embeddingNorm: nrm(w.embeddingNorm, 'embeddings.norm'),
@@ -264,7 +275,7 @@ function mapWeights(w: ModernBertWeights, upload: (data: ArrayLike<number>, labe
     finalNorm: nrm(w.finalNorm, 'final_norm'),
     head: w.head ? { dense: lin(w.head.dense, 'head.dense'), norm: nrm(w.head.norm, 'head.norm') } : null,
     // The tied decoder shares the embedding buffer: uploaded once.
-    decoder: w.decoder ? { weight: w.decoder.weight === w.tokEmbeddings ? tokEmbeddings : upload(w.decoder.weight, 'decoder.weight'), bias: w.decoder.bias ? upload(w.decoder.bias, 'decoder.bias') : null } : null,
+    decoder: w.decoder ? { weight: w.decoder.weight === w.tokEmbeddings ? tokEmbeddings : upload(w.decoder.weight, 'decoder.weight', dtype), bias: w.decoder.bias ? upload(w.decoder.bias, 'decoder.bias', 'f32') : null } : null,
     classifier: w.classifier ? lin(w.classifier, 'classifier') : null,
   };
 }
@@ -296,8 +307,9 @@ function placeholderWeights(config: ModernBertConfig, sized: (name: string) => F
   };
 }
 
-/** Frees the model's GPU buffers (weights included). */
+/** Frees the model's GPU buffers (weights, kept activations, uniforms included) and the launcher's query sets. */
 export function destroyModel(model: WebGpuModel): void {
+  model.launcher.dispose();
   model.pool.destroyAll();
 }
 
@@ -316,8 +328,8 @@ export interface MemoryPlan {
  * device: the same code path as a real pass, with dispatches skipped. Ablations: `padded` is padded execution
  * (every sequence computed at the longest length); `materialized` stores attention scores.
  */
-export async function planMemory(config: ModernBertConfig, lengths: readonly number[], ablate: { padded?: boolean; materialized?: boolean } = {}): Promise<MemoryPlan> {
-  const model = planningModel(config);
+export async function planMemory(config: ModernBertConfig, lengths: readonly number[], ablate: { padded?: boolean; materialized?: boolean } = {}, dtype: DType = 'f32'): Promise<MemoryPlan> {
+  const model = planningModel(config, dtype);
   const sequences = lengths.map((n) => new Int32Array(n));
   await forward(model, sequences, { attention: ablate.materialized ? 'materialized' : 'flash', padded: ablate.padded, allowLongSequences: true });
   const { peakBytes, weightBytes, largestBufferBytes } = memoryStats(model);

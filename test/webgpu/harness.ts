@@ -51,3 +51,10 @@ export function expectKernelClose(what: string, kernel: ArrayLike<number>, ref32
   console.log(`${what}: kernel max ${k.max.toExponential(2)} mean ${k.mean.toExponential(2)} | ref32 max ${r.max.toExponential(2)} mean ${r.mean.toExponential(2)}`);
   expect(k.max, `${what}: kernel error ${k.max} vs ref32 error ${r.max}`).toBeLessThanOrEqual(2 * r.max + floor);
 }
+
+/** What storing a result as f16 may add to its error: half an f16 ulp (2^-11 relative) of the largest value; 0 for f32. */
+export function storageRounding(dtype: 'f32' | 'f16', want: ArrayLike<number>): number {
+  let max = 0;
+  for (let i = 0; i < want.length; i++) max = Math.max(max, Math.abs(want[i]));
+  return dtype === 'f16' ? 2 ** -11 * max : 0;
+}

@@ -1,4 +1,4 @@
-// Each WGSL kernel against the reference (fp64 oracle, fp32 for the error budget) on swept shapes,
+// Each WGSL kernel (the GEMMs: gemm.test.ts) against the reference (fp64 oracle, fp32 for the error budget) on swept shapes,
 // including sizes that are not multiples of the tiles, 1-token sequences and windows wider than the sequence.
 import { describe, expect, it } from 'vitest';
 import { UNLIMITED, type Window, varlenAttention } from '../../reference/attention.ts';
@@ -7,7 +7,6 @@ import { pool as referencePool } from '../../reference/modernbert.ts';
 import { pack } from '../../reference/unpad.ts';
 import * as attention from '../../optimized/webgpu/kernels/attention.ts';
 import * as embedding from '../../optimized/webgpu/kernels/embedding.ts';
-import * as gemm from '../../optimized/webgpu/kernels/gemm.ts';
 import * as layernorm from '../../optimized/webgpu/kernels/layernorm.ts';
 import * as poolKernel from '../../optimized/webgpu/kernels/pool.ts';
 import * as rope from '../../optimized/webgpu/kernels/rope.ts';
@@ -18,60 +17,6 @@ function inputs(n: number, seed: number, scale = 1): { f64: Float64Array; f32: F
   const f64 = values(n, seed, scale).map(Math.fround);
   return { f64, f32: Float32Array.from(f64) };
 }
-
-function referenceGemm(p: Precision, x: FloatArray, W: FloatArray, bias: FloatArray | null, residual: FloatArray, s: gemm.GemmShape): FloatArray {
-  if (s.epilogue === 'geglu') return geglu(p, linear(p, x, W, bias, s.M, 2 * s.N, s.K), s.M, s.N);
-  const y = linear(p, x, W, bias, s.M, s.N, s.K);
-  if (s.epilogue === 'residual') return add(p, y, residual);
-  return s.epilogue === 'gelu' ? gelu(p, y) : y;
-}
-
-describe('gemm', () => {
-  const rows = [1, 2, 63, 64, 65, 127, 129, 1025];
-  const shapes: [number, number][] = [
-    [33, 17],
-    [64, 64],
-    [96, 40],
-  ];
-  const cases: [gemm.Epilogue, 'tiled' | 'naive'][] = [
-    ['none', 'tiled'],
-    ['residual', 'tiled'],
-    ['gelu', 'tiled'],
-    ['geglu', 'tiled'],
-    ['none', 'naive'],
-    ['residual', 'naive'],
-  ];
-  for (const [epilogue, variant] of cases) {
-    it(`${variant} ${epilogue}: rows ${rows.join(', ')} x (N, K) ${shapes.map((s) => s.join('x')).join(', ')}`, async () => {
-      const l = await gpu();
-      for (const M of rows) {
-        for (const [N, K] of shapes) {
-          const wRows = epilogue === 'geglu' ? 2 * N : N;
-          const x = inputs(M * K, M + K);
-          const W = inputs(wRows * K, N * 7 + K, 0.3);
-          const b = inputs(wRows, N + 3, 0.5);
-          const r = inputs(M * N, M * 5 + N);
-          const s = { M, N, K, epilogue };
-          const y = l.pool.storage(M * N * 4, 'y');
-          const bias = M % 2 ? l.upload(b.f32, 'bias') : null; // with and without bias
-          gemm.run(l, { ...s, x: l.upload(x.f32, 'x'), W: l.upload(W.f32, 'W'), bias, residual: l.upload(r.f32, 'r'), y, variant });
-          const got = await read(l, y, M * N);
-          const b64 = bias ? b.f64 : null;
-          const b32 = bias ? b.f32 : null;
-          // GELU's erf is an f32 polynomial good to 1.5e-7 (absolute): allow that much more.
-          const floor = epilogue === 'gelu' || epilogue === 'geglu' ? 2e-6 : 1e-6;
-          expectKernelClose(`gemm ${variant} ${epilogue} ${M}x${N}x${K}${bias ? '+bias' : ''}`, got, referenceGemm(fp32, x.f32, W.f32, b32, r.f32, s), referenceGemm(fp64, x.f64, W.f64, b64, r.f64, s), floor);
-        }
-      }
-    });
-  }
-
-  it('reports flops and bytes', () => {
-    expect(gemm.flops({ M: 2, N: 3, K: 4, epilogue: 'none' })).toBe(48);
-    expect(gemm.flops({ M: 2, N: 3, K: 4, epilogue: 'geglu' })).toBe(96);
-    expect(gemm.bytes({ M: 2, N: 3, K: 4, epilogue: 'residual' })).toBe(4 * (8 + 12 + 12));
-  });
-});
 
 describe('layernorm', () => {
   it('rows 1, 7, 65 x C 12, 32, 100, 768, with and without bias', async () => {

@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runParity } from '../../evals/parity.ts';
+import { FP32_TOLERANCE } from '../../evals/parity-check.ts';
 import { fp32 } from '../../reference/ops.ts';
 import { acquireDevice, sharedDevice } from '../../optimized/webgpu/device.ts';
 import { createWebGpuModel, destroyModel, forward, memoryStats } from '../../optimized/webgpu/modernbert.ts';
@@ -20,6 +21,28 @@ describe('webgpu golden parity', () => {
 
   it('rejects fp64, which the engine does not compute', async () => {
     await expect(runParity(join(GOLDEN, 'tiny'), 'webgpu', 'fp64')).rejects.toThrow(/fp32 only/);
+  });
+});
+
+describe('webgpu golden parity, f16 storage', () => {
+  for (const name of GOLDEN_CASES) {
+    it(`${name}: every output within the f16 tolerances (F16_FACTOR x the f16-weights reference error + the fp32 tolerance)`, async () => {
+      const result = await runParity(join(GOLDEN, name), 'webgpu', 'fp32', 'f16');
+      expect(result.dtype).toBe('f16');
+      expect(result.pass, JSON.stringify(result)).toBe(true);
+      for (const [output, tolerance] of Object.entries(result.tolerance)) {
+        // The tolerance is made for the case: above the fp32 one, by the measured cost of f16 weights.
+        expect(tolerance, output).toBeGreaterThan(FP32_TOLERANCE[output]);
+        // f16 storage is lossy: more error than fp32's tolerance allows, so the f16 path (not the f32 one) ran.
+        expect(result.max_abs_err[output], output).toBeGreaterThan(FP32_TOLERANCE[output]);
+      }
+    });
+  }
+
+  it('is refused on backends that store f32 only, and with fp64', async () => {
+    await expect(runParity(join(GOLDEN, 'tiny'), 'reference', 'fp32', 'f16')).rejects.toThrow(/--dtype f16: the reference backend stores f32 only/);
+    await expect(runParity(join(GOLDEN, 'tiny'), 'gpujs:cpu', 'fp32', 'f16')).rejects.toThrow(/--dtype f16: the gpujs backend stores f32 only/);
+    await expect(runParity(join(GOLDEN, 'tiny'), 'webgpu', 'fp64', 'f16')).rejects.toThrow(/--dtype f16 computes in fp32/);
   });
 });
 

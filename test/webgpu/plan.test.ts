@@ -41,6 +41,25 @@ describe('memory plan', () => {
     expect(unpadded.activation_bytes).toBeLessThan(padded.activation_bytes / 10);
   });
 
+  it('halves the weights and shrinks the activations in f16 storage (the residual stream stays f32), activations still linear in tokens', async () => {
+    const f32 = await planMemory(base, parseLengths('512x64'));
+    const f16 = await planMemory(base, parseLengths('512x64'), {}, 'f16');
+    // The matrices (linear weights, embeddings) halve; LayerNorm weights stay f32: within 1% of half.
+    expect(Math.abs(f16.weight_bytes / f32.weight_bytes - 0.5)).toBeLessThan(0.01);
+    // The residual stream stays f32, so activations shrink but do not halve.
+    expect(f16.activation_bytes).toBeLessThan(0.9 * f32.activation_bytes);
+    const doubled = await planMemory(base, parseLengths('512x128'), {}, 'f16');
+    const long = await planMemory(base, parseLengths('8192x4'), {}, 'f16');
+    expect(Math.abs(doubled.activation_bytes / f16.activation_bytes - 2)).toBeLessThan(0.02);
+    expect(Math.abs(long.activation_bytes - f16.activation_bytes) / f16.activation_bytes).toBeLessThan(0.05);
+    const r = spawnSync(process.execPath, [join(import.meta.dirname, '..', '..', 'bin', 'modernbert.js'), 'plan', '--config', 'base', '--lengths', '512x64', '--dtype', 'f16'], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ backend: 'webgpu', dtype: 'f16', tokens: 32768, peak_bytes: f16.peak_bytes, weight_bytes: f16.weight_bytes, activation_bytes: f16.activation_bytes });
+    const bad = spawnSync(process.execPath, [join(import.meta.dirname, '..', '..', 'bin', 'modernbert.js'), 'plan', '--lengths', '512', '--dtype', 'bf16'], { encoding: 'utf8' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--dtype must be f32 or f16, got "bf16"/);
+  });
+
   it('prints one JSON line from the CLI', () => {
     const r = spawnSync(process.execPath, [join(import.meta.dirname, '..', '..', 'bin', 'modernbert.js'), 'plan', '--config', 'base', '--lengths', '8192x4', '--backend', 'webgpu'], { encoding: 'utf8' });
     expect(r.status).toBe(0);

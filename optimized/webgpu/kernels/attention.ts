@@ -1,8 +1,12 @@
-// Launchers for varlen attention: flash_attention.wgsl (tiled, online softmax) and attention_materialized.wgsl
-// (the baseline that stores every score row).
-import flashSource from './flash_attention.wgsl';
+// Launchers for varlen attention: flash_attention_v2.wgsl (the default: vec4 registers, K/V tiles shared by a
+// 64-query workgroup), flash_attention.wgsl ("flash_v1", the baseline v2 is compared with, and the kernel for
+// head dims v2 does not take), and attention_materialized.wgsl (the baseline that stores every score row).
+import flashV1Source from './flash_attention.wgsl';
+import flashV2Source from './flash_attention_v2.wgsl';
 import materializedSource from './attention_materialized.wgsl';
-import { type Launcher, MAX_GRID } from './launch.ts';
+import { type Kernel, type Launcher, MAX_GRID, type Param } from './launch.ts';
+import { type DType, accessors, bytesOf } from './storage.ts';
+import { tunedAttentionTiles } from '../tuning.ts';
 
 export type Window = readonly [left: number, right: number];
 
@@ -12,6 +16,8 @@ export interface AttentionShape {
   H: number;
   D: number;
   window: Window;
+  /** storage of qkv and out (default f32; f16 needs flash_v2) */
+  dtype?: DType;
 }
 
 export interface AttentionArgs extends AttentionShape {
@@ -21,17 +27,101 @@ export interface AttentionArgs extends AttentionShape {
   sequsedK?: GPUBuffer;
   out: GPUBuffer;
   maxSeqlen: number;
-  variant?: 'flash' | 'materialized';
+  /** 'flash' (the model's name for it) and undefined mean the default, 'flash_v2' */
+  variant?: 'flash' | 'flash_v2' | 'flash_v1' | 'materialized';
+  /** v2 only: queries per workgroup (= threads) and keys per tile (default: the device's tuned choice, else flashV2Tiles) */
+  tiles?: { BR: number; BC: number };
 }
 
 export const MAX_HEAD_DIM = 128;
 
+/** Queries per v2 workgroup (= its threads: two 32-lane warps share every K/V tile). */
+export const FLASH_V2_BR = 64;
+/** Keys per v2 K/V tile where the device's workgroup memory allows it. */
+export const FLASH_V2_BC = 32;
+
+/** Head dims v2 takes (vec4 rows, private arrays of D/4 vec4s); v1 runs the others (D <= MAX_HEAD_DIM). */
+export function flashV2Supports(D: number): boolean {
+  return Number.isInteger(D) && D >= 4 && D % 4 === 0 && D <= MAX_HEAD_DIM;
+}
+
+/**
+ * v2's tile sizes on a device granting `workgroupStorageBytes` of workgroup memory: the K and V tiles take
+ * 2 * BC * D * 4 bytes, so BC = 32 fits WebGPU's default 16 KiB up to D = 64 and needs 32 KiB at D = 128;
+ * where the device grants less, BC shrinks (a multiple of 4, the keys one score vec4 holds).
+ */
+export function flashV2Tiles(D: number, workgroupStorageBytes: number): { BR: number; BC: number } {
+  const fits = Math.floor(workgroupStorageBytes / (2 * D * 4) / 4) * 4;
+  const BC = Math.min(FLASH_V2_BC, fits);
+  if (BC < 4) throw new Error(`flash attention v2: ${workgroupStorageBytes} bytes of workgroup memory cannot hold a 4-key tile at D = ${D}`);
+  return { BR: FLASH_V2_BR, BC };
+}
+
+function validateTiles({ BR, BC }: { BR: number; BC: number }, D: number, limits: { workgroupBytes: number; threads: number }): void {
+  if (!(Number.isInteger(BR) && BR >= 1 && BR <= limits.threads)) throw new Error(`flash attention v2: BR = ${BR} queries (threads) per workgroup; this device allows 1 to ${limits.threads}`);
+  if (!(Number.isInteger(BC) && BC >= 4 && BC % 4 === 0)) throw new Error(`flash attention v2: BC = ${BC} must be a positive multiple of 4`);
+  if (2 * BC * D * 4 > limits.workgroupBytes) throw new Error(`flash attention v2: BC = ${BC} at D = ${D} needs ${2 * BC * D * 4} bytes of workgroup memory; this device allows ${limits.workgroupBytes}`);
+}
+
+/**
+ * The key tiles each v2 workgroup visits: per sequence, per query tile (BR queries), the count of BC-key tiles
+ * from kLo to kHi, computed as the shader computes them (the keys the windows of queries [q0, qLast] reach,
+ * clamped to the sequence's keys). `keys` are the keys per sequence in padded execution (sequsedK).
+ * A local layer [left, right] visits at most ceil((BR + left + right) / BC) tiles.
+ */
+export function keyTilesVisited(lengths: readonly number[], [left, right]: Window, BR: number, BC: number, keys?: readonly number[]): number[][] {
+  return lengths.map((n, b) => {
+    const nk = keys ? Math.min(keys[b], n) : n;
+    return Array.from({ length: Math.ceil(n / BR) }, (_, x) => {
+      const q0 = x * BR;
+      const qLast = Math.min(q0 + BR, n) - 1;
+      const kLo = left >= 0 ? Math.max(0, q0 - left) : 0;
+      const kHi = right >= 0 ? Math.min(nk - 1, qLast + right) : nk - 1;
+      return kHi < kLo ? 0 : Math.ceil((kHi - kLo + 1) / BC);
+    });
+  });
+}
+
+// One v2 shader per head dim and dtype: D sizes private arrays, so it is a `const` written into the source, and
+// the kernel's name carries it so the launcher's pipeline cache keeps one pipeline per D.
+const flashV2Kernels = new Map<string, Kernel>();
+function flashV2Kernel(D: number, dtype: DType): Kernel {
+  const name = `flash_attention_v2_d${D}${dtype === 'f16' ? '_f16' : ''}`;
+  let kernel = flashV2Kernels.get(name);
+  if (!kernel) {
+    const declaration = /^const D: u32 = \d+u;/m;
+    if (!declaration.test(flashV2Source)) throw new Error('flash_attention_v2.wgsl: the `const D: u32 = <n>u;` line is missing');
+    const access = accessors({ name: 'qkv', dtype, width: 4 }, { name: 'out', dtype, width: 4, write: true });
+    kernel = { name, source: access + flashV2Source.replace(declaration, `const D: u32 = ${D}u;`) };
+    flashV2Kernels.set(name, kernel);
+  }
+  return kernel;
+}
+
 export function run(l: Launcher, a: AttentionArgs): void {
+  dispatchAttention(l, a, false);
+}
+
+/**
+ * Debug: runs v2 with its COUNT_TILES override, so thread 0 of each workgroup (query tile x, head h, sequence b)
+ * overwrites out[cuSeqlens[b] + x * BR, h, 0] with the number of key tiles it visited (as f32); every other
+ * output is v2's usual result. Throws where v2 would not run (a head dim it does not take).
+ */
+export function runCountingKeyTiles(l: Launcher, a: AttentionArgs): { BR: number; BC: number } {
+  if (!flashV2Supports(a.D)) throw new Error(`flash attention v2: head dim ${a.D} is not supported`);
+  return dispatchAttention(l, { ...a, variant: 'flash_v2' }, true)!;
+}
+
+function dispatchAttention(l: Launcher, a: AttentionArgs, countTiles: boolean): { BR: number; BC: number } | undefined {
   const B = a.lengths.length;
   const T = a.lengths.reduce((s, n) => s + n, 0);
   const scale = 1 / Math.sqrt(a.D);
   const sequsedK = a.sequsedK ?? l.absent.sequsedK;
   const useSeqused = a.sequsedK ? 1 : 0;
+  const work = { flops: flops(a), bytes: bytes(a) };
+  const dtype = a.dtype ?? 'f32';
+  const v2 = a.variant !== 'materialized' && a.variant !== 'flash_v1' && flashV2Supports(a.D);
+  if (dtype === 'f16' && !v2) throw new Error(`attention: f16 storage needs flash_v2 (${a.variant === 'materialized' || a.variant === 'flash_v1' ? a.variant : `head dim ${a.D} runs flash_v1`}, which reads f32 only)`);
   if (a.variant === 'materialized') {
     const scores = l.pool.storage(a.H * T * a.maxSeqlen * 4, 'attention.scores');
     l.dispatch(
@@ -40,19 +130,28 @@ export function run(l: Launcher, a: AttentionArgs): void {
       [a.qkv, a.cuSeqlens, sequsedK, scores, a.out],
       [['u32', T], ['u32', B], ['u32', a.H], ['u32', a.D], ['u32', a.maxSeqlen], ['i32', a.window[0]], ['i32', a.window[1]], ['f32', scale], ['u32', useSeqused]],
       [Math.ceil(T / 64), a.H],
+      work,
     );
     l.pool.release(scores);
-    return;
+    return undefined;
   }
   if (a.D > MAX_HEAD_DIM) throw new Error(`flash attention: head dim ${a.D} exceeds ${MAX_HEAD_DIM}`);
   if (B > MAX_GRID) throw new Error(`flash attention: ${B} sequences exceed the grid (${MAX_GRID})`);
-  l.dispatch(
-    { name: 'flash_attention', source: flashSource },
-    { D: a.D },
-    [a.qkv, a.cuSeqlens, sequsedK, a.out],
-    [['u32', B], ['u32', a.H], ['i32', a.window[0]], ['i32', a.window[1]], ['f32', scale], ['u32', useSeqused]],
-    [Math.ceil(a.maxSeqlen / 32), a.H, B],
-  );
+  const params: Param[] = [['u32', B], ['u32', a.H], ['i32', a.window[0]], ['i32', a.window[1]], ['f32', scale], ['u32', useSeqused]];
+  // v2 needs D % 4 == 0 (vec4 rows): other head dims (and an explicit 'flash_v1') run v1.
+  if (a.variant === 'flash_v1' || !flashV2Supports(a.D)) {
+    l.dispatch({ name: 'flash_attention', source: flashV1Source }, { D: a.D }, [a.qkv, a.cuSeqlens, sequsedK, a.out], params, [Math.ceil(a.maxSeqlen / 32), a.H, B], work);
+    return undefined;
+  }
+  // Planning (no device) dispatches nothing; WebGPU's default limits stand in for the device's.
+  const limits = { workgroupBytes: l.ctx?.device.limits.maxComputeWorkgroupStorageSize ?? 16384, threads: l.ctx?.device.limits.maxComputeInvocationsPerWorkgroup ?? 256 };
+  const kind = a.window[0] < 0 && a.window[1] < 0 ? 'global' : 'local';
+  const tiles = a.tiles ?? tunedAttentionTiles(l.ctx?.tuning, { D: a.D, dtype, window: kind, maxSeqlen: a.maxSeqlen }) ?? flashV2Tiles(a.D, limits.workgroupBytes);
+  validateTiles(tiles, a.D, limits);
+  const constants: Record<string, number> = { BR: tiles.BR, BC: tiles.BC };
+  if (countTiles) constants.COUNT_TILES = 1;
+  l.dispatch(flashV2Kernel(a.D, dtype), constants, [a.qkv, a.cuSeqlens, sequsedK, a.out], params, [Math.ceil(a.maxSeqlen / tiles.BR), a.H, B], work);
+  return tiles;
 }
 
 /** Keys each query of an n-token sequence sees, summed over the sequence. */
@@ -70,5 +169,5 @@ export function flops(s: AttentionShape): number {
 /** Compulsory traffic: q, k, v read once, out written once. */
 export function bytes(s: AttentionShape): number {
   const T = s.lengths.reduce((a, b) => a + b, 0);
-  return 4 * 4 * T * s.H * s.D;
+  return 4 * T * s.H * s.D * bytesOf(s.dtype ?? 'f32');
 }

@@ -1,5 +1,7 @@
 // LayerNorm over the last dim, one workgroup per row: y[r, c] = (x[r, c] - mean) / sqrt(var + eps) * w[c] (+ b[c]),
-// population variance, computed in two passes (mean, then squared deviations) for accuracy.
+// population variance, computed in two passes (mean, then squared deviations) for accuracy. Values move in
+// pairs (C is even), so x and y may be f32 or f16 storage (accessors from storage.ts, prepended by the
+// launcher); the statistics are f32.
 // Bindings: 0 x [R, C] (read), 1 weight [C] (read), 2 bias [C] (read; ignored unless hasBias), 3 y [R, C] (write),
 //           4 params (uniform). Grid: R workgroups (split over x and y), 64 threads.
 // Workgroup memory: 64 * 4 = 256 bytes.
@@ -7,10 +9,10 @@ struct Params { rows: u32, C: u32, eps: f32, hasBias: u32 }
 
 const THREADS: u32 = 64u;
 
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> weight: array<f32>;
-@group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+@group(0) @binding(0) var<storage, read> x: array<x_t>;
+@group(0) @binding(1) var<storage, read> weight: array<vec2f>;
+@group(0) @binding(2) var<storage, read> bias: array<vec2f>;
+@group(0) @binding(3) var<storage, read_write> y: array<y_t>;
 @group(0) @binding(4) var<uniform> p: Params;
 
 var<workgroup> partial: array<f32, THREADS>;
@@ -36,23 +38,25 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
     return;
   }
   let t = lid.x;
-  let o = row * p.C;
+  let pairs = p.C / 2u;
+  let o = row * pairs;
   var s = 0.0;
-  for (var c = t; c < p.C; c += THREADS) {
-    s += x[o + c];
+  for (var c = t; c < pairs; c += THREADS) {
+    let v = load_x(o + c);
+    s += v.x + v.y;
   }
   let mean = reduce_sum(s, t) / f32(p.C);
   var q = 0.0;
-  for (var c = t; c < p.C; c += THREADS) {
-    let d = x[o + c] - mean;
-    q += d * d;
+  for (var c = t; c < pairs; c += THREADS) {
+    let d = load_x(o + c) - mean;
+    q += d.x * d.x + d.y * d.y;
   }
   let rstd = inverseSqrt(reduce_sum(q, t) / f32(p.C) + p.eps);
-  for (var c = t; c < p.C; c += THREADS) {
-    var v = (x[o + c] - mean) * rstd * weight[c];
+  for (var c = t; c < pairs; c += THREADS) {
+    var v = (load_x(o + c) - mean) * rstd * weight[c];
     if (p.hasBias != 0u) {
       v += bias[c];
     }
-    y[o + c] = v;
+    store_y(o + c, v);
   }
 }

@@ -20,7 +20,7 @@ export interface PoolArgs extends PoolShape {
 }
 
 export function run(l: Launcher, a: PoolArgs): void {
-  l.dispatch({ name: 'pool', source }, {}, [a.hidden, a.cuSeqlens, a.sequsedK ?? l.absent.sequsedK, a.out], [['u32', a.B], ['u32', a.C], ['u32', a.pooling === 'mean' ? 1 : 0], ['u32', a.sequsedK ? 1 : 0]], grid(Math.ceil((a.B * a.C) / 64)));
+  l.dispatch({ name: 'pool', source }, {}, [a.hidden, a.cuSeqlens, a.sequsedK ?? l.absent.sequsedK, a.out], [['u32', a.B], ['u32', a.C], ['u32', a.pooling === 'mean' ? 1 : 0], ['u32', a.sequsedK ? 1 : 0]], grid(Math.ceil((a.B * a.C) / 64)), { flops: flops(a), bytes: bytes(a) });
 }
 
 export function flops(s: PoolShape): number {

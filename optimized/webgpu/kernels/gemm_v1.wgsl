@@ -1,4 +1,4 @@
-// Tiled GEMM with epilogues: y[M, N] = x[M, K] · W[N, K]^T (+ bias[N]), then
+// GEMM v1 (the baseline of gemm_v2.wgsl), tiled with epilogues: y[M, N] = x[M, K] · W[N, K]^T (+ bias[N]), then
 //   EPILOGUE 0: nothing        1: + residual[M, N]        2: gelu_erf(y)
 //   EPILOGUE 3: GeGLU, W is [2N, K] (rows 0..N-1 activated, N..2N-1 gate):
 //               y[m, n] = gelu_erf(x·W[n] + b[n]) * (x·W[N + n] + b[N + n])
@@ -6,7 +6,7 @@
 //           3 residual [M, N] (read; ignored unless EPILOGUE 1), 4 y [M, N] (write), 5 params (uniform).
 // Tile: a workgroup of 16 x 16 threads computes 64 x 64 outputs, 4 x 4 per thread, K in steps of 16.
 // Workgroup memory: xs 64*16*4 + ws 64*16*4 + gs 64*16*4 = 12 KiB (gs only used by GeGLU).
-// Each output sums over k in order, in f32, like the reference.
+// Each output sums over k in order, in f32, like the reference. gelu() comes from gelu.wgsl (prepended).
 struct Params { M: u32, N: u32, K: u32, hasBias: u32 }
 
 override EPILOGUE: u32 = 0u;
@@ -24,18 +24,6 @@ const TK: u32 = 16u;
 var<workgroup> xs: array<f32, 1024>; // [TM][TK]
 var<workgroup> ws: array<f32, 1024>; // [TN][TK]
 var<workgroup> gs: array<f32, 1024>; // [TN][TK], gate rows (GeGLU)
-
-// erf to about 1.5e-7 (Abramowitz & Stegun 7.1.26), enough for f32 GELU.
-fn erf_approx(v: f32) -> f32 {
-  let a = abs(v);
-  let t = 1.0 / (1.0 + 0.3275911 * a);
-  let poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
-  return sign(v) * (1.0 - poly * exp(-a * a));
-}
-
-fn gelu(v: f32) -> f32 {
-  return 0.5 * v * (1.0 + erf_approx(v * 0.70710678118654752));
-}
 
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {

@@ -1,0 +1,210 @@
+// `modernbert tune`: times the GEMM tiles and flash-attention tiles on ModernBERT's shapes on this adapter,
+// keeps for each shape the fastest candidate whose output matches the default kernel's, and writes the choices
+// to the tuning cache (one entry per adapter), which the engine reads when it opens the device.
+// Timing: `reps` dispatches per run, wall clock to queue completion, median of `runs` runs after warm-up
+// (on SwiftShader the numbers only exercise the machinery: it is a CPU emulation).
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { type ModernBertConfig, presetConfig, slidingWindow } from '../reference/config.ts';
+import { writeFileAtomic } from '../reference/files.ts';
+import type { GpuContext } from '../optimized/webgpu/device.ts';
+import * as attention from '../optimized/webgpu/kernels/attention.ts';
+import * as gemm from '../optimized/webgpu/kernels/gemm.ts';
+import { Launcher } from '../optimized/webgpu/kernels/launch.ts';
+import { type DType, bytesOf, decode, encode } from '../optimized/webgpu/kernels/storage.ts';
+import { BufferPool } from '../optimized/webgpu/memory.ts';
+import { type AttentionChoice, type GemmChoice, type Tuning, adapterKey, dtypesKey } from '../optimized/webgpu/tuning.ts';
+import { readTuningCache } from '../optimized/webgpu/tuning-cache.ts';
+import { time } from './timing.ts';
+
+export interface TuneOptions {
+  configs: string[];
+  /** tokens per pass to tune at (one sequence of that length for attention) */
+  tokens: number[];
+  dtypes: DType[];
+  /** 'reduced': the default tile and one alternative per kernel (for tests and quick checks) */
+  space: 'full' | 'reduced';
+  runs: number;
+  warmup: number;
+  progress?: (message: string) => void;
+}
+
+/** One timed candidate. */
+export interface TuneRow {
+  kernel: 'gemm' | 'attention';
+  shape: string;
+  /** storage: one dtype for attention, x.W.y for a GEMM */
+  dtype: string;
+  candidate: string;
+  ms: number;
+  /** its output matched the default kernel's */
+  matches: boolean;
+  chosen: boolean;
+}
+
+const GEMM_SPACE: gemm.GemmTile[] = [
+  gemm.LARGE_TILE,
+  { ...gemm.LARGE_TILE, TK: 8 },
+  { ...gemm.LARGE_TILE, TK: 32 },
+  gemm.SMALL_TILE,
+  { ...gemm.SMALL_TILE, TK: 32 },
+  { WG_M: 8, WG_N: 32, TM: 8, TK: 16 },
+  { WG_M: 16, WG_N: 8, TM: 8, TK: 16 },
+  { WG_M: 8, WG_N: 16, TM: 8, TK: 16 },
+  { WG_M: 32, WG_N: 8, TM: 4, TK: 16 },
+];
+const ATTENTION_SPACE = [32, 64, 128].flatMap((BR) => [16, 32, 64].map((BC) => ({ BR, BC })));
+
+/** Tunes every kernel shape of the configs at the token counts; returns the choices and every timing. */
+export async function tune(ctx: GpuContext, o: TuneOptions): Promise<{ tuning: Tuning; rows: TuneRow[] }> {
+  const limits = { workgroupBytes: ctx.device.limits.maxComputeWorkgroupStorageSize, threads: ctx.device.limits.maxComputeInvocationsPerWorkgroup };
+  const reps = ctx.swiftshader ? 1 : 20;
+  const tuning: Tuning = { adapter: adapterKey(ctx.adapter), date: new Date().toISOString(), gemm: [], attention: [] };
+  const rows: TuneRow[] = [];
+  for (const config of o.configs.map(presetConfig)) {
+    for (const T of o.tokens) {
+      for (const dtype of o.dtypes) {
+        for (const shape of gemmShapes(config, T, dtype)) {
+          o.progress?.(`gemm ${describeGemm(shape)} ${dtypesKey(shape.dtypes)}`);
+          const fallback = gemm.defaultTile(shape, limits.workgroupBytes);
+          const space = o.space === 'full' ? GEMM_SPACE : [fallback, fallback === gemm.SMALL_TILE ? gemm.LARGE_TILE : gemm.SMALL_TILE];
+          const candidates = unique([fallback, ...space].filter((t) => t.WG_M * t.WG_N <= limits.threads && gemm.workgroupBytes(t, shape.epilogue) <= limits.workgroupBytes), gemm.tileName);
+          const timed = await timeCandidates(ctx, o, reps, candidates, gemm.tileName, (l, tile) => gemmRunner(l, shape, tile));
+          const best = fastestMatching(timed);
+          tuning.gemm.push({ M: shape.M, N: shape.N, K: shape.K, epilogue: shape.epilogue, dtypes: dtypesKey(shape.dtypes), tile: best.candidate, ms: best.ms, defaultMs: timed[0].ms } satisfies GemmChoice);
+          rows.push(...timed.map((t) => ({ kernel: 'gemm' as const, shape: describeGemm(shape), dtype: dtypesKey(shape.dtypes), candidate: gemm.tileName(t.candidate), ms: t.ms, matches: t.matches, chosen: t === best })));
+        }
+        for (const window of ['global', 'local'] as const) {
+          const shape = { lengths: [T], H: config.numAttentionHeads, D: config.headDim, window: window === 'global' ? ([-1, -1] as const) : ([slidingWindow(config), slidingWindow(config)] as const), dtype };
+          if (!attention.flashV2Supports(shape.D)) continue;
+          o.progress?.(`attention ${window} T=${T} D=${shape.D} ${dtype}`);
+          const fallback = attention.flashV2Tiles(shape.D, limits.workgroupBytes);
+          const space = o.space === 'full' ? ATTENTION_SPACE : [fallback, { BR: 32, BC: 16 }];
+          const name = (t: { BR: number; BC: number }) => `br${t.BR}/bc${t.BC}`;
+          const candidates = unique([fallback, ...space].filter((t) => t.BR <= limits.threads && 2 * t.BC * shape.D * 4 <= limits.workgroupBytes), name);
+          const timed = await timeCandidates(ctx, o, reps, candidates, name, (l, tiles) => attentionRunner(l, shape, tiles));
+          const best = fastestMatching(timed);
+          tuning.attention.push({ D: shape.D, dtype, window, maxSeqlen: T, tiles: best.candidate, ms: best.ms, defaultMs: timed[0].ms } satisfies AttentionChoice);
+          rows.push(...timed.map((t) => ({ kernel: 'attention' as const, shape: `${window} T=${T} H=${shape.H} D=${shape.D}`, dtype, candidate: name(t.candidate), ms: t.ms, matches: t.matches, chosen: t === best })));
+        }
+      }
+    }
+  }
+  return { tuning, rows };
+}
+
+type GemmCase = gemm.GemmShape & { dtypes: { x: DType; W: DType; y: DType } };
+
+/** The encoder layer's GEMMs as the model runs them: f16 storage keeps the residual stream (Wo outputs) in f32. */
+function gemmShapes(c: ModernBertConfig, T: number, dtype: DType): GemmCase[] {
+  const into = { x: dtype, W: dtype, y: dtype };
+  const residual = { x: dtype, W: dtype, y: 'f32' as const };
+  return [
+    { M: T, N: 3 * c.hiddenSize, K: c.hiddenSize, epilogue: 'none', dtypes: into },
+    { M: T, N: c.hiddenSize, K: c.hiddenSize, epilogue: 'residual', dtypes: residual },
+    { M: T, N: c.intermediateSize, K: c.hiddenSize, epilogue: 'geglu', dtypes: into },
+    { M: T, N: c.hiddenSize, K: c.intermediateSize, epilogue: 'residual', dtypes: residual },
+  ];
+}
+
+function describeGemm(s: GemmCase): string {
+  return `M=${s.M} N=${s.N} K=${s.K} ${s.epilogue}`;
+}
+
+interface Runner {
+  run: () => void;
+  /** the output, read back as values */
+  read: () => Promise<Float32Array>;
+  /** largest difference from the default kernel's output that counts as the same */
+  tolerance: (reference: Float32Array) => number;
+}
+
+function gemmRunner(l: Launcher, s: GemmCase, tile: gemm.GemmTile): Runner {
+  const wRows = s.epilogue === 'geglu' ? 2 * s.N : s.N;
+  const args = { ...s, x: filled(l, s.M * s.K, s.dtypes.x, 1), W: filled(l, wRows * s.K, s.dtypes.W, 2), bias: null, residual: s.epilogue === 'residual' ? filled(l, s.M * s.N, 'f32', 3) : null, y: l.pool.storage(s.M * s.N * bytesOf(s.dtypes.y), 'y'), variant: 'v2' as const, tile };
+  return {
+    run: () => gemm.run(l, args),
+    read: async () => decode((await l.finish([{ buffer: args.y, floats: Math.ceil((s.M * s.N * bytesOf(s.dtypes.y)) / 4) }]))[0], s.dtypes.y, s.M * s.N),
+    tolerance: (ref) => sameOutput(ref, s.dtypes.y),
+  };
+}
+
+function attentionRunner(l: Launcher, s: attention.AttentionShape & { dtype: DType }, tiles: { BR: number; BC: number }): Runner {
+  const T = s.lengths.reduce((a, b) => a + b, 0);
+  const cuSeqlens = l.upload(Uint32Array.from([0, ...s.lengths.map((_, i) => s.lengths.slice(0, i + 1).reduce((a, b) => a + b, 0))]), 'cuSeqlens');
+  const args = { ...s, qkv: filled(l, T * 3 * s.H * s.D, s.dtype, 4), cuSeqlens, out: l.pool.storage(T * s.H * s.D * bytesOf(s.dtype), 'out'), maxSeqlen: Math.max(...s.lengths), variant: 'flash_v2' as const, tiles };
+  return {
+    run: () => attention.run(l, args),
+    read: async () => decode((await l.finish([{ buffer: args.out, floats: Math.ceil((T * s.H * s.D * bytesOf(s.dtype)) / 4) }]))[0], s.dtype, T * s.H * s.D),
+    tolerance: (ref) => sameOutput(ref, s.dtype),
+  };
+}
+
+/** Same sums in a different grouping: 1e-5 of the largest value in f32; one f16 ulp (2^-10 relative) in f16. */
+function sameOutput(reference: Float32Array, dtype: DType): number {
+  let max = 0;
+  for (const v of reference) max = Math.max(max, Math.abs(v));
+  return (dtype === 'f16' ? 2 ** -10 : 1e-5) * Math.max(1, max);
+}
+
+function filled(l: Launcher, n: number, dtype: DType, seed: number): GPUBuffer {
+  return l.upload(encode(Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37 + seed) * 0.5), dtype), `tune.${seed}`);
+}
+
+interface Timed<C> {
+  candidate: C;
+  ms: number;
+  matches: boolean;
+}
+
+/** Times each candidate (the first is the default, whose output the others must match) in its own pool. */
+async function timeCandidates<C>(ctx: GpuContext, o: TuneOptions, reps: number, candidates: C[], name: (c: C) => string, build: (l: Launcher, c: C) => Runner): Promise<Timed<C>[]> {
+  let reference: Float32Array | null = null;
+  const out: Timed<C>[] = [];
+  for (const candidate of candidates) {
+    const l = new Launcher(ctx, new BufferPool(ctx.device));
+    try {
+      const runner = build(l, candidate);
+      runner.run();
+      const got = await runner.read();
+      reference ??= got;
+      let diff = 0;
+      for (let i = 0; i < got.length; i++) diff = Math.max(diff, Math.abs(got[i] - reference[i]));
+      const matches = diff <= runner.tolerance(reference); // NaN fails
+      const t = await time(name(candidate), async () => {
+        for (let i = 0; i < reps; i++) runner.run();
+        await l.finish([]);
+      }, o);
+      out.push({ candidate, ms: (t.medianS * 1000) / reps, matches });
+    } finally {
+      l.pool.destroyAll();
+    }
+  }
+  return out;
+}
+
+/** The fastest candidate whose output matched the default's (the default itself when none is faster). */
+function fastestMatching<C>(timed: Timed<C>[]): Timed<C> {
+  return timed.filter((t) => t.matches).reduce((a, b) => (b.ms < a.ms ? b : a), timed[0]);
+}
+
+function unique<C>(list: C[], name: (c: C) => string): C[] {
+  const seen = new Set<string>();
+  return list.filter((c) => !seen.has(name(c)) && seen.add(name(c)));
+}
+
+/** Merges the choices into this adapter's entry of the cache file (a shape tuned again is replaced); written whole or not at all. */
+export async function writeTuning(file: string, tuning: Tuning): Promise<void> {
+  const cache = await readTuningCache(file);
+  const old = cache.adapters[tuning.adapter];
+  if (old) {
+    const gemmKey = (c: GemmChoice) => `${c.M}|${c.N}|${c.K}|${c.epilogue}|${c.dtypes}`;
+    const attentionKey = (c: AttentionChoice) => `${c.D}|${c.dtype}|${c.window}|${c.maxSeqlen}`;
+    const gemmNew = new Set(tuning.gemm.map(gemmKey));
+    const attentionNew = new Set(tuning.attention.map(attentionKey));
+    tuning = { ...tuning, gemm: [...old.gemm.filter((c) => !gemmNew.has(gemmKey(c))), ...tuning.gemm], attention: [...old.attention.filter((c) => !attentionNew.has(attentionKey(c))), ...tuning.attention] };
+  }
+  cache.adapters[tuning.adapter] = tuning;
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileAtomic(file, JSON.stringify(cache, null, 2) + '\n');
+}

@@ -1,0 +1,95 @@
+// Tuned kernel choices per adapter: the tile shapes `modernbert tune` timed fastest (among those whose output
+// matched the default kernel's) for the GEMMs and attention at ModernBERT's shapes. The engine looks a shape up
+// here and falls back to the launchers' defaults where nothing was tuned. No IO here (it runs in browsers);
+// benchmarks/tune.ts measures and writes the cache file, device.ts reads it in Node.
+import type { Epilogue, GemmTile } from './kernels/gemm.ts';
+import type { DType } from './kernels/storage.ts';
+
+export interface GemmChoice {
+  /** the shape it was tuned on (M: the tokens of the pass) */
+  M: number;
+  N: number;
+  K: number;
+  epilogue: Epilogue;
+  /** storage of x, W and y, e.g. "f16.f16.f32" */
+  dtypes: string;
+  tile: GemmTile;
+  /** the tuned tile's median milliseconds, and the default tile's */
+  ms: number;
+  defaultMs: number;
+}
+
+export interface AttentionChoice {
+  D: number;
+  dtype: DType;
+  /** 'global' (unlimited) or 'local' (a sliding window) */
+  window: 'global' | 'local';
+  /** the longest sequence it was tuned on */
+  maxSeqlen: number;
+  tiles: { BR: number; BC: number };
+  ms: number;
+  defaultMs: number;
+}
+
+export interface Tuning {
+  /** the adapter's key (adapterKey) */
+  adapter: string;
+  date: string;
+  gemm: GemmChoice[];
+  attention: AttentionChoice[];
+}
+
+/** The cache file's content: one Tuning per adapter. */
+export interface TuningCache {
+  version: 1;
+  adapters: Record<string, Tuning>;
+}
+
+/** An adapter's identity in the cache: vendor / architecture / description (the driver's device name). */
+export function adapterKey(adapter: { vendor: string; architecture: string; description: string }): string {
+  return [adapter.vendor, adapter.architecture, adapter.description].join(' / ');
+}
+
+export function dtypesKey(d: { x: DType; W: DType; y: DType }): string {
+  return `${d.x}.${d.W}.${d.y}`;
+}
+
+/** The tile tuned for this GEMM (same N, K, epilogue and dtypes; the nearest M on a log scale), or null. */
+export function tunedGemmTile(tuning: Tuning | null | undefined, s: { M: number; N: number; K: number; epilogue: Epilogue; dtypes: { x: DType; W: DType; y: DType } }): GemmTile | null {
+  const key = dtypesKey(s.dtypes);
+  const same = tuning?.gemm.filter((c) => c.N === s.N && c.K === s.K && c.epilogue === s.epilogue && c.dtypes === key) ?? [];
+  return nearest(same, (c) => Math.abs(Math.log2(c.M) - Math.log2(Math.max(1, s.M))))?.tile ?? null;
+}
+
+/** The attention tiles tuned for this head dim, dtype and window kind (the nearest sequence length), or null. */
+export function tunedAttentionTiles(tuning: Tuning | null | undefined, s: { D: number; dtype: DType; window: 'global' | 'local'; maxSeqlen: number }): { BR: number; BC: number } | null {
+  const same = tuning?.attention.filter((c) => c.D === s.D && c.dtype === s.dtype && c.window === s.window) ?? [];
+  return nearest(same, (c) => Math.abs(Math.log2(c.maxSeqlen) - Math.log2(Math.max(1, s.maxSeqlen))))?.tiles ?? null;
+}
+
+function nearest<T>(list: T[], distance: (x: T) => number): T | undefined {
+  return list.reduce<T | undefined>((best, x) => (best === undefined || distance(x) < distance(best) ? x : best), undefined);
+}
+
+/** Checks a parsed cache file, naming the file and the field at fault. */
+export function validateTuningCache(data: unknown, file: string): TuningCache {
+  const fail = (field: string, why: string): never => {
+    throw new Error(`${file}: field "${field}" ${why}`);
+  };
+  if (typeof data !== 'object' || data === null) fail('(root)', 'must be an object');
+  const cache = data as TuningCache;
+  if (cache.version !== 1) fail('version', `must be 1, got ${JSON.stringify(cache.version)}`);
+  if (typeof cache.adapters !== 'object' || cache.adapters === null) fail('adapters', 'must be an object');
+  for (const [key, t] of Object.entries(cache.adapters)) {
+    if (!Array.isArray(t?.gemm)) fail(`adapters["${key}"].gemm`, 'must be an array');
+    if (!Array.isArray(t?.attention)) fail(`adapters["${key}"].attention`, 'must be an array');
+    t.gemm.forEach((c, i) => {
+      const tile = c?.tile;
+      if (![c?.M, c?.N, c?.K, tile?.WG_M, tile?.WG_N, tile?.TM, tile?.TK].every((v) => Number.isInteger(v) && v > 0)) fail(`adapters["${key}"].gemm[${i}]`, 'needs positive integers M, N, K and tile.{WG_M, WG_N, TM, TK}');
+    });
+    t.attention.forEach((c, i) => {
+      if (![c?.D, c?.maxSeqlen, c?.tiles?.BR, c?.tiles?.BC].every((v) => Number.isInteger(v) && v > 0)) fail(`adapters["${key}"].attention[${i}]`, 'needs positive integers D, maxSeqlen and tiles.{BR, BC}');
+    });
+  }
+  return cache;
+}

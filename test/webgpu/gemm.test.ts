@@ -1,0 +1,161 @@
+// The GEMM kernels (v2, its baseline v1, naive) against the reference (fp64 oracle, fp32 for the error budget),
+// on swept shapes: rows around the tile sizes, N not a multiple of the tile or of 4, K not a multiple of TK.
+import { describe, expect, it } from 'vitest';
+import { type FloatArray, type Precision, add, fp32, fp64, geglu, gelu, linear } from '../../reference/ops.ts';
+import * as gemm from '../../optimized/webgpu/kernels/gemm.ts';
+import { type Launcher } from '../../optimized/webgpu/kernels/launch.ts';
+import { type DType, decode, encode, roundHalf } from '../../optimized/webgpu/kernels/storage.ts';
+import { expectKernelClose, gpu, read, storageRounding, values } from './harness.ts';
+
+/** Inputs representable in `dtype`, as both a Float64Array (for the references) and a Float32Array. */
+function inputs(n: number, seed: number, scale = 1, dtype: DType = 'f32'): { f64: Float64Array; f32: Float32Array } {
+  const f64 = values(n, seed, scale).map(dtype === 'f16' ? roundHalf : Math.fround);
+  return { f64, f32: Float32Array.from(f64) };
+}
+
+const F32 = { x: 'f32', W: 'f32', y: 'f32' } as const;
+
+function referenceGemm(p: Precision, x: FloatArray, W: FloatArray, bias: FloatArray | null, residual: FloatArray, s: gemm.GemmShape): FloatArray {
+  if (s.epilogue === 'geglu') return geglu(p, linear(p, x, W, bias, s.M, 2 * s.N, s.K), s.M, s.N);
+  const y = linear(p, x, W, bias, s.M, s.N, s.K);
+  if (s.epilogue === 'residual') return add(p, y, residual);
+  return s.epilogue === 'gelu' ? gelu(p, y) : y;
+}
+
+/**
+ * Runs one GEMM on the GPU and checks it against the references (with a bias on odd M, without on even). Inputs
+ * stored in f16 are f16 values for the references too; an f16 output adds its own rounding (half an f16 ulp,
+ * 2^-11 relative) to the allowed error.
+ */
+async function check(l: Launcher, s: gemm.GemmShape, variant: gemm.GemmVariant | undefined, tile?: gemm.GemmTile): Promise<void> {
+  const { M, N, K, epilogue } = s;
+  const dtypes = s.dtypes ?? F32;
+  const wRows = epilogue === 'geglu' ? 2 * N : N;
+  const x = inputs(M * K, M + K, 1, dtypes.x);
+  const W = inputs(wRows * K, N * 7 + K, 0.3, dtypes.W);
+  const b = inputs(wRows, N + 3, 0.5);
+  const r = inputs(M * N, M * 5 + N);
+  const y = l.pool.storage(M * N * 4, 'y');
+  const bias = M % 2 ? l.upload(b.f32, 'bias') : null;
+  gemm.run(l, { ...s, x: l.upload(encode(x.f32, dtypes.x), 'x'), W: l.upload(encode(W.f32, dtypes.W), 'W'), bias, residual: l.upload(r.f32, 'r'), y, variant, tile });
+  const got = decode(await read(l, y, dtypes.y === 'f16' ? Math.ceil((M * N) / 2) : M * N), dtypes.y, M * N);
+  const ref64 = referenceGemm(fp64, x.f64, W.f64, bias ? b.f64 : null, r.f64, s);
+  // GELU's erf is an f32 polynomial good to 1.5e-7 (absolute): allow that much more.
+  const floor = (epilogue === 'gelu' || epilogue === 'geglu' ? 2e-6 : 1e-6) + storageRounding(dtypes.y, ref64);
+  const stored = dtypes === F32 ? '' : ` ${dtypes.x}.${dtypes.W}->${dtypes.y}`;
+  const name = `gemm ${variant ?? 'default'}${tile ? ` ${gemm.tileName(tile)}` : ''}${stored} ${epilogue} ${M}x${N}x${K}${bias ? '+bias' : ''}`;
+  expectKernelClose(name, got, referenceGemm(fp32, x.f32, W.f32, bias ? b.f32 : null, r.f32, s), ref64, floor);
+}
+
+const EPILOGUES: gemm.Epilogue[] = ['none', 'residual', 'gelu', 'geglu'];
+const ROWS = [1, 2, 63, 64, 65, 127, 129, 1025];
+
+describe('gemm v2', () => {
+  // K: one partial vec4 tile (4), not a multiple of TK (20, 40), several tiles (64); N: under 4, not a multiple of 4, of the tile.
+  const shapes: [number, number][] = [
+    [3, 4],
+    [33, 20],
+    [64, 64],
+    [96, 40],
+  ];
+  for (const epilogue of EPILOGUES) {
+    it(`${epilogue}, default tile: rows ${ROWS.join(', ')} x (N, K) ${shapes.map((s) => s.join('x')).join(', ')}`, async () => {
+      const l = await gpu();
+      for (const M of ROWS) for (const [N, K] of shapes) await check(l, { M, N, K, epilogue }, 'v2');
+    });
+  }
+
+  // Every tile shape the tuner may choose must be correct too: both register heights, narrow and wide workgroups, TK 4 to 32.
+  const tiles: gemm.GemmTile[] = [gemm.LARGE_TILE, gemm.SMALL_TILE, { WG_M: 8, WG_N: 32, TM: 8, TK: 8 }, { WG_M: 32, WG_N: 8, TM: 4, TK: 32 }, { WG_M: 4, WG_N: 16, TM: 4, TK: 4 }];
+  for (const tile of tiles) {
+    it(`tile ${gemm.tileName(tile)}: every epilogue, rows 1, 65, 300 x (N, K) 70x36, 130x132`, async () => {
+      const l = await gpu();
+      for (const epilogue of EPILOGUES) {
+        for (const M of [1, 65, 300]) {
+          for (const [N, K] of [
+            [70, 36],
+            [130, 132],
+          ]) {
+            await check(l, { M, N, K, epilogue }, 'v2', tile);
+          }
+        }
+      }
+    });
+  }
+
+  // f16 storage: the model's combinations (f16 activations and weights; f32 residual stream and head inputs) and an f32 x.
+  const stored: { x: DType; W: DType; y: DType }[] = [
+    { x: 'f16', W: 'f16', y: 'f16' },
+    { x: 'f16', W: 'f16', y: 'f32' },
+    { x: 'f32', W: 'f16', y: 'f32' },
+    { x: 'f16', W: 'f32', y: 'f16' },
+  ];
+  for (const dtypes of stored) {
+    it(`f16 storage ${dtypes.x}.${dtypes.W}->${dtypes.y}: every epilogue, rows 1, 65, 129 x (N, K) 2x4, 34x20, 96x64`, async () => {
+      const l = await gpu();
+      for (const epilogue of EPILOGUES) {
+        for (const M of [1, 65, 129]) {
+          for (const [N, K] of [
+            [2, 4],
+            [34, 20],
+            [96, 64],
+          ]) {
+            await check(l, { M, N, K, epilogue, dtypes }, 'v2');
+          }
+        }
+      }
+    });
+  }
+
+  it('picks the large tile only where its grid fills a big GPU, within the workgroup memory', () => {
+    expect(gemm.defaultTile({ M: 512, N: 768, epilogue: 'none' })).toBe(gemm.SMALL_TILE); // 4 x 12 = 48 large workgroups
+    expect(gemm.defaultTile({ M: 32768, N: 768, epilogue: 'none' })).toBe(gemm.LARGE_TILE); // 256 x 12
+    // The large GeGLU tile needs 17,152 bytes: TK 8 in WebGPU's default 16 KiB, TK 16 where 32 KiB is granted.
+    expect(gemm.defaultTile({ M: 32768, N: 1152, epilogue: 'geglu' })).toEqual({ ...gemm.LARGE_TILE, TK: 8 });
+    expect(gemm.defaultTile({ M: 32768, N: 1152, epilogue: 'geglu' }, 32768)).toBe(gemm.LARGE_TILE);
+  });
+
+  it('states the workgroup memory of a tile as the shader header does', () => {
+    expect(gemm.workgroupBytes(gemm.LARGE_TILE, 'none')).toBe(16 * 33 * 16 + 16 * 17 * 16);
+    expect(gemm.workgroupBytes(gemm.LARGE_TILE, 'geglu')).toBe(16 * 33 * 16 + 2 * 16 * 17 * 16);
+  });
+
+  it('refuses what it cannot run, naming the reason', async () => {
+    const l = await gpu();
+    const args = (K: number, tile?: gemm.GemmTile) => ({ M: 4, N: 4, K, epilogue: 'none' as const, x: l.pool.storage(64, 'x'), W: l.pool.storage(64, 'W'), bias: null, y: l.pool.storage(64, 'y'), variant: 'v2' as const, tile });
+    expect(() => gemm.run(l, args(6))).toThrow(/K = 6 is not a multiple of 4/);
+    expect(() => gemm.run(l, args(8, { WG_M: 16, WG_N: 16, TM: 6 as 4, TK: 16 }))).toThrow(/TM = 6 must be 4 or 8/);
+    expect(() => gemm.run(l, args(8, { WG_M: 16, WG_N: 16, TM: 8, TK: 10 }))).toThrow(/TK = 10/);
+    expect(() => gemm.run(l, args(8, { WG_M: 64, WG_N: 64, TM: 8, TK: 16 }))).toThrow(/64 x 64 threads/);
+    expect(() => gemm.run(l, args(8, { WG_M: 16, WG_N: 16, TM: 8, TK: 256 }))).toThrow(/bytes of workgroup memory/);
+    const half = { x: 'f16', W: 'f16', y: 'f16' } as const;
+    expect(() => gemm.run(l, { ...args(8), variant: 'v1', dtypes: half })).toThrow(/f16 storage needs v2/);
+    expect(() => gemm.run(l, { ...args(8), N: 3, dtypes: half })).toThrow(/f16 output needs N even \(N = 3\)/);
+  });
+
+  it('falls back to v1 by default when K is not a multiple of 4, and v1 is still right there', async () => {
+    const l = await gpu();
+    for (const epilogue of EPILOGUES) await check(l, { M: 65, N: 33, K: 17, epilogue }, undefined);
+  });
+});
+
+describe('gemm v1 and naive (baselines)', () => {
+  const shapes: [number, number][] = [
+    [33, 17],
+    [64, 64],
+    [96, 40],
+  ];
+  const cases: [gemm.Epilogue, gemm.GemmVariant][] = [...EPILOGUES.map((e) => [e, 'v1'] as [gemm.Epilogue, gemm.GemmVariant]), ['none', 'naive'], ['residual', 'naive']];
+  for (const [epilogue, variant] of cases) {
+    it(`${variant} ${epilogue}: rows ${ROWS.join(', ')} x (N, K) ${shapes.map((s) => s.join('x')).join(', ')}`, async () => {
+      const l = await gpu();
+      for (const M of ROWS) for (const [N, K] of shapes) await check(l, { M, N, K, epilogue }, variant);
+    });
+  }
+
+  it('reports flops and bytes', () => {
+    expect(gemm.flops({ M: 2, N: 3, K: 4, epilogue: 'none' })).toBe(48);
+    expect(gemm.flops({ M: 2, N: 3, K: 4, epilogue: 'geglu' })).toBe(96);
+    expect(gemm.bytes({ M: 2, N: 3, K: 4, epilogue: 'residual' })).toBe(4 * (8 + 12 + 12));
+  });
+});

@@ -1,0 +1,102 @@
+// `modernbert profile`: per-kernel time of a forward pass, its arithmetic, and its CLI contract.
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { presetConfig } from '../../reference/config.ts';
+import { expectedTensors } from '../../reference/checkpoint.ts';
+import { randomSequences } from '../../benchmarks/workloads.ts';
+import { sharedDevice } from '../../optimized/webgpu/device.ts';
+import { type ProfileReport, type ProfileRow, PROFILE_COLUMNS, formatProfile, knownPeak, profileModel } from '../../optimized/webgpu/profile.ts';
+import './harness.ts';
+
+const BIN = join(import.meta.dirname, '..', '..', 'bin', 'modernbert.js');
+const cli = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
+
+const config = presetConfig('small');
+const L = config.numHiddenLayers;
+/** The dispatches of one pass (last hidden state only), per kernel family, from the config. */
+const layerNorms = 1 + [...expectedTensors(config).keys()].filter((k) => /^layers\.\d+\.attn_norm\.weight$/.test(k)).length + L + 1; // embeddings, attn (not layer 0), mlp, final
+const expectedCalls: [RegExp, number][] = [
+  [/^embedding/, 1],
+  [/^layernorm/, layerNorms],
+  [/^gemm/, 4 * L], // Wqkv, Wo, Wi (GeGLU), mlp Wo
+  [/^rope/, L],
+  [/attention/, L],
+];
+
+const callsOf = (rows: ProfileRow[], family: RegExp) => rows.filter((r) => family.test(r.kernel)).reduce((a, r) => a + r.calls, 0);
+
+/** Checks the arithmetic of a report's rows (JSON rows or in-memory rows alike). */
+function expectConsistent(rows: ProfileRow[], dispatches: number): void {
+  for (const [family, calls] of expectedCalls) expect(callsOf(rows, family), String(family)).toBe(calls);
+  expect(rows.reduce((a, r) => a + r.calls, 0)).toBe(dispatches);
+  expect(rows.reduce((a, r) => a + r.share, 0)).toBeCloseTo(100, 6);
+  for (const r of rows) {
+    expect(r.total_ms).toBeGreaterThan(0);
+    if (r.gflop_s !== null) expect(r.gflop_s).toBeCloseTo(r.flops! / (r.total_ms * 1e-3) / 1e9, 9);
+    if (r.gb_s !== null) expect(r.gb_s).toBeCloseTo(r.bytes! / (r.total_ms * 1e-3) / 1e9, 9);
+  }
+  const norm = rows.find((r) => r.kernel.startsWith('layernorm'))!;
+  expect(norm.gflop_s).not.toBeNull(); // LayerNorm's launcher reports its work
+}
+
+describe('modernbert profile', () => {
+  it('times every dispatch of a pass, per kernel, with calls derived from the config', async () => {
+    const ctx = await sharedDevice();
+    const report: ProfileReport = await profileModel(ctx, 'small', config, randomSequences([16, 16], config.vocabSize, 42), { runs: 2 });
+    expect(report.dispatches).toBe(expectedCalls.reduce((a, [, n]) => a + n, 0));
+    expectConsistent(report.rows, report.dispatches);
+    expect(report.rows.map((r) => r.total_ms)).toEqual([...report.rows.map((r) => r.total_ms)].sort((a, b) => b - a));
+    const text = formatProfile(report);
+    process.stdout.write(text);
+    if (ctx.swiftshader) expect(text).toMatch(/SwiftShader, a CPU implementation: timings are correctness-only/);
+    expect(text).toContain(ctx.features.timestampQuery ? 'timer: timestamp-query' : 'timer: wall time per dispatch');
+  });
+
+  it('falls back to wall time per dispatch, and says so', async () => {
+    const ctx = await sharedDevice();
+    const report = await profileModel(ctx, 'small', config, randomSequences([8], config.vocabSize, 1), { runs: 1, timer: 'wall' });
+    expectConsistent(report.rows, report.dispatches);
+    expect(new Set(report.rows.map((r) => r.timer))).toEqual(new Set(['wall']));
+    expect(formatProfile(report)).toContain('timer: wall time per dispatch');
+  });
+
+  it('knows the peaks of a few GPUs by their adapter description, and no others', () => {
+    expect(knownPeak({ vendor: 'nvidia', architecture: 'hopper', description: 'NVIDIA H100 80GB HBM3' })).toMatchObject({ gflops: 67_000, gbs: 3_350 });
+    expect(knownPeak({ vendor: 'nvidia', architecture: 'hopper', description: 'NVIDIA H200' })).toMatchObject({ gflops: 67_000, gbs: 4_800 });
+    expect(knownPeak({ vendor: 'google', architecture: 'swiftshader', description: 'SwiftShader driver 5.0.0' })).toBeNull();
+  });
+
+  it('prints the table from the CLI (exit 0), and one JSON object per kernel with --json', () => {
+    const table = cli('profile', '--config', 'small', '--lengths', '16x2', '--runs', '1');
+    expect(table.status, table.stderr).toBe(0);
+    const lines = table.stdout.split('\n');
+    const header = lines.findIndex((l) => l.startsWith('kernel'));
+    expect(lines[header].split('|').map((c) => c.trim())).toEqual([...PROFILE_COLUMNS]);
+    const rows = lines.slice(header + 2, lines.indexOf('', header));
+    expect(rows.length).toBeGreaterThanOrEqual(expectedCalls.length);
+    for (const row of rows) expect(row.split('|')).toHaveLength(PROFILE_COLUMNS.length);
+    expect(table.stdout).toMatch(/^per pass: \d+ dispatches, [\d.]+ ms in kernels, [\d.]+ ms CPU encode/m);
+
+    const json = cli('profile', '--config', 'small', '--lengths', '16x2', '--runs', '1', '--json');
+    expect(json.status, json.stderr).toBe(0);
+    const objects = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as ProfileRow);
+    for (const o of objects) expect(Object.keys(o)).toEqual([...PROFILE_COLUMNS, 'flops', 'bytes', 'timer']);
+    expectConsistent(objects, objects.reduce((a, r) => a + r.calls, 0));
+  });
+
+  it('exits 2 with one line on stderr for bad input', () => {
+    for (const [args, message] of [
+      [['--config', 'huge', '--lengths', '16x2'], /unknown model config "huge"/],
+      [['--config', 'small', '--lengths', '16xx2'], /--lengths: "16xx2" is not LEN or LENxCOUNT/],
+      [['--config', 'small'], /--lengths is required/],
+      [['--config', 'small', '--lengths', '16', '--runs', '0'], /--runs must be a positive integer, got "0"/],
+    ] as const) {
+      const r = cli('profile', ...args);
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(message);
+    }
+  });
+});

@@ -1,0 +1,130 @@
+// `modernbert tune` on SwiftShader over a reduced space (its times only exercise the machinery), the cache it
+// writes, and the engine reading the cache back: a tuned tile is what the kernels then run, and still correct.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { acquireDevice } from '../../optimized/webgpu/device.ts';
+import * as gemm from '../../optimized/webgpu/kernels/gemm.ts';
+import { Launcher } from '../../optimized/webgpu/kernels/launch.ts';
+import { BufferPool } from '../../optimized/webgpu/memory.ts';
+import { readTuningCache } from '../../optimized/webgpu/tuning-cache.ts';
+import { writeTuning } from '../../benchmarks/tune.ts';
+import { type Tuning, adapterKey, tunedAttentionTiles, tunedGemmTile } from '../../optimized/webgpu/tuning.ts';
+import { read, values } from './harness.ts';
+
+const CLI = join(import.meta.dirname, '..', '..', 'bin', 'modernbert.js');
+const tempFile = (name: string) => join(mkdtempSync(join(tmpdir(), 'modernbert-tune-')), name);
+
+function choice(M: number, tile: gemm.GemmTile): Tuning['gemm'][number] {
+  return { M, N: 96, K: 64, epilogue: 'none', dtypes: 'f32.f32.f32', tile, ms: 1, defaultMs: 2 };
+}
+
+describe('modernbert tune', () => {
+  const saved = process.env.MODERNBERT_TUNING;
+  afterEach(() => {
+    if (saved === undefined) delete process.env.MODERNBERT_TUNING;
+    else process.env.MODERNBERT_TUNING = saved;
+  });
+
+  it('times the candidates of every shape and writes the fastest matching one per shape to the cache', async () => {
+    const cache = tempFile('tuning.json');
+    const r = spawnSync(process.execPath, [CLI, 'tune', '--config', 'small', '--tokens', '32', '--dtype', 'f32', '--space', 'reduced', '--runs', '1', '--warmup', '0', '--cache', cache], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^tuning on .*SwiftShader.*these times only exercise the tuner/);
+    expect(lines[1]).toBe('| kernel | shape | default | default_ms | chosen | chosen_ms | speedup | matched |');
+    // small: hidden 256, intermediate 384, 4 heads of 64: the layer's 4 GEMMs and global and local attention
+    const shapes = lines.slice(3, -1).map((l) => l.split('|')[2].trim());
+    expect(shapes).toEqual(['M=32 N=768 K=256 none f32.f32.f32', 'M=32 N=256 K=256 residual f32.f32.f32', 'M=32 N=384 K=256 geglu f32.f32.f32', 'M=32 N=256 K=384 residual f32.f32.f32', 'global T=32 H=4 D=64 f32', 'local T=32 H=4 D=64 f32']);
+    for (const l of lines.slice(3, -1)) expect(l).toMatch(/\| 2\/2 \|$/); // both candidates matched the default's output
+    expect(lines.at(-1)).toBe(`wrote ${cache}`);
+    const tuning = Object.values((await readTuningCache(cache)).adapters)[0];
+    expect(tuning.adapter).toMatch(/swiftshader/i);
+    expect(tuning.gemm.map((c) => `${c.M} ${c.N} ${c.K} ${c.epilogue} ${c.dtypes}`)).toEqual(['32 768 256 none f32.f32.f32', '32 256 256 residual f32.f32.f32', '32 384 256 geglu f32.f32.f32', '32 256 384 residual f32.f32.f32']);
+    for (const c of tuning.gemm) expect(c.ms).toBeLessThanOrEqual(c.defaultMs);
+    expect(tuning.attention.map((c) => `${c.window} ${c.D} ${c.dtype} ${c.maxSeqlen}`)).toEqual(['global 64 f32 32', 'local 64 f32 32']);
+  });
+
+  it('merges new choices into the cache: a shape tuned again is replaced, others are kept', async () => {
+    const cache = tempFile('tuning.json');
+    const base: Tuning = { adapter: 'a / b / c', date: 'd', gemm: [choice(512, gemm.SMALL_TILE), choice(8192, gemm.LARGE_TILE)], attention: [] };
+    await writeTuning(cache, base);
+    await writeTuning(cache, { ...base, gemm: [choice(512, gemm.LARGE_TILE)] });
+    await writeTuning(cache, { ...base, adapter: 'other', gemm: [] });
+    const written = await readTuningCache(cache);
+    expect(Object.keys(written.adapters)).toEqual(['a / b / c', 'other']);
+    expect(written.adapters['a / b / c'].gemm.map((c) => [c.M, c.tile])).toEqual([
+      [8192, gemm.LARGE_TILE],
+      [512, gemm.LARGE_TILE],
+    ]);
+  });
+
+  it('looks a shape up by N, K, epilogue and dtypes, at the nearest M; attention by D, dtype, window kind, nearest length', () => {
+    const tuning: Tuning = {
+      adapter: 'x',
+      date: 'd',
+      gemm: [choice(512, gemm.SMALL_TILE), choice(8192, gemm.LARGE_TILE)],
+      attention: [{ D: 64, dtype: 'f16', window: 'local', maxSeqlen: 512, tiles: { BR: 32, BC: 16 }, ms: 1, defaultMs: 1 }],
+    };
+    const shape = { N: 96, K: 64, epilogue: 'none' as const, dtypes: { x: 'f32' as const, W: 'f32' as const, y: 'f32' as const } };
+    expect(tunedGemmTile(tuning, { ...shape, M: 600 })).toBe(gemm.SMALL_TILE);
+    expect(tunedGemmTile(tuning, { ...shape, M: 4000 })).toBe(gemm.LARGE_TILE);
+    expect(tunedGemmTile(tuning, { ...shape, M: 600, K: 32 })).toBeNull();
+    expect(tunedGemmTile(tuning, { ...shape, M: 600, dtypes: { x: 'f16', W: 'f16', y: 'f16' } })).toBeNull();
+    expect(tunedGemmTile(null, { ...shape, M: 600 })).toBeNull();
+    expect(tunedAttentionTiles(tuning, { D: 64, dtype: 'f16', window: 'local', maxSeqlen: 8192 })).toEqual({ BR: 32, BC: 16 });
+    expect(tunedAttentionTiles(tuning, { D: 64, dtype: 'f16', window: 'global', maxSeqlen: 512 })).toBeNull();
+  });
+
+  it("the engine runs the cache's tile for its adapter (override constants as tuned), with the same result as the default", async () => {
+    const cache = tempFile('tuning.json');
+    const probe = await acquireDevice();
+    const tile: gemm.GemmTile = { WG_M: 4, WG_N: 16, TM: 4, TK: 4 };
+    await writeTuning(cache, { adapter: adapterKey(probe.adapter), date: 'd', gemm: [choice(65, tile)], attention: [] });
+    probe.device.destroy();
+    process.env.MODERNBERT_TUNING = cache;
+    const ctx = await acquireDevice();
+    try {
+      expect(ctx.tuning?.gemm).toHaveLength(1);
+      const l = new Launcher(ctx, new BufferPool(ctx.device));
+      const constants: Record<string, number>[] = [];
+      const dispatch = l.dispatch.bind(l);
+      l.dispatch = (kernel, c, ...rest) => (constants.push(c), dispatch(kernel, c, ...rest));
+      const x = l.upload(Float32Array.from(values(65 * 64, 1)), 'x');
+      const W = l.upload(Float32Array.from(values(96 * 64, 2)), 'W');
+      const outputs: Float32Array[] = [];
+      for (const explicit of [undefined, gemm.SMALL_TILE]) {
+        const y = l.pool.storage(65 * 96 * 4, 'y');
+        gemm.run(l, { M: 65, N: 96, K: 64, epilogue: 'none', x, W, bias: null, y, tile: explicit });
+        outputs.push(await read(l, y, 65 * 96));
+      }
+      expect(constants[0]).toMatchObject(tile); // tuned, from the cache
+      expect(constants[1]).toMatchObject(gemm.SMALL_TILE); // an explicit tile wins
+      expect(outputs[0]).toEqual(outputs[1]);
+    } finally {
+      ctx.device.destroy();
+    }
+  });
+
+  it('a malformed cache is an error naming the file and the field; bad options exit 2', async () => {
+    const cache = tempFile('tuning.json');
+    writeFileSync(cache, '{"version": 1, "adapters": {"x": {"gemm": [{"M": 0}], "attention": []}}}');
+    await expect(readTuningCache(cache)).rejects.toThrow(`${cache}: field "adapters["x"].gemm[0]" needs positive integers`);
+    writeFileSync(cache, 'not json');
+    process.env.MODERNBERT_TUNING = cache;
+    await expect(acquireDevice()).rejects.toThrow(`${cache}: not JSON`);
+    for (const [args, message] of [
+      [['--space', 'huge'], /--space must be full or reduced, got "huge"/],
+      [['--tokens', '0'], /--tokens: "0" is not a positive integer/],
+      [['--dtype', 'bf16'], /--dtype: "bf16" is not f32 or f16/],
+      [['--config', 'giant'], /unknown model config "giant"/],
+    ] as const) {
+      const r = spawnSync(process.execPath, [CLI, 'tune', ...args], { encoding: 'utf8' });
+      expect(r.status).toBe(2);
+      expect(r.stderr.trim().split('\n').at(-1)).toMatch(message);
+    }
+    expect(readFileSync(cache, 'utf8')).toBe('not json'); // nothing was written
+  });
+});
