@@ -102,7 +102,7 @@ function gemmShapes(c: ModernBertConfig, T: number, dtype: DType): GemmCase[] {
   return [
     { M: T, N: 3 * c.hiddenSize, K: c.hiddenSize, epilogue: 'none', dtypes: into },
     { M: T, N: c.hiddenSize, K: c.hiddenSize, epilogue: 'residual', dtypes: residual },
-    { M: T, N: c.intermediateSize, K: c.hiddenSize, epilogue: 'geglu', dtypes: into },
+    { M: T, N: c.intermediateSize, K: c.hiddenSize, epilogue: 'glu', dtypes: into },
     { M: T, N: c.hiddenSize, K: c.intermediateSize, epilogue: 'residual', dtypes: residual },
   ];
 }
@@ -120,7 +120,7 @@ interface Runner {
 }
 
 function gemmRunner(l: Launcher, s: GemmCase, tile: gemm.GemmTile): Runner {
-  const wRows = s.epilogue === 'geglu' ? 2 * s.N : s.N;
+  const wRows = s.epilogue === 'glu' ? 2 * s.N : s.N;
   const args = { ...s, x: filled(l, s.M * s.K, s.dtypes.x, 1), W: filled(l, wRows * s.K, s.dtypes.W, 2), bias: null, residual: s.epilogue === 'residual' ? filled(l, s.M * s.N, 'f32', 3) : null, y: l.pool.storage(s.M * s.N * bytesOf(s.dtypes.y), 'y'), variant: 'v2' as const, tile };
   return {
     run: () => gemm.run(l, args),

@@ -4,6 +4,15 @@
 // Defaults are HF's ModernBertConfig defaults. Every error names the file and the field.
 
 export type LayerType = 'full_attention' | 'sliding_attention';
+
+/**
+ * What an activation computes. HF's ACT2FN names map onto these: gelu (exact, erf); gelu_pytorch_tanh,
+ * gelu_new and gelu_fast (the tanh approximation); silu and swish; relu.
+ */
+export type Activation = 'gelu' | 'gelu_tanh' | 'silu' | 'relu';
+const ACTIVATION_NAMES: Record<string, Activation> = { gelu: 'gelu', gelu_pytorch_tanh: 'gelu_tanh', gelu_new: 'gelu_tanh', gelu_fast: 'gelu_tanh', silu: 'silu', swish: 'silu', relu: 'relu' };
+/** The HF name written for each activation. */
+const ACTIVATION_HF_NAME: Record<Activation, string> = { gelu: 'gelu', gelu_tanh: 'gelu_pytorch_tanh', silu: 'silu', relu: 'relu' };
 export type Pooling = 'cls' | 'mean';
 export const POOLINGS: readonly Pooling[] = ['cls', 'mean'];
 
@@ -28,6 +37,10 @@ export interface ModernBertConfig {
   classifierBias: boolean;
   decoderBias: boolean;
   classifierPooling: Pooling;
+  /** the MLP's GLU activation (hidden_activation): gelu makes it GeGLU, silu SwiGLU */
+  hiddenActivation: Activation;
+  /** the prediction head's activation (classifier_activation) */
+  classifierActivation: Activation;
   tieWordEmbeddings: boolean;
   padTokenId: number;
   bosTokenId: number;
@@ -166,8 +179,7 @@ export function parseConfig(json: unknown, source = 'config.json'): ModernBertCo
     }
   }
 
-  oneOf('hidden_activation', 'gelu', ['gelu']);
-  oneOf('classifier_activation', 'gelu', ['gelu']);
+  const activation = (field: string) => ACTIVATION_NAMES[oneOf(field, 'gelu', Object.keys(ACTIVATION_NAMES))];
 
   let id2label: string[];
   const rawLabels = j.id2label;
@@ -207,6 +219,8 @@ export function parseConfig(json: unknown, source = 'config.json'): ModernBertCo
     classifierBias: bool('classifier_bias', false),
     decoderBias: bool('decoder_bias', true),
     classifierPooling: oneOf<Pooling>('classifier_pooling', 'cls', POOLINGS),
+    hiddenActivation: activation('hidden_activation'),
+    classifierActivation: activation('classifier_activation'),
     tieWordEmbeddings: bool('tie_word_embeddings', true),
     padTokenId: tokenId('pad_token_id', 50283),
     bosTokenId: tokenId('bos_token_id', 50281),
@@ -246,8 +260,8 @@ export function configToJson(config: ModernBertConfig): Record<string, unknown> 
     mlp_bias: config.mlpBias,
     classifier_bias: config.classifierBias,
     decoder_bias: config.decoderBias,
-    hidden_activation: 'gelu',
-    classifier_activation: 'gelu',
+    hidden_activation: ACTIVATION_HF_NAME[config.hiddenActivation],
+    classifier_activation: ACTIVATION_HF_NAME[config.classifierActivation],
     classifier_pooling: config.classifierPooling,
     tie_word_embeddings: config.tieWordEmbeddings,
     pad_token_id: config.padTokenId,

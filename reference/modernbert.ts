@@ -5,7 +5,7 @@
 import { type ModernBertConfig, type Pooling, isGlobalLayer, slidingWindow } from './config.ts';
 import { type Checkpoint, type LinearWeights, type ModernBertWeights, type NormWeights, randomTensors, weightsFromTensors } from './checkpoint.ts';
 import { UNLIMITED, type Window, varlenAttention } from './attention.ts';
-import { type FloatArray, type Precision, type RopeTables, add, applyRope, geglu, gelu, layerNorm, linear, ropeTables } from './ops.ts';
+import { type FloatArray, type Precision, type RopeTables, activation, add, applyRope, glu, layerNorm, linear, ropeTables } from './ops.ts';
 import { BatchError, type PackedBatch, type PaddedBatch, pack, packPadded } from './unpad.ts';
 
 export interface ModernBertModel {
@@ -141,11 +141,12 @@ export function attention(model: ModernBertModel, l: number, x: FloatArray, batc
   return dense(p, context, layer.wo, batch.totalTokens);
 }
 
-/** GeGLU MLP: Wo(gelu(Wi(x)[:, :I]) * Wi(x)[:, I:]). x[T, C] -> [T, C]. */
+/** GLU MLP (GeGLU with gelu): Wo(act(Wi(x)[:, :I]) * Wi(x)[:, I:]), act = hidden_activation. x[T, C] -> [T, C]. */
 export function mlp(model: ModernBertModel, l: number, x: FloatArray, T: number): FloatArray {
+  const { config, precision: p } = model;
   const layer = model.weights.layers[l];
-  const u = dense(model.precision, x, layer.wi, T); // [T, 2I]
-  return dense(model.precision, geglu(model.precision, u, T, model.config.intermediateSize), layer.mlpWo, T);
+  const u = dense(p, x, layer.wi, T); // [T, 2I]
+  return dense(p, glu(p, u, T, config.intermediateSize, config.hiddenActivation), layer.mlpWo, T);
 }
 
 /** MLM logits [T, V] = decoder(head(x)), the decoder tied to the token embeddings. */
@@ -160,10 +161,10 @@ export function classifierHead(model: ModernBertModel, pooled: FloatArray, B: nu
   return dense(model.precision, predictionHead(model, pooled, B), model.weights.classifier!, B);
 }
 
-/** ModernBertPredictionHead: norm(gelu(dense(x))). x[N, C] -> [N, C]. */
+/** ModernBertPredictionHead: norm(act(dense(x))), act = classifier_activation. x[N, C] -> [N, C]. */
 export function predictionHead(model: ModernBertModel, x: FloatArray, N: number): FloatArray {
   const head = model.weights.head!;
-  return norm(model, head.norm, gelu(model.precision, dense(model.precision, x, head.dense, N)), N);
+  return norm(model, head.norm, activation(model.precision, dense(model.precision, x, head.dense, N), model.config.classifierActivation), N);
 }
 
 /** last[T, C] -> pooled[B, C]: the first token (cls) or the mean over each sequence's real tokens (mean). */

@@ -9,6 +9,8 @@
 // accumulations included, is rounded to float32 with Math.fround, so the fp32 mode has the error of a
 // real fp32 implementation (JavaScript computes in double). In fp64 rounding is the identity: the oracle.
 
+import type { Activation } from './config.ts';
+
 export type FloatArray = Float32Array | Float64Array;
 
 export interface Precision {
@@ -139,18 +141,34 @@ export function geluErf(x: number): number {
   return 0.5 * x * (1 + erf(x * Math.SQRT1_2));
 }
 
-/** out[i] = gelu(x[i]), elementwise. */
-export function gelu(p: Precision, x: FloatArray): FloatArray {
+const SQRT_2_OVER_PI = 0.7978845608028654;
+
+/** One activation in double precision: gelu (exact), gelu_tanh (the tanh approximation), silu (x sigmoid(x)), relu. */
+export function activate(kind: Activation, x: number): number {
+  switch (kind) {
+    case 'gelu':
+      return geluErf(x);
+    case 'gelu_tanh':
+      return 0.5 * x * (1 + Math.tanh(SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)));
+    case 'silu':
+      return x / (1 + Math.exp(-x));
+    case 'relu':
+      return x > 0 ? x : 0;
+  }
+}
+
+/** out[i] = act(x[i]), elementwise. */
+export function activation(p: Precision, x: FloatArray, kind: Activation): FloatArray {
   const out = p.alloc(x.length);
-  for (let i = 0; i < x.length; i++) out[i] = p.round(geluErf(x[i]));
+  for (let i = 0; i < x.length; i++) out[i] = p.round(activate(kind, x[i]));
   return out;
 }
 
-/** GeGLU: u[T, 2I] -> out[T, I] = gelu(u[:, :I]) * u[:, I:] (the first half is activated, the second gates). */
-export function geglu(p: Precision, u: FloatArray, T: number, I: number): FloatArray {
+/** GLU: u[T, 2I] -> out[T, I] = act(u[:, :I]) * u[:, I:] (the first half is activated, the second gates; GeGLU with gelu). */
+export function glu(p: Precision, u: FloatArray, T: number, I: number, kind: Activation): FloatArray {
   const out = p.alloc(T * I);
   for (let t = 0; t < T; t++) {
-    for (let i = 0; i < I; i++) out[t * I + i] = p.round(p.round(geluErf(u[t * 2 * I + i])) * u[t * 2 * I + I + i]);
+    for (let i = 0; i < I; i++) out[t * I + i] = p.round(p.round(activate(kind, u[t * 2 * I + i])) * u[t * 2 * I + I + i]);
   }
   return out;
 }

@@ -30,9 +30,9 @@ describe('benchmarks/gpu', () => {
     expect(environment).toMatch(/^gpu run: Vulkan loader: /m);
     expect(environment).toMatch(/^gpu run: adapter: \{"name":".*swiftshader/im);
     const parity = readFileSync(join(out, 'parity.md'), 'utf8');
-    expect(parity.match(/\| webgpu \| fp32 \|.*\| yes \|/g)?.length).toBe(25); // 5 cases x 5 outputs, all within tolerance
+    expect(parity.match(/\| webgpu \| fp32 \|.*\| yes \|/g)?.length).toBe(35); // 7 cases x 5 outputs, all within tolerance
     const f16 = readFileSync(join(out, 'parity-f16.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    expect(f16.map((r) => [r.case, r.dtype, r.pass])).toEqual(['bias', 'meanpool', 'rope', 'tiny', 'window'].map((c) => [c, 'f16', true]));
+    expect(f16.map((r) => [r.case, r.dtype, r.pass])).toEqual(['bias', 'meanpool', 'relu', 'rope', 'swiglu', 'tiny', 'window'].map((c) => [c, 'f16', true]));
     expect(JSON.parse(readFileSync(join(out, 'info.json'), 'utf8')).gpuAdapter).toMatch(/swiftshader/i);
     // the tuner's table and cache, and the profile of each dtype, each naming the kernels it ran
     expect(readFileSync(join(out, 'tune.md'), 'utf8')).toMatch(/\| gemm \| M=16 N=768 K=256 none f32\.f32\.f32 \|/);

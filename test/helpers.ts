@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { afterEach } from 'vitest';
 
 export const GOLDEN = join(import.meta.dirname, 'fixtures', 'golden');
-export const GOLDEN_CASES = ['tiny', 'window', 'rope', 'meanpool', 'bias'];
+export const GOLDEN_CASES = ['tiny', 'window', 'rope', 'meanpool', 'bias', 'swiglu', 'relu'];
+/** The cases with float64 tensors (transcribed in float64; the activation cases come from HF in float32 only). */
+export const GOLDEN_F64_CASES = ['tiny', 'window', 'rope', 'meanpool', 'bias'];
 
 const dirs: string[] = [];
 afterEach(() => {

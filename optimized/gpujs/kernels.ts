@@ -10,6 +10,7 @@
 // next kernel; `read` brings one back. In webasm mode kernels run asynchronously, split across worker threads.
 import type { IGPUKernelSettings, IKernelFunctionThis, IKernelRunShortcut, KernelFunction } from 'gpu.js';
 import { type GpuJsContext, GpuJsModeError } from './mode.ts';
+import type { Activation } from '../../reference/config.ts';
 
 /** A device-resident kernel result (webgpu mode). */
 export interface DeviceTensor {
@@ -145,43 +146,45 @@ export async function layerNorm(k: GpuJsKernels, x: Tensor, weight: Float32Array
   return y;
 }
 
-/** GELU (erf form, HF's "gelu"), elementwise; erf by Abramowitz-Stegun 7.1.26 (|error| < 1.5e-7) as in gemm.wgsl. */
-export function gelu(k: GpuJsKernels, x: Tensor, size: number): Promise<Tensor> {
+const ACTIVATION_CODE: Record<Activation, number> = { gelu: 0, gelu_tanh: 1, silu: 2, relu: 3 };
+
+/**
+ * An activation (HF's ACT2FN kinds: gelu with erf by Abramowitz-Stegun 7.1.26, |error| < 1.5e-7, as in
+ * activation.wgsl; the tanh approximation; silu; relu), elementwise over `size` values of u, or as a GLU on
+ * the Wi output u[T, 2I] when `I` is given: act(u[:, :I]) * u[:, I:] (GeGLU with gelu).
+ */
+export function activation(k: GpuJsKernels, u: Tensor, size: number, kind: Activation, I?: number): Promise<Tensor> {
   return k.run(
-    'gelu',
-    function (this: IKernelFunctionThis, x: number[]) {
-      const g = x[this.thread.x];
-      const z = g * 0.7071067811865476;
-      const a = Math.abs(z);
-      const s = 1 / (1 + 0.3275911 * a);
-      let erf = 1 - s * (0.254829592 + s * (-0.284496736 + s * (1.421413741 + s * (-1.453152027 + s * 1.061405429)))) * Math.exp(-a * a);
-      if (z < 0) erf = -erf;
-      return 0.5 * g * (1 + erf);
+    'activation',
+    function (this: IKernelFunctionThis, u: number[], act: number, glu: number, I: number) {
+      let v = u[this.thread.x];
+      let gate = 1;
+      if (glu > 0) {
+        const t = Math.floor(this.thread.x / I);
+        const i = this.thread.x - t * I;
+        v = u[t * 2 * I + i];
+        gate = u[t * 2 * I + I + i];
+      }
+      let out = 0;
+      if (act === 0) {
+        const z = v * 0.7071067811865476;
+        const a = Math.abs(z);
+        const s = 1 / (1 + 0.3275911 * a);
+        let erf = 1 - s * (0.254829592 + s * (-0.284496736 + s * (1.421413741 + s * (-1.453152027 + s * 1.061405429)))) * Math.exp(-a * a);
+        if (z < 0) erf = -erf;
+        out = 0.5 * v * (1 + erf);
+      } else if (act === 1) {
+        out = 0.5 * v * (1 + Math.tanh(0.7978845608028654 * (v + 0.044715 * v * v * v)));
+      } else if (act === 2) {
+        out = v / (1 + Math.exp(-v));
+      } else {
+        out = Math.max(v, 0);
+      }
+      return out * gate;
     },
     size,
     0,
-    [x],
-  );
-}
-
-/** GeGLU on the Wi output u[T, 2I]: gelu(u[:, :I]) * u[:, I:], with gelu's erf. */
-export function geglu(k: GpuJsKernels, u: Tensor, T: number, I: number): Promise<Tensor> {
-  return k.run(
-    'geglu',
-    function (this: IKernelFunctionThis, u: number[], I: number) {
-      const t = Math.floor(this.thread.x / I);
-      const i = this.thread.x - t * I;
-      const g = u[t * 2 * I + i];
-      const z = g * 0.7071067811865476;
-      const a = Math.abs(z);
-      const s = 1 / (1 + 0.3275911 * a);
-      let erf = 1 - s * (0.254829592 + s * (-0.284496736 + s * (1.421413741 + s * (-1.453152027 + s * 1.061405429)))) * Math.exp(-a * a);
-      if (z < 0) erf = -erf;
-      return 0.5 * g * (1 + erf) * u[t * 2 * I + I + i];
-    },
-    T * I,
-    0,
-    [u, I],
+    [u, ACTIVATION_CODE[kind], I === undefined ? 0 : 1, I ?? 1],
   );
 }
 

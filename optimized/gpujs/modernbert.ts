@@ -176,11 +176,12 @@ export async function attention(model: GpuJsModel, layer: number, x: Tensor, T: 
   return out;
 }
 
-/** GeGLU MLP: Wo(gelu(Wi(x)[:, :I]) * Wi(x)[:, I:]). x[T, C] -> [T, C]. */
+/** GLU MLP (GeGLU with gelu): Wo(act(Wi(x)[:, :I]) * Wi(x)[:, I:]), act = hidden_activation. x[T, C] -> [T, C]. */
 export async function mlp(model: GpuJsModel, layer: number, x: Tensor, T: number): Promise<Tensor> {
   const w = model.weights.layers[layer];
   const u = await dense(model, x, w.wi, T); // [T, 2I]
-  const activated = await k.geglu(model.kernels, u, T, model.config.intermediateSize);
+  const I = model.config.intermediateSize;
+  const activated = await k.activation(model.kernels, u, T * I, model.config.hiddenActivation, I);
   model.kernels.release(u);
   const out = await dense(model, activated, w.mlpWo, T);
   model.kernels.release(activated);
@@ -218,11 +219,11 @@ export async function classifierHead(model: GpuJsModel, pooled: Tensor, B: numbe
   return logits;
 }
 
-/** ModernBertPredictionHead: norm(gelu(dense(x))). x[N, C] -> [N, C]. */
+/** ModernBertPredictionHead: norm(act(dense(x))), act = classifier_activation. x[N, C] -> [N, C]. */
 export async function predictionHead(model: GpuJsModel, x: Tensor, N: number): Promise<Tensor> {
   const head = model.weights.head!;
   const projected = await dense(model, x, head.dense, N);
-  const activated = await k.gelu(model.kernels, projected, N * head.dense.outFeatures);
+  const activated = await k.activation(model.kernels, projected, N * head.dense.outFeatures, model.config.classifierActivation);
   const out = await norm(model, head.norm, activated, N);
   model.kernels.release(projected, activated);
   return out;

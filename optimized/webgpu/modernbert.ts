@@ -7,7 +7,7 @@
 // stream, LayerNorm weights, biases, the final hidden state, the heads' activations and every output stay f32,
 // and every kernel computes in f32.
 import type { Checkpoint, LinearWeights, ModernBertWeights, NormWeights } from '../../reference/checkpoint.ts';
-import { type ModernBertConfig, type Pooling, isGlobalLayer, slidingWindow } from '../../reference/config.ts';
+import { type Activation, type ModernBertConfig, type Pooling, isGlobalLayer, slidingWindow } from '../../reference/config.ts';
 import { type BatchInput, type ForwardOptions, type ForwardOutput, toPackedBatch, validateBatch } from '../../reference/modernbert.ts';
 import { expectedTensors } from '../../reference/checkpoint.ts';
 import { fp32, ropeTables } from '../../reference/ops.ts';
@@ -175,26 +175,26 @@ export function attention(model: WebGpuModel, layer: number, x: GPUBuffer, xDtyp
   const w = model.weights.layers[layer];
   const { numAttentionHeads: H, headDim: D, hiddenSize: C } = config;
   const T = batch.totalTokens;
-  const qkv = dense(model, x, w.wqkv, T, 'none', null, { x: xDtype, y: dtype }); // [T, 3, H, D]
+  const qkv = dense(model, x, w.wqkv, T, { stored: { x: xDtype, y: dtype } }); // [T, 3, H, D]
   ropeKernel.run(l, { qkv, positions: inputs.positions, cos: rope.cos, sin: rope.sin, T, H, D, dtype });
   const half = slidingWindow(config);
   const context = l.pool.storage(T * C * bytesOf(dtype), 'attention.context');
   const lengths = Array.from({ length: batch.batchSize }, (_, b) => batch.cuSeqlens[b + 1] - batch.cuSeqlens[b]);
   attentionKernel.run(l, { qkv, cuSeqlens: inputs.cuSeqlens, sequsedK: inputs.sequsedK, out: context, lengths, maxSeqlen: batch.maxSeqlen, H, D, window: isGlobalLayer(config, layer) ? [-1, -1] : [half, half], variant: options.attention, dtype });
   l.pool.release(qkv);
-  const out = dense(model, context, w.wo, T, 'residual', residual, { x: dtype, y: 'f32' });
+  const out = dense(model, context, w.wo, T, { epilogue: 'residual', residual, stored: { x: dtype, y: 'f32' } });
   l.pool.release(context);
   return out;
 }
 
-/** residual + Wo(GeGLU(Wi x)), the GeGLU fused into the Wi GEMM. x[T, C] (stored as the model's dtype) -> [T, C] f32. */
+/** residual + Wo(GLU(Wi x)), the GLU (GeGLU with gelu) fused into the Wi GEMM. x[T, C] (stored as the model's dtype) -> [T, C] f32. */
 export function mlp(model: WebGpuModel, layer: number, x: GPUBuffer, residual: GPUBuffer, T: number): GPUBuffer {
   const { dtype } = model;
   const w = model.weights.layers[layer];
   const I = model.config.intermediateSize;
   const activated = model.pool.storage(T * I * bytesOf(dtype), 'mlp.activated');
-  gemm.run(model.launcher, { x, W: w.wi.weight, bias: w.wi.bias, y: activated, M: T, N: I, K: w.wi.inFeatures, epilogue: 'geglu', dtypes: { x: dtype, W: dtype, y: dtype } });
-  const out = dense(model, activated, w.mlpWo, T, 'residual', residual, { x: dtype, y: 'f32' });
+  gemm.run(model.launcher, { x, W: w.wi.weight, bias: w.wi.bias, y: activated, M: T, N: I, K: w.wi.inFeatures, epilogue: 'glu', activation: model.config.hiddenActivation, dtypes: { x: dtype, W: dtype, y: dtype } });
+  const out = dense(model, activated, w.mlpWo, T, { epilogue: 'residual', residual, stored: { x: dtype, y: 'f32' } });
   model.pool.release(activated);
   return out;
 }
@@ -218,10 +218,10 @@ export function classifierHead(model: WebGpuModel, pooled: GPUBuffer, B: number)
   return logits;
 }
 
-/** ModernBertPredictionHead: norm(gelu(dense(x))), the GELU fused into the GEMM. x[N, C] -> [N, C]. */
+/** ModernBertPredictionHead: norm(act(dense(x))), act = classifier_activation fused into the GEMM. x[N, C] -> [N, C]. */
 export function predictionHead(model: WebGpuModel, x: GPUBuffer, N: number): GPUBuffer {
   const head = model.weights.head!;
-  const activated = dense(model, x, head.dense, N, 'gelu');
+  const activated = dense(model, x, head.dense, N, { epilogue: 'activation', activation: model.config.classifierActivation });
   const out = norm(model, head.norm, activated, N);
   model.pool.release(activated);
   return out;
@@ -236,10 +236,18 @@ function pool_(model: WebGpuModel, last: GPUBuffer, batch: PackedBatch, inputs: 
 }
 export { pool_ as pool };
 
-/** y = x W^T (+ bias), then the epilogue; W is stored as the model's dtype, x and y as given (default f32, the heads' case). */
-function dense(model: WebGpuModel, x: GPUBuffer, w: GpuLinear, rows: number, epilogue: gemm.Epilogue = 'none', residual: GPUBuffer | null = null, stored: { x: DType; y: DType } = { x: 'f32', y: 'f32' }): GPUBuffer {
+interface DenseOptions {
+  epilogue?: gemm.Epilogue;
+  residual?: GPUBuffer;
+  activation?: Activation;
+  /** storage of x and y (default f32, the heads' case); W is stored as the model's dtype */
+  stored?: { x: DType; y: DType };
+}
+
+/** y = x W^T (+ bias), then the epilogue. */
+function dense(model: WebGpuModel, x: GPUBuffer, w: GpuLinear, rows: number, { epilogue = 'none', residual, activation, stored = { x: 'f32', y: 'f32' } }: DenseOptions = {}): GPUBuffer {
   const y = model.pool.storage(rows * w.outFeatures * bytesOf(stored.y), 'dense.out');
-  gemm.run(model.launcher, { x, W: w.weight, bias: w.bias, residual, y, M: rows, N: w.outFeatures, K: w.inFeatures, epilogue, dtypes: { x: stored.x, W: model.dtype, y: stored.y } });
+  gemm.run(model.launcher, { x, W: w.weight, bias: w.bias, residual, y, M: rows, N: w.outFeatures, K: w.inFeatures, epilogue, activation, dtypes: { x: stored.x, W: model.dtype, y: stored.y } });
   return y;
 }
 

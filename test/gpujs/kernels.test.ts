@@ -1,10 +1,10 @@
 // gpu.js kernels against the reference in every mode (webgpu runs on SwiftShader here), and mode selection.
 import { describe, expect, it } from 'vitest';
-import { type FloatArray, type Precision, applyRope, geglu as referenceGeglu, gelu as referenceGelu, layerNorm as referenceLayerNorm, linear as referenceLinear, fp32, fp64, ropeTables } from '../../reference/ops.ts';
+import { type FloatArray, type Precision, applyRope, activation as referenceActivation, glu as referenceGlu, layerNorm as referenceLayerNorm, linear as referenceLinear, fp32, fp64, ropeTables } from '../../reference/ops.ts';
 import { UNLIMITED, type Window, varlenAttention } from '../../reference/attention.ts';
 import { pack } from '../../reference/unpad.ts';
 import { type GpuJsMode, GPUJS_MODES, createGpuJs } from '../../optimized/gpujs/mode.ts';
-import { GpuJsKernels, type Tensor, add, attention, geglu, gelu, layerNorm, linear, pool, rope, tokenSequences } from '../../optimized/gpujs/kernels.ts';
+import { GpuJsKernels, type Tensor, activation, add, attention, layerNorm, linear, pool, rope, tokenSequences } from '../../optimized/gpujs/kernels.ts';
 import { pool as referencePool } from '../../reference/modernbert.ts';
 import { expectKernelClose, values } from '../webgpu/harness.ts';
 
@@ -81,16 +81,18 @@ describe.each(GPUJS_MODES.map((m) => [m]))('gpu.js kernels, mode %s', (mode: Gpu
     });
   });
 
-  it('geglu (T 1 and 33 x I 1, 24, 96) and gelu', async () => {
+  it('glu (T 1 and 33 x I 1, 24, 96) and elementwise, every activation (gelu, gelu_tanh, silu, relu)', async () => {
     await inMode(mode, async (k) => {
-      for (const [T, I] of [[1, 1], [33, 24], [1, 96]]) {
-        const u = values(T * 2 * I, T * I, 4).map(Math.fround);
-        const got = await host(k, geglu(k, Float32Array.from(u), T, I));
-        expectKernelClose(`gpujs:${k.ctx.mode} geglu ${T}x${I}`, got, referenceGeglu(fp32, Float32Array.from(u), T, I), referenceGeglu(fp64, u, T, I), 1e-6);
+      for (const kind of ['gelu', 'gelu_tanh', 'silu', 'relu'] as const) {
+        for (const [T, I] of [[1, 1], [33, 24], [1, 96]]) {
+          const u = values(T * 2 * I, T * I, 4).map(Math.fround);
+          const got = await host(k, activation(k, Float32Array.from(u), T * I, kind, I));
+          expectKernelClose(`gpujs:${k.ctx.mode} glu ${kind} ${T}x${I}`, got, referenceGlu(fp32, Float32Array.from(u), T, I, kind), referenceGlu(fp64, u, T, I, kind), 1e-6);
+        }
+        const x = values(999, 5, 6).map(Math.fround);
+        const got = await host(k, activation(k, Float32Array.from(x), x.length, kind));
+        expectKernelClose(`gpujs:${k.ctx.mode} ${kind}`, got, referenceActivation(fp32, Float32Array.from(x), kind), referenceActivation(fp64, x, kind), 1e-6);
       }
-      const x = values(999, 5, 6).map(Math.fround);
-      const got = await host(k, gelu(k, Float32Array.from(x), x.length));
-      expectKernelClose(`gpujs:${k.ctx.mode} gelu`, got, referenceGelu(fp32, Float32Array.from(x)), referenceGelu(fp64, x), 1e-6);
     });
   });
 

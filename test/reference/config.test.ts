@@ -40,6 +40,16 @@ describe('config', () => {
     expect([c.globalRopeTheta, c.localRopeTheta]).toEqual([7, 7]);
   });
 
+  it("reads the activations by what they compute (HF's ACT2FN names), both fields, and writes them back", () => {
+    const kinds = { gelu: 'gelu', gelu_pytorch_tanh: 'gelu_tanh', gelu_new: 'gelu_tanh', gelu_fast: 'gelu_tanh', silu: 'silu', swish: 'silu', relu: 'relu' };
+    for (const [name, kind] of Object.entries(kinds)) {
+      const c = parseConfig({ hidden_activation: name, classifier_activation: name });
+      expect([c.hiddenActivation, c.classifierActivation]).toEqual([kind, kind]);
+      expect(parseConfig(configToJson(c))).toEqual(c);
+    }
+    expect(parseConfig({}).hiddenActivation).toBe('gelu');
+  });
+
   it('reads every golden config with its layer kinds and thetas', () => {
     for (const name of GOLDEN_CASES) {
       const c = loadConfig(join(GOLDEN, name, 'config.json'));
@@ -70,7 +80,7 @@ describe('config', () => {
       ['an unknown layer type', { num_hidden_layers: 2, layer_types: ['full_attention', 'chunked_attention'] }, /field "layer_types\[1\]" must be "full_attention" or "sliding_attention"/],
       ['a RoPE scaling type', { rope_parameters: { full_attention: { rope_type: 'yarn', rope_theta: 1 }, sliding_attention: { rope_theta: 1 } } }, /field "rope_parameters.full_attention.rope_type" must be "default"/],
       ['a missing theta', { rope_parameters: { full_attention: { rope_theta: 1 } } }, /field "rope_parameters.sliding_attention" must be an object/],
-      ['an approximate GELU', { hidden_activation: 'gelu_pytorch_tanh' }, /field "hidden_activation" must be one of "gelu"/],
+      ['an activation outside the supported set', { hidden_activation: 'mish' }, /field "hidden_activation" must be one of "gelu", "gelu_pytorch_tanh", "gelu_new", "gelu_fast", "silu", "swish", "relu", got "mish"/],
       ['an unknown pooling', { classifier_pooling: 'max' }, /field "classifier_pooling" must be one of "cls", "mean"/],
       ['num_labels against id2label', { num_labels: 3, id2label: { 0: 'a', 1: 'b' } }, /field "num_labels" \(3\) disagrees with id2label, which has 2 labels/],
       ['another model type', { model_type: 'bert' }, /field "model_type" must be "modernbert"/],

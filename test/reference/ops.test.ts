@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyRope, erf, fp32, fp64, geglu, geluErf, layerNorm, linear, ropeTables, softmaxInPlace } from '../../reference/ops.ts';
+import { activate, applyRope, erf, fp32, fp64, glu, geluErf, layerNorm, linear, ropeTables, softmaxInPlace } from '../../reference/ops.ts';
 
 describe('erf', () => {
   // erf to double precision, as printed by Python's math.erf (C libm).
@@ -30,6 +30,16 @@ describe('erf', () => {
     expect(geluErf(-1)).toBeCloseTo(-0.15865525393145707, 15);
     const tanhGelu = (x: number) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)));
     expect(Math.abs(geluErf(1.5) - tanhGelu(1.5))).toBeGreaterThan(1e-4);
+  });
+
+  it("computes every activation HF's ACT2FN names for these configs (torch values)", () => {
+    // torch 2.13's torch.nn.functional in float64: gelu(approximate='tanh'), silu, relu at 1.5 and -2
+    expect(activate('gelu_tanh', 1.5)).toBeCloseTo(1.3995715769802328, 14);
+    expect(activate('gelu_tanh', -2)).toBeCloseTo(-0.04540230591222494, 14);
+    expect(activate('silu', 1.5)).toBeCloseTo(1.2263617142904655, 14);
+    expect(activate('silu', -2)).toBeCloseTo(-0.2384058440442351, 14);
+    expect([activate('relu', 1.5), activate('relu', -2)]).toEqual([1.5, 0]);
+    expect(activate('gelu', 1)).toBe(geluErf(1));
   });
 });
 
@@ -81,7 +91,8 @@ describe('layerNorm, softmax, GeGLU', () => {
 
   it('activates the first half and gates with the second', () => {
     const u = Float64Array.from([1, -2, 3, 10, 20, 30]); // T=1, I=3: activated [1,-2,3], gate [10,20,30]
-    expect([...geglu(fp64, u, 1, 3)]).toEqual([geluErf(1) * 10, geluErf(-2) * 20, geluErf(3) * 30]);
+    expect([...glu(fp64, u, 1, 3, 'gelu')]).toEqual([geluErf(1) * 10, geluErf(-2) * 20, geluErf(3) * 30]);
+    expect([...glu(fp64, u, 1, 3, 'silu')]).toEqual([activate('silu', 1) * 10, activate('silu', -2) * 20, activate('silu', 3) * 30]);
   });
 });
 

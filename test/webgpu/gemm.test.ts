@@ -1,7 +1,7 @@
 // The GEMM kernels (v2, its baseline v1, naive) against the reference (fp64 oracle, fp32 for the error budget),
 // on swept shapes: rows around the tile sizes, N not a multiple of the tile or of 4, K not a multiple of TK.
 import { describe, expect, it } from 'vitest';
-import { type FloatArray, type Precision, add, fp32, fp64, geglu, gelu, linear } from '../../reference/ops.ts';
+import { type FloatArray, type Precision, activation, add, fp32, fp64, glu, linear } from '../../reference/ops.ts';
 import * as gemm from '../../optimized/webgpu/kernels/gemm.ts';
 import { type Launcher } from '../../optimized/webgpu/kernels/launch.ts';
 import { type DType, decode, encode, roundHalf } from '../../optimized/webgpu/kernels/storage.ts';
@@ -16,10 +16,11 @@ function inputs(n: number, seed: number, scale = 1, dtype: DType = 'f32'): { f64
 const F32 = { x: 'f32', W: 'f32', y: 'f32' } as const;
 
 function referenceGemm(p: Precision, x: FloatArray, W: FloatArray, bias: FloatArray | null, residual: FloatArray, s: gemm.GemmShape): FloatArray {
-  if (s.epilogue === 'geglu') return geglu(p, linear(p, x, W, bias, s.M, 2 * s.N, s.K), s.M, s.N);
+  const kind = s.activation ?? 'gelu';
+  if (s.epilogue === 'glu') return glu(p, linear(p, x, W, bias, s.M, 2 * s.N, s.K), s.M, s.N, kind);
   const y = linear(p, x, W, bias, s.M, s.N, s.K);
   if (s.epilogue === 'residual') return add(p, y, residual);
-  return s.epilogue === 'gelu' ? gelu(p, y) : y;
+  return s.epilogue === 'activation' ? activation(p, y, kind) : y;
 }
 
 /**
@@ -30,7 +31,7 @@ function referenceGemm(p: Precision, x: FloatArray, W: FloatArray, bias: FloatAr
 async function check(l: Launcher, s: gemm.GemmShape, variant: gemm.GemmVariant | undefined, tile?: gemm.GemmTile): Promise<void> {
   const { M, N, K, epilogue } = s;
   const dtypes = s.dtypes ?? F32;
-  const wRows = epilogue === 'geglu' ? 2 * N : N;
+  const wRows = epilogue === 'glu' ? 2 * N : N;
   const x = inputs(M * K, M + K, 1, dtypes.x);
   const W = inputs(wRows * K, N * 7 + K, 0.3, dtypes.W);
   const b = inputs(wRows, N + 3, 0.5);
@@ -41,13 +42,13 @@ async function check(l: Launcher, s: gemm.GemmShape, variant: gemm.GemmVariant |
   const got = decode(await read(l, y, dtypes.y === 'f16' ? Math.ceil((M * N) / 2) : M * N), dtypes.y, M * N);
   const ref64 = referenceGemm(fp64, x.f64, W.f64, bias ? b.f64 : null, r.f64, s);
   // GELU's erf is an f32 polynomial good to 1.5e-7 (absolute): allow that much more.
-  const floor = (epilogue === 'gelu' || epilogue === 'geglu' ? 2e-6 : 1e-6) + storageRounding(dtypes.y, ref64);
+  const floor = (epilogue === 'activation' || epilogue === 'glu' ? 2e-6 : 1e-6) + storageRounding(dtypes.y, ref64);
   const stored = dtypes === F32 ? '' : ` ${dtypes.x}.${dtypes.W}->${dtypes.y}`;
-  const name = `gemm ${variant ?? 'default'}${tile ? ` ${gemm.tileName(tile)}` : ''}${stored} ${epilogue} ${M}x${N}x${K}${bias ? '+bias' : ''}`;
+  const name = `gemm ${variant ?? 'default'}${tile ? ` ${gemm.tileName(tile)}` : ''}${stored} ${epilogue}${s.activation ? ` ${s.activation}` : ''} ${M}x${N}x${K}${bias ? '+bias' : ''}`;
   expectKernelClose(name, got, referenceGemm(fp32, x.f32, W.f32, bias ? b.f32 : null, r.f32, s), ref64, floor);
 }
 
-const EPILOGUES: gemm.Epilogue[] = ['none', 'residual', 'gelu', 'geglu'];
+const EPILOGUES: gemm.Epilogue[] = ['none', 'residual', 'activation', 'glu'];
 const ROWS = [1, 2, 63, 64, 65, 127, 129, 1025];
 
 describe('gemm v2', () => {
@@ -107,17 +108,36 @@ describe('gemm v2', () => {
     });
   }
 
+  // The activations of ModernBERT-family configs, in both epilogues that apply one, on v2 and v1.
+  for (const variant of ['v2', 'v1'] as const) {
+    it(`${variant}: activation and glu epilogues with gelu_tanh, silu, relu: rows 1, 65 x (N, K) 34x20, 96x64`, async () => {
+      const l = await gpu();
+      for (const activation of ['gelu_tanh', 'silu', 'relu'] as const) {
+        for (const epilogue of ['activation', 'glu'] as const) {
+          for (const M of [1, 65]) {
+            for (const [N, K] of [
+              [34, 20],
+              [96, 64],
+            ]) {
+              await check(l, { M, N, K, epilogue, activation }, variant);
+            }
+          }
+        }
+      }
+    });
+  }
+
   it('picks the large tile only where its grid fills a big GPU, within the workgroup memory', () => {
     expect(gemm.defaultTile({ M: 512, N: 768, epilogue: 'none' })).toBe(gemm.SMALL_TILE); // 4 x 12 = 48 large workgroups
     expect(gemm.defaultTile({ M: 32768, N: 768, epilogue: 'none' })).toBe(gemm.LARGE_TILE); // 256 x 12
     // The large GeGLU tile needs 17,152 bytes: TK 8 in WebGPU's default 16 KiB, TK 16 where 32 KiB is granted.
-    expect(gemm.defaultTile({ M: 32768, N: 1152, epilogue: 'geglu' })).toEqual({ ...gemm.LARGE_TILE, TK: 8 });
-    expect(gemm.defaultTile({ M: 32768, N: 1152, epilogue: 'geglu' }, 32768)).toBe(gemm.LARGE_TILE);
+    expect(gemm.defaultTile({ M: 32768, N: 1152, epilogue: 'glu' })).toEqual({ ...gemm.LARGE_TILE, TK: 8 });
+    expect(gemm.defaultTile({ M: 32768, N: 1152, epilogue: 'glu' }, 32768)).toBe(gemm.LARGE_TILE);
   });
 
   it('states the workgroup memory of a tile as the shader header does', () => {
     expect(gemm.workgroupBytes(gemm.LARGE_TILE, 'none')).toBe(16 * 33 * 16 + 16 * 17 * 16);
-    expect(gemm.workgroupBytes(gemm.LARGE_TILE, 'geglu')).toBe(16 * 33 * 16 + 2 * 16 * 17 * 16);
+    expect(gemm.workgroupBytes(gemm.LARGE_TILE, 'glu')).toBe(16 * 33 * 16 + 2 * 16 * 17 * 16);
   });
 
   it('refuses what it cannot run, naming the reason', async () => {
@@ -155,7 +175,7 @@ describe('gemm v1 and naive (baselines)', () => {
 
   it('reports flops and bytes', () => {
     expect(gemm.flops({ M: 2, N: 3, K: 4, epilogue: 'none' })).toBe(48);
-    expect(gemm.flops({ M: 2, N: 3, K: 4, epilogue: 'geglu' })).toBe(96);
+    expect(gemm.flops({ M: 2, N: 3, K: 4, epilogue: 'glu' })).toBe(96);
     expect(gemm.bytes({ M: 2, N: 3, K: 4, epilogue: 'residual' })).toBe(4 * (8 + 12 + 12));
   });
 });

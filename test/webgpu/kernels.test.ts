@@ -2,7 +2,7 @@
 // including sizes that are not multiples of the tiles, 1-token sequences and windows wider than the sequence.
 import { describe, expect, it } from 'vitest';
 import { UNLIMITED, type Window, varlenAttention } from '../../reference/attention.ts';
-import { type FloatArray, type Precision, add, applyRope, fp32, fp64, geglu, gelu, layerNorm, linear, ropeTables } from '../../reference/ops.ts';
+import { type FloatArray, type Precision, applyRope, fp32, fp64, layerNorm, ropeTables } from '../../reference/ops.ts';
 import { pool as referencePool } from '../../reference/modernbert.ts';
 import { pack } from '../../reference/unpad.ts';
 import * as attention from '../../optimized/webgpu/kernels/attention.ts';

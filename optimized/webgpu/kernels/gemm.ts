@@ -1,15 +1,18 @@
 // Launcher for the GEMMs: gemm_v2.wgsl (vec4, register tiles of TM x 4 outputs, tile shape as override
 // constants), gemm_v1.wgsl (the previous tiled kernel, v2's baseline) and gemm_naive.wgsl (one thread per output).
-import geluSource from './gelu.wgsl';
+import activationSource from './activation.wgsl';
 import naiveSource from './gemm_naive.wgsl';
 import v1Source from './gemm_v1.wgsl';
 import v2Source from './gemm_v2.wgsl';
 import { type Launcher, MAX_GRID, grid } from './launch.ts';
 import { type DType, accessors, bytesOf, columnStore } from './storage.ts';
+import type { Activation } from '../../../reference/config.ts';
 import { tunedGemmTile } from '../tuning.ts';
 
-export type Epilogue = 'none' | 'residual' | 'gelu' | 'geglu';
-const EPILOGUE: Record<Epilogue, number> = { none: 0, residual: 1, gelu: 2, geglu: 3 };
+/** none; + residual; act(y); GLU: act(first half) * second half of a 2N-row W (GeGLU when act is gelu). */
+export type Epilogue = 'none' | 'residual' | 'activation' | 'glu';
+const EPILOGUE: Record<Epilogue, number> = { none: 0, residual: 1, activation: 2, glu: 3 };
+const ACTIVATION: Record<Activation, number> = { gelu: 0, gelu_tanh: 1, silu: 2, relu: 3 };
 
 export type GemmVariant = 'v2' | 'v1' | 'naive';
 
@@ -18,10 +21,12 @@ const F32 = { x: 'f32', W: 'f32', y: 'f32' } as const;
 export interface GemmShape {
   /** rows of x (tokens) */
   M: number;
-  /** output features (for GeGLU: I, while W has 2I rows) */
+  /** output features (for GLU: I, while W has 2I rows) */
   N: number;
   K: number;
   epilogue: Epilogue;
+  /** the activation of the activation and glu epilogues (default gelu) */
+  activation?: Activation;
   /** storage of x, W and y (default f32; f16 needs v2, and N even for an f16 y); bias and residual are f32 */
   dtypes?: { x: DType; W: DType; y: DType };
 }
@@ -64,13 +69,13 @@ export function run(l: Launcher, a: GemmArgs): void {
   if (dtypes.y === 'f16' && a.N % 2) throw new Error(`gemm: an f16 output needs N even (N = ${a.N})`);
   const params: ['u32', number][] = [['u32', a.M], ['u32', a.N], ['u32', a.K], ['u32', a.bias ? 1 : 0]];
   if (variant === 'naive') {
-    if (a.epilogue === 'gelu' || a.epilogue === 'geglu') throw new Error(`gemm: the naive variant has no ${a.epilogue} epilogue`);
+    if (a.epilogue === 'activation' || a.epilogue === 'glu') throw new Error(`gemm: the naive variant has no ${a.epilogue} epilogue`);
     l.dispatch({ name: 'gemm_naive', source: naiveSource }, {}, buffers, [...params, ['u32', a.epilogue === 'residual' ? 1 : 0]], [Math.ceil(a.N / 64), ...grid(a.M)], work);
     return;
   }
   if (variant === 'v1') {
     if (a.M > 64 * MAX_GRID) throw new Error(`gemm: ${a.M} rows exceed the grid`);
-    l.dispatch({ name: 'gemm_v1', source: geluSource + v1Source }, { EPILOGUE: EPILOGUE[a.epilogue] }, buffers, params, [Math.ceil(a.N / 64), Math.ceil(a.M / 64)], work);
+    l.dispatch({ name: 'gemm_v1', source: activationSource + v1Source }, { EPILOGUE: EPILOGUE[a.epilogue], ACTIVATION: ACTIVATION[a.activation ?? 'gelu'] }, buffers, params, [Math.ceil(a.N / 64), Math.ceil(a.M / 64)], work);
     return;
   }
   if (a.K % 4 !== 0) throw new Error(`gemm v2: K = ${a.K} is not a multiple of 4 (its vec4 loads need it); use v1`);
@@ -83,12 +88,12 @@ export function run(l: Launcher, a: GemmArgs): void {
   if (Math.ceil(a.M / BM) > MAX_GRID) throw new Error(`gemm: ${a.M} rows exceed the grid`);
   const accessorsSource = accessors({ name: 'x', dtype: dtypes.x, width: 4 }, { name: 'W', dtype: dtypes.W, width: 4 }) + columnStore('y', dtypes.y);
   const name = `gemm_v2_x${dtypes.x}_w${dtypes.W}_y${dtypes.y}`;
-  l.dispatch({ name, source: accessorsSource + geluSource + v2Source }, { EPILOGUE: EPILOGUE[a.epilogue], WG_M: tile.WG_M, WG_N: tile.WG_N, TM: tile.TM, TK: tile.TK }, buffers, params, [Math.ceil(a.N / BN), Math.ceil(a.M / BM)], work);
+  l.dispatch({ name, source: accessorsSource + activationSource + v2Source }, { EPILOGUE: EPILOGUE[a.epilogue], ACTIVATION: ACTIVATION[a.activation ?? 'gelu'], WG_M: tile.WG_M, WG_N: tile.WG_N, TM: tile.TM, TK: tile.TK }, buffers, params, [Math.ceil(a.N / BN), Math.ceil(a.M / BM)], work);
 }
 
 /**
  * The large tile when its grid has enough workgroups to fill a big GPU, else the small one; TK halves where
- * the tile would not fit the device's workgroup memory (the large GeGLU tile needs 17,152 bytes at TK 16).
+ * the tile would not fit the device's workgroup memory (the large GLU tile needs 17,152 bytes at TK 16).
  */
 export function defaultTile(s: Pick<GemmShape, 'M' | 'N' | 'epilogue'>, workgroupStorageBytes = 16384): GemmTile {
   const large = Math.ceil(s.M / (LARGE_TILE.WG_M * LARGE_TILE.TM)) * Math.ceil(s.N / (LARGE_TILE.WG_N * 4));
@@ -101,7 +106,7 @@ export function defaultTile(s: Pick<GemmShape, 'M' | 'N' | 'epilogue'>, workgrou
 export function workgroupBytes(t: GemmTile, epilogue: Epilogue): number {
   const xs = t.TK * ((t.WG_M * t.TM) / 4 + 1) * 16;
   const ws = t.TK * (t.WG_N + 1) * 16;
-  return xs + ws * (epilogue === 'geglu' ? 2 : 1);
+  return xs + ws * (epilogue === 'glu' ? 2 : 1);
 }
 
 export function tileName(t: GemmTile): string {
@@ -115,12 +120,12 @@ function validateTile(t: GemmTile, maxThreads: number): void {
 }
 
 export function flops(s: GemmShape): number {
-  return 2 * s.M * s.N * s.K * (s.epilogue === 'geglu' ? 2 : 1);
+  return 2 * s.M * s.N * s.K * (s.epilogue === 'glu' ? 2 : 1);
 }
 
 /** Compulsory traffic: x and W read once, y written once (and the f32 residual read). */
 export function bytes(s: GemmShape): number {
   const d = s.dtypes ?? F32;
-  const wRows = s.epilogue === 'geglu' ? 2 * s.N : s.N;
+  const wRows = s.epilogue === 'glu' ? 2 * s.N : s.N;
   return s.M * s.K * bytesOf(d.x) + wRows * s.K * bytesOf(d.W) + s.M * s.N * bytesOf(d.y) + (s.epilogue === 'residual' ? 4 * s.M * s.N : 0);
 }

@@ -1,12 +1,12 @@
 // GEMM v1 (the baseline of gemm_v2.wgsl), tiled with epilogues: y[M, N] = x[M, K] · W[N, K]^T (+ bias[N]), then
-//   EPILOGUE 0: nothing        1: + residual[M, N]        2: gelu_erf(y)
-//   EPILOGUE 3: GeGLU, W is [2N, K] (rows 0..N-1 activated, N..2N-1 gate):
-//               y[m, n] = gelu_erf(x·W[n] + b[n]) * (x·W[N + n] + b[N + n])
+//   EPILOGUE 0: nothing        1: + residual[M, N]        2: act(y)
+//   EPILOGUE 3: GLU, W is [2N, K] (rows 0..N-1 activated, N..2N-1 gate):
+//               y[m, n] = act(x·W[n] + b[n]) * (x·W[N + n] + b[N + n])
 // Bindings: 0 x [M, K] (read), 1 W [N or 2N, K] (read), 2 bias [N or 2N] (read; ignored unless hasBias),
 //           3 residual [M, N] (read; ignored unless EPILOGUE 1), 4 y [M, N] (write), 5 params (uniform).
 // Tile: a workgroup of 16 x 16 threads computes 64 x 64 outputs, 4 x 4 per thread, K in steps of 16.
-// Workgroup memory: xs 64*16*4 + ws 64*16*4 + gs 64*16*4 = 12 KiB (gs only used by GeGLU).
-// Each output sums over k in order, in f32, like the reference. gelu() comes from gelu.wgsl (prepended).
+// Workgroup memory: xs 64*16*4 + ws 64*16*4 + gs 64*16*4 = 12 KiB (gs only used by GLU).
+// Each output sums over k in order, in f32, like the reference. act() comes from activation.wgsl (prepended).
 struct Params { M: u32, N: u32, K: u32, hasBias: u32 }
 
 override EPILOGUE: u32 = 0u;
@@ -23,7 +23,7 @@ const TK: u32 = 16u;
 
 var<workgroup> xs: array<f32, 1024>; // [TM][TK]
 var<workgroup> ws: array<f32, 1024>; // [TN][TK]
-var<workgroup> gs: array<f32, 1024>; // [TN][TK], gate rows (GeGLU)
+var<workgroup> gs: array<f32, 1024>; // [TN][TK], gate rows (GLU)
 
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
@@ -81,13 +81,13 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
         if (EPILOGUE == 1u) {
           v += residual[m * p.N + n];
         } else if (EPILOGUE == 2u) {
-          v = gelu(v);
+          v = act(v);
         } else if (EPILOGUE == 3u) {
           var g = gacc[i * 4u + j];
           if (p.hasBias != 0u) {
             g += bias[p.N + n];
           }
-          v = gelu(v) * g;
+          v = act(v) * g;
         }
         y[m * p.N + n] = v;
       }

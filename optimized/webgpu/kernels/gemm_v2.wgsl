@@ -1,11 +1,12 @@
 // GEMM v2: y[M, N] = x[M, K] · W[N, K]^T (+ bias[N]), then the epilogues of gemm_v1.wgsl:
-//   EPILOGUE 0: nothing        1: + residual[M, N]        2: gelu_erf(y)
-//   EPILOGUE 3: GeGLU, W is [2N, K] (rows 0..N-1 activated, N..2N-1 gate):
-//               y[m, n] = gelu_erf(x·W[n] + b[n]) * (x·W[N + n] + b[N + n])
+//   EPILOGUE 0: nothing        1: + residual[M, N]        2: act(y)
+//   EPILOGUE 3: GLU, W is [2N, K] (rows 0..N-1 activated, N..2N-1 gate):
+//               y[m, n] = act(x·W[n] + b[n]) * (x·W[N + n] + b[N + n])   (GeGLU when act is gelu)
+//   act is the ACTIVATION of activation.wgsl (prepended).
 // W keeps the checkpoint's [N, K] layout: both operands are K-contiguous, so both tiles load as vec4 along K,
 // and the tied MLM decoder goes on sharing the embedding table. Needs K % 4 == 0 (the launcher checks;
 // ModernBERT's K are multiples of 64).
-// x, W and y may each be f32 or f16 storage (accessors from storage.ts, prepended by the launcher with gelu.wgsl;
+// x, W and y may each be f32 or f16 storage (accessors from storage.ts, prepended by the launcher with activation.wgsl;
 // an f16 y needs N even); bias and residual are f32; all arithmetic is f32.
 // Bindings: 0 x [M, K/4] (read, 4 values a load), 1 W [N or 2N, K/4] (read, 4 values a load), 2 bias [N or 2N]
 //           (read; ignored unless hasBias), 3 residual [M, N] (read; ignored unless EPILOGUE 1), 4 y [M, N]
@@ -13,8 +14,8 @@
 // Overrides (the tile shape, picked per adapter by `modernbert tune`): WG_M x WG_N threads, each computing TM
 //   rows by 4 columns (one vec4), so a workgroup computes BM = WG_M * TM rows by BN = WG_N * 4 columns, K in
 //   steps of TK. TM is 4 or 8; TK is a multiple of 4.
-// Workgroup memory: xs TK * (BM/4 + 1) * 16 + ws TK * (BN/4 + 1) * 16 bytes (+ gs, as ws, for GeGLU only).
-//   Default tile (16 x 16 threads, TM 8, TK 16): 16*33*16 + 16*17*16 = 12,800 bytes; GeGLU 17,152.
+// Workgroup memory: xs TK * (BM/4 + 1) * 16 + ws TK * (BN/4 + 1) * 16 bytes (+ gs, as ws, for GLU only).
+//   Default tile (16 x 16 threads, TM 8, TK 16): 16*33*16 + 16*17*16 = 12,800 bytes; GLU 17,152.
 // Shared tiles are k-major ([TK][BM] and [TK][BN]): in the inner loop the 16 lanes of a thread row read 16
 // neighbouring vec4 of ws (no bank conflict) and all read one vec4 of xs (a broadcast). Each k-row is padded by
 // one vec4, so the transposing stores (four lanes per tile row, at different k) hit at most 2 lanes per bank.
@@ -44,7 +45,7 @@ override GS_SIZE: u32 = select(1u, WS_SIZE, EPILOGUE == 3u);
 
 var<workgroup> xs: array<vec4f, XS_SIZE>; // [TK][BM / 4]
 var<workgroup> ws: array<vec4f, WS_SIZE>; // [TK][BN / 4]
-var<workgroup> gs: array<vec4f, GS_SIZE>; // [TK][BN / 4], gate rows (GeGLU)
+var<workgroup> gs: array<vec4f, GS_SIZE>; // [TK][BN / 4], gate rows (GLU)
 
 @compute @workgroup_size(WG_N, WG_M)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
@@ -133,13 +134,13 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
     if (EPILOGUE == 1u) {
       v += residual4(m * p.N + n, columns);
     } else if (EPILOGUE == 2u) {
-      v = gelu4(v);
+      v = act4(v);
     } else if (EPILOGUE == 3u) {
       var g = gacc[r];
       if (p.hasBias != 0u) {
         g += bias4(p.N + n, columns);
       }
-      v = gelu4(v) * g;
+      v = act4(v) * g;
     }
     store_y_columns(m * p.N + n, v, columns);
   }
@@ -160,8 +161,4 @@ fn residual4(i: u32, columns: u32) -> vec4f {
     v[c] = residual[i + c];
   }
   return v;
-}
-
-fn gelu4(v: vec4f) -> vec4f {
-  return vec4f(gelu(v.x), gelu(v.y), gelu(v.z), gelu(v.w));
 }
