@@ -24,6 +24,8 @@ export interface ForwardOptions {
   mlmLogits?: boolean;
   /** Compute pooled embeddings and classification logits with these poolings. */
   pooling?: readonly Pooling[];
+  /** Compute the classifier on every token (token classification; question answering's start/end logits). */
+  tokenLogits?: boolean;
   /** Sequences longer than max_position_embeddings are an error unless this is set. */
   allowLongSequences?: boolean;
 }
@@ -40,6 +42,8 @@ export interface ForwardOutput {
   pooled?: Partial<Record<Pooling, FloatArray>>;
   /** [B, numLabels] per pooling. */
   classifierLogits?: Partial<Record<Pooling, FloatArray>>;
+  /** [T, numLabels]: classifier(head(last)) per token, HF's ModernBertForTokenClassification logits; with two labels, ModernBertForQuestionAnswering's start (column 0) and end (column 1) logits. */
+  tokenLogits?: FloatArray;
 }
 
 export function createModel(checkpoint: Checkpoint, precision: Precision): ModernBertModel {
@@ -77,7 +81,7 @@ export function forward(model: ModernBertModel, input: BatchInput, options: Forw
   const batch = toPackedBatch(input);
   validateBatch(config, batch, options);
   if (options.mlmLogits && !weights.decoder) throw new BatchError('this checkpoint has no MLM head (head.*, and decoder.bias when decoder_bias is set)');
-  if (options.pooling?.length && !(weights.head && weights.classifier)) throw new BatchError('this checkpoint has no classification head (head.*, classifier.weight, classifier.bias)');
+  if ((options.pooling?.length || options.tokenLogits) && !(weights.head && weights.classifier)) throw new BatchError('this checkpoint has no classification head (head.*, classifier.weight, classifier.bias)');
 
   const rope = {
     global: ropeTables(p, config.globalRopeTheta, config.headDim, batch.maxSeqlen),
@@ -102,6 +106,7 @@ export function forward(model: ModernBertModel, input: BatchInput, options: Forw
       out.classifierLogits[pooling] = classifierHead(model, pooled, batch.batchSize);
     }
   }
+  if (options.tokenLogits) out.tokenLogits = classifierHead(model, lastHiddenState, batch.totalTokens);
   return out;
 }
 
@@ -156,7 +161,7 @@ export function mlmHead(model: ModernBertModel, x: FloatArray, T: number): Float
   return linear(p, predictionHead(model, x, T), decoder.weight, decoder.bias, T, config.vocabSize, config.hiddenSize);
 }
 
-/** Classification logits [B, numLabels] = classifier(head(pooled)). */
+/** Classification logits [N, numLabels] = classifier(head(x)): x is pooled [B, C], or every token [T, C]. */
 export function classifierHead(model: ModernBertModel, pooled: FloatArray, B: number): FloatArray {
   return dense(model.precision, predictionHead(model, pooled, B), model.weights.classifier!, B);
 }

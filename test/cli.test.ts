@@ -111,6 +111,24 @@ describe('modernbert parity', () => {
     expect(r.stderr).toMatch(/config\.json: field "hidden_size" \(30\) must be divisible by num_attention_heads \(4\)/);
   });
 
+  it('checks token classification and question answering outputs, the latter only with 2 labels', () => {
+    const { code, stdout } = cli('parity', join(GOLDEN, 'relu'), '--backend', 'reference');
+    expect(code).toBe(0);
+    const result = JSON.parse(stdout);
+    expect(Object.keys(result.max_abs_err)).toEqual(expect.arrayContaining(['token_logits', 'start_logits', 'end_logits']));
+    expect(result.tolerance).toMatchObject({ token_logits: 1e-4, start_logits: 1e-4, end_logits: 1e-4 });
+    // relu: B=3, L=11, 2 labels; sequence 1 is 11 real tokens: its token 4's end logit, off by 1e-3, fails
+    const off = cli('parity', tamper('relu', 'end_logits', 11 + 4, 1e-3), '--backend', 'reference');
+    expect(off.code).toBe(1);
+    expect(JSON.parse(off.stdout).max_abs_err.end_logits).toBeGreaterThan(9e-4);
+    // a QA output on a 3-label case (swiglu) is bad input naming the field
+    const qa = copyOfCase('swiglu');
+    const io = readSafetensors(join(qa, 'io.safetensors')).tensors;
+    io.set('start_logits', { dtype: 'F32', shape: [2, 9], data: new Float32Array(18) });
+    writeSafetensors(join(qa, 'io.safetensors'), io);
+    expect(cli('parity', qa)).toMatchObject({ code: 2, stderr: expect.stringMatching(/io\.safetensors: field "start_logits" is a question answering output, which needs num_labels 2 in config\.json \(it has 3\)/) });
+  });
+
   it('exits 2 on a bad option', () => {
     expect(cli('parity', join(GOLDEN, 'tiny'), '--precision', 'fp16')).toMatchObject({ code: 2, stderr: expect.stringMatching(/--precision must be fp32 or fp64/) });
     expect(cli('parity', join(GOLDEN, 'tiny'), '--backend', 'cuda')).toMatchObject({ code: 2, stderr: expect.stringMatching(/unknown backend "cuda" \(available: reference, webgpu, gpujs, gpujs:webgpu, gpujs:webasm, gpujs:cpu\)/) });

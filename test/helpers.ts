@@ -6,6 +6,12 @@ import { afterEach } from 'vitest';
 
 export const GOLDEN = join(import.meta.dirname, 'fixtures', 'golden');
 export const GOLDEN_CASES = ['tiny', 'window', 'rope', 'meanpool', 'bias', 'swiglu', 'relu'];
+const BASE_OUTPUTS = ['cls_logits', 'hidden_states', 'last_hidden_state', 'mean_logits', 'mlm_logits'];
+/** The fp32 outputs each golden case's io.safetensors holds, sorted: every case has the base five; the activation cases add token classification, and `relu` (2 labels) question answering. */
+export function goldenOutputs(name: string): string[] {
+  const extra: Record<string, string[]> = { swiglu: ['token_logits'], relu: ['token_logits', 'start_logits', 'end_logits'] };
+  return [...BASE_OUTPUTS, ...(extra[name] ?? [])].sort();
+}
 /** The cases with float64 tensors (transcribed in float64; the activation cases come from HF in float32 only). */
 export const GOLDEN_F64_CASES = ['tiny', 'window', 'rope', 'meanpool', 'bias'];
 

@@ -90,7 +90,7 @@ export async function forward(model: GpuJsModel, input: BatchInput, options: For
   validateBatch(config, batch, options);
   checkSize(config, Array.from({ length: batch.batchSize }, (_, b) => batch.cuSeqlens[b + 1] - batch.cuSeqlens[b]));
   if (options.mlmLogits && !weights.decoder) throw new BatchError('this checkpoint has no MLM head (head.*, and decoder.bias when decoder_bias is set)');
-  if (options.pooling?.length && !(weights.head && weights.classifier)) throw new BatchError('this checkpoint has no classification head (head.*, classifier.weight, classifier.bias)');
+  if ((options.pooling?.length || options.tokenLogits) && !(weights.head && weights.classifier)) throw new BatchError('this checkpoint has no classification head (head.*, classifier.weight, classifier.bias)');
   const T = batch.totalTokens;
   const inputs: BatchTensors = { seqs: tokenSequences(batch.cuSeqlens), positions: Float32Array.from(batch.positions), cuSeqlens: Float32Array.from(batch.cuSeqlens) };
   const rope = {
@@ -126,6 +126,11 @@ export async function forward(model: GpuJsModel, input: BatchInput, options: For
       out.classifierLogits[pooling] = await kernels.read(logits);
       kernels.release(pooled, logits);
     }
+  }
+  if (options.tokenLogits) {
+    const logits = await classifierHead(model, last, T);
+    out.tokenLogits = await kernels.read(logits);
+    kernels.release(logits);
   }
   kernels.release(last);
   return out;
@@ -211,7 +216,7 @@ export async function mlmHead(model: GpuJsModel, x: Tensor, T: number): Promise<
   return logits;
 }
 
-/** Classification logits [B, numLabels] = classifier(head(pooled)). */
+/** Classification logits [N, numLabels] = classifier(head(x)): x is pooled [B, C], or every token [T, C]. */
 export async function classifierHead(model: GpuJsModel, pooled: Tensor, B: number): Promise<Tensor> {
   const h = await predictionHead(model, pooled, B);
   const logits = await dense(model, h, model.weights.classifier!, B);

@@ -76,7 +76,7 @@ export async function forward(model: WebGpuModel, input: BatchInput, options: We
   const batch = toPackedBatch(input);
   validateBatch(config, batch, options);
   if (options.mlmLogits && !weights.decoder) throw new Error('this checkpoint has no MLM head (head.*, and decoder.bias when decoder_bias is set)');
-  if (options.pooling?.length && !(weights.head && weights.classifier)) throw new Error('this checkpoint has no classification head (head.*, classifier.weight, classifier.bias)');
+  if ((options.pooling?.length || options.tokenLogits) && !(weights.head && weights.classifier)) throw new Error('this checkpoint has no classification head (head.*, classifier.weight, classifier.bias)');
   // The rows the kernels run on: the real tokens, or in padded execution B x L rows.
   const rows = options.padded ? paddedLayout(batch, batch.paddedLength ?? batch.maxSeqlen, config.padTokenId) : batch;
   const T = rows.totalTokens;
@@ -112,12 +112,13 @@ export async function forward(model: WebGpuModel, input: BatchInput, options: We
     reads.push({ name: `pooled:${pooling}`, buffer: pooled, floats: batch.batchSize * C });
     reads.push({ name: `logits:${pooling}`, buffer: classifierHead(model, pooled, batch.batchSize), floats: batch.batchSize * config.numLabels });
   }
+  if (options.tokenLogits) reads.push({ name: 'tokens', buffer: classifierHead(model, lastHiddenState, T), floats: T * config.numLabels });
   const arrays = await l.finish(reads);
   for (const b of [inputs.tokens, inputs.cuSeqlens, inputs.positions, inputs.sequsedK, rope.global.cos, rope.global.sin, rope.local.cos, rope.local.sin, ...reads.map((r) => r.buffer)]) if (b) pool.release(b);
   pool.endPass(); // keeps this pass's activations for the next one (a steady pass allocates nothing)
 
   // Per-token outputs come back as the real tokens' rows, whatever the execution.
-  const perToken = new Set(['last', 'mlm', ...(hiddenStates ?? []).map((_, i) => `hidden${i}`)]);
+  const perToken = new Set(['last', 'mlm', 'tokens', ...(hiddenStates ?? []).map((_, i) => `hidden${i}`)]);
   const got = (name: string) => {
     const a = arrays[reads.findIndex((r) => r.name === name)];
     return options.padded && perToken.has(name) ? (unpadRows(fp32, a, batch, a.length / T, rows.maxSeqlen) as Float32Array) : a;
@@ -129,6 +130,7 @@ export async function forward(model: WebGpuModel, input: BatchInput, options: We
     out.pooled = Object.fromEntries(options.pooling.map((p) => [p, got(`pooled:${p}`)]));
     out.classifierLogits = Object.fromEntries(options.pooling.map((p) => [p, got(`logits:${p}`)]));
   }
+  if (options.tokenLogits) out.tokenLogits = got('tokens');
   return out;
 }
 
@@ -210,10 +212,10 @@ export function mlmHead(model: WebGpuModel, x: GPUBuffer, T: number): GPUBuffer 
   return logits;
 }
 
-/** Classification logits [B, numLabels] = classifier(head(pooled)). */
-export function classifierHead(model: WebGpuModel, pooled: GPUBuffer, B: number): GPUBuffer {
-  const h = predictionHead(model, pooled, B);
-  const logits = dense(model, h, model.weights.classifier!, B);
+/** Classification logits [N, numLabels] = classifier(head(x)): x is pooled [B, C], or every token [T, C]. */
+export function classifierHead(model: WebGpuModel, x: GPUBuffer, N: number): GPUBuffer {
+  const h = predictionHead(model, x, N);
+  const logits = dense(model, h, model.weights.classifier!, N);
   model.pool.release(h);
   return logits;
 }
