@@ -14,6 +14,8 @@ const ACTIVATION_NAMES: Record<string, Activation> = { gelu: 'gelu', gelu_pytorc
 /** The HF name written for each activation. */
 const ACTIVATION_HF_NAME: Record<Activation, string> = { gelu: 'gelu', gelu_tanh: 'gelu_pytorch_tanh', silu: 'silu', relu: 'relu' };
 export type Pooling = 'cls' | 'mean';
+export type ProblemType = 'regression' | 'single_label_classification' | 'multi_label_classification';
+const PROBLEM_TYPES: readonly ProblemType[] = ['regression', 'single_label_classification', 'multi_label_classification'];
 export const POOLINGS: readonly Pooling[] = ['cls', 'mean'];
 
 export interface ModernBertConfig {
@@ -41,6 +43,8 @@ export interface ModernBertConfig {
   hiddenActivation: Activation;
   /** the prediction head's activation (classifier_activation) */
   classifierActivation: Activation;
+  /** how classification scores come from the logits (HF's problem_type; null: from the label count) */
+  problemType: ProblemType | null;
   tieWordEmbeddings: boolean;
   padTokenId: number;
   bosTokenId: number;
@@ -221,6 +225,7 @@ export function parseConfig(json: unknown, source = 'config.json'): ModernBertCo
     classifierPooling: oneOf<Pooling>('classifier_pooling', 'cls', POOLINGS),
     hiddenActivation: activation('hidden_activation'),
     classifierActivation: activation('classifier_activation'),
+    problemType: j.problem_type === undefined || j.problem_type === null ? null : oneOf<ProblemType>('problem_type', 'regression', PROBLEM_TYPES),
     tieWordEmbeddings: bool('tie_word_embeddings', true),
     padTokenId: tokenId('pad_token_id', 50283),
     bosTokenId: tokenId('bos_token_id', 50281),
@@ -263,6 +268,7 @@ export function configToJson(config: ModernBertConfig): Record<string, unknown> 
     hidden_activation: ACTIVATION_HF_NAME[config.hiddenActivation],
     classifier_activation: ACTIVATION_HF_NAME[config.classifierActivation],
     classifier_pooling: config.classifierPooling,
+    problem_type: config.problemType,
     tie_word_embeddings: config.tieWordEmbeddings,
     pad_token_id: config.padTokenId,
     bos_token_id: config.bosTokenId,

@@ -36,7 +36,7 @@ export interface FillMaskPrediction {
 }
 
 export interface Classification {
-  /** the best label (config.json's id2label) and its softmax score */
+  /** the best label (config.json's id2label) and its score (softmax, sigmoid or raw: see classify) */
   label: string;
   score: number;
   /** every label with its score, best first */
@@ -128,14 +128,19 @@ export class ModernBertPipeline {
     }));
   }
 
-  /** The label of each text (sequence classification head, config.json's classifier_pooling and id2label). */
+  /**
+   * The label of each text (sequence classification head, config.json's classifier_pooling and id2label), scored
+   * as HF's text-classification pipeline does: raw logits for problem_type regression; a sigmoid per label for
+   * multi_label_classification or a single label (a softmax over one logit would always be 1); else a softmax.
+   */
   async classify(texts: readonly string[], options: TextOptions = {}): Promise<Classification[]> {
-    const { classifierPooling: pooling, id2label } = this.config;
+    const { classifierPooling: pooling, id2label, problemType } = this.config;
+    const n = id2label.length; // loading checked classifier.weight against id2label
+    const scoring = problemType === 'regression' ? (x: ArrayLike<number>) => Float64Array.from(x) : problemType === 'multi_label_classification' || n === 1 ? sigmoid : softmax;
     return this.inBatches(texts, options, { pooling: [pooling] }, (out) => {
       const logits = out.classifierLogits![pooling]!;
-      const n = id2label.length; // loading checked classifier.weight against id2label
       return Array.from({ length: out.batch.batchSize }, (_, b) => {
-        const p = softmax(logits.subarray(b * n, (b + 1) * n));
+        const p = scoring(logits.subarray(b * n, (b + 1) * n));
         const scores = id2label.map((label, i) => ({ label, score: p[i] })).sort((x, y) => y.score - x.score);
         return { label: scores[0].label, score: scores[0].score, scores };
       });
@@ -195,6 +200,10 @@ async function autoBackend(): Promise<Backend> {
   } catch {
     return 'reference';
   }
+}
+
+function sigmoid(logits: ArrayLike<number>): Float64Array {
+  return Float64Array.from(logits, (x) => 1 / (1 + Math.exp(-x)));
 }
 
 function softmax(logits: ArrayLike<number>): Float64Array {

@@ -78,6 +78,30 @@ describe('loadModel on the example checkpoint', () => {
     }
   });
 
+  it("classify scores as HF's pipeline does: a sigmoid for one label (never a softmax of 1), per label for multi-label, raw for regression", async () => {
+    const { config, weights } = loadCheckpoint(dir, fp32);
+    const C = config.hiddenSize;
+    const tokenizer = model.tokenizer!;
+    const variant = async (labels: string[], problemType: typeof config.problemType) => {
+      const n = labels.length;
+      const classifier = { weight: weights.classifier!.weight.slice(0, n * C), bias: weights.classifier!.bias && weights.classifier!.bias.slice(0, n), outFeatures: n, inFeatures: C };
+      const m = await loadModel({ config: { ...config, id2label: labels, numLabels: n, problemType }, weights: { ...weights, classifier }, tokenizer }, { backend: 'reference' });
+      const logits = (await m.forward(TEXTS.map((t) => tokenizer.encode(t)), { pooling: [config.classifierPooling] })).classifierLogits![config.classifierPooling]!;
+      return { got: await m.classify(TEXTS), logits, n };
+    };
+    const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+    const one = await variant(['relevant'], null);
+    one.got.forEach((c, i) => expect(c.score).toBeCloseTo(sigmoid(one.logits[i]), 12));
+    expect(new Set(one.got.map((c) => c.score)).size).toBe(TEXTS.length); // differ between texts, unlike softmax's 1.0
+    const multi = await variant(['a', 'b'], 'multi_label_classification');
+    multi.got.forEach((c, i) => c.scores.forEach((s) => expect(s.score).toBeCloseTo(sigmoid(multi.logits[i * 2 + ['a', 'b'].indexOf(s.label)]), 12)));
+    const regression = await variant(['value'], 'regression');
+    regression.got.forEach((c, i) => expect(c.score).toBeCloseTo(regression.logits[i], 6));
+    const single = await variant(['a', 'b'], 'single_label_classification');
+    single.got.forEach((c) => expect(c.scores[0].score + c.scores[1].score).toBeCloseTo(1, 12));
+    expect(() => parseConfig({ problem_type: 'ranking' })).toThrow(/field "problem_type" must be one of "regression", "single_label_classification", "multi_label_classification", got "ranking"/);
+  });
+
   it.each([['webgpu'], ['gpujs:webasm']] as const)('gives the same results on %s', async (backend) => {
     const other = await loadModel(dir, { backend });
     try {
