@@ -46,8 +46,10 @@ const USAGE = `usage:
       --file: one text per line. A text over the maximum length is an error unless --truncate.
   modernbert example-checkpoint DIR
       Writes a small checkpoint in the real format (ModernBERT's tokenizer and vocabulary, 3 random layers).
-  modernbert info [--json]
-      Versions, the backends available on this machine, and the GPU adapter if any.
+  modernbert info [--json] [--model DIR]
+      Versions, the backends available on this machine, and the GPU adapter if any. With --model: what the
+      checkpoint folder is (architecture, shape, activations, heads, weights' dtypes and size, tokenizer,
+      sentence-transformers modules, pooling and prompts), from its files, without loading the weights.
   modernbert bench [options]
       The benchmark suite (same as npm run bench); modernbert bench --help lists its options.
   modernbert eval parity [--cases DIR] [--backends reference:fp32,reference:fp64,webgpu,gpujs:webasm,...]
@@ -306,7 +308,13 @@ export async function machineInfo(): Promise<MachineInfo> {
 }
 
 async function info(args: string[], out: (s: string) => void): Promise<number> {
-  const { values } = parseArgs({ args, options: { json: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({ args, options: { json: { type: 'boolean', default: false }, model: { type: 'string' } } });
+  if (values.model !== undefined) {
+    const { describeModelFolder, formatModelFolder } = await import('../tasks/describe.ts');
+    const folder = describeModelFolder(values.model);
+    out(values.json ? JSON.stringify(folder) + '\n' : formatModelFolder(folder));
+    return 0;
+  }
   const m = await machineInfo();
   if (values.json) {
     out(JSON.stringify(m) + '\n');

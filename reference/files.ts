@@ -6,7 +6,7 @@ import { type Checkpoint, CheckpointError, type LoadOptions, weightsFromTensors 
 import { ConfigError, type ModernBertConfig, configToJson, parseConfig } from './config.ts';
 import type { Precision } from './ops.ts';
 import { type ModernBertTokenizer, TokenizerError, parseTokenizer } from './tokenizer.ts';
-import { type SafetensorsFile, SafetensorsError, type Tensor, encodeSafetensors, headerLength, parseHeader, tensorOver } from './safetensors.ts';
+import { type HeaderEntry, type SafetensorsFile, SafetensorsError, type Tensor, encodeSafetensors, headerLength, parseHeader, tensorOver } from './safetensors.ts';
 
 export function loadConfig(file: string): ModernBertConfig {
   let text: string;
@@ -35,6 +35,23 @@ function readExactly(fd: number, target: Uint8Array, position: number, file: str
 
 /** Reads a whole safetensors file. Tensors are read one by one, so no buffer holds the whole file. */
 export function readSafetensors(file: string): SafetensorsFile {
+  return withSafetensors(file, (fd, { entries, metadata, dataStart }) => {
+    const tensors = new Map<string, Tensor>();
+    for (const e of entries) {
+      const bytes = new Uint8Array(e.end - e.begin);
+      readExactly(fd, bytes, dataStart + e.begin, file);
+      tensors.set(e.name, tensorOver(e, bytes.buffer));
+    }
+    return { tensors, metadata };
+  });
+}
+
+/** The validated header of a safetensors file (names, dtypes, shapes), reading no tensor data. */
+export function readSafetensorsHeader(file: string): { entries: HeaderEntry[]; metadata: Record<string, string> } {
+  return withSafetensors(file, (_, { entries, metadata }) => ({ entries, metadata }));
+}
+
+function withSafetensors<R>(file: string, use: (fd: number, header: { entries: HeaderEntry[]; metadata: Record<string, string>; dataStart: number }) => R): R {
   let fd: number;
   try {
     fd = openSync(file, 'r');
@@ -49,14 +66,7 @@ export function readSafetensors(file: string): SafetensorsFile {
     const headerBytes = new Uint8Array(n);
     readExactly(fd, headerBytes, 8, file);
     const dataStart = 8 + n;
-    const { entries, metadata } = parseHeader(headerBytes, fileBytes - dataStart, file);
-    const tensors = new Map<string, Tensor>();
-    for (const e of entries) {
-      const bytes = new Uint8Array(e.end - e.begin);
-      readExactly(fd, bytes, dataStart + e.begin, file);
-      tensors.set(e.name, tensorOver(e, bytes.buffer));
-    }
-    return { tensors, metadata };
+    return use(fd, { ...parseHeader(headerBytes, fileBytes - dataStart, file), dataStart });
   } finally {
     closeSync(fd);
   }

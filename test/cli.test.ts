@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { toFloat32 } from '../reference/safetensors.ts';
-import { GOLDEN, copyOfCase } from './helpers.ts';
+import { GOLDEN, copyOfCase, tempDir } from './helpers.ts';
 import { readSafetensors, writeSafetensors } from '../reference/files.ts';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'modernbert.js');
@@ -138,6 +138,36 @@ describe('modernbert parity', () => {
 });
 
 describe('modernbert info', () => {
+  it('--model says what a checkpoint folder is, from its files, including sentence-transformers modules', () => {
+    const dir = join(tempDir(), 'example');
+    expect(cli('example-checkpoint', dir).code).toBe(0);
+    const plain = cli('info', '--model', dir);
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(plain.stdout.split('\n')).toEqual([
+      `folder: ${dir}`,
+      'architecture: ModernBertForMaskedLM',
+      'shape: 3 layers, hidden 64, 4 heads, intermediate 96, vocab 50368, up to 512 tokens',
+      'activations: hidden gelu, classifier gelu',
+      'heads: classifier (2 labels: negative, positive; mean pooling), mlm',
+      expect.stringMatching(/^weights: model\.safetensors: 25 tensors, [\d,]+ parameters, F32 x 25 \(12\.9 MiB\)$/),
+      'tokenizer: tokenizer.json, model_max_length 8192',
+      'sentence-transformers: no (no modules.json)',
+      '',
+    ]);
+    // A sentence-transformers folder: modules, the pooling module's mode, prompts (nomic-embed style).
+    writeFileSync(join(dir, 'modules.json'), JSON.stringify([{ idx: 0, name: '0', path: '', type: 'sentence_transformers.models.Transformer' }, { idx: 1, name: '1', path: '1_Pooling', type: 'sentence_transformers.models.Pooling' }, { idx: 2, name: '2', path: '2_Normalize', type: 'sentence_transformers.models.Normalize' }]));
+    mkdirSync(join(dir, '1_Pooling'));
+    writeFileSync(join(dir, '1_Pooling', 'config.json'), JSON.stringify({ word_embedding_dimension: 64, pooling_mode_cls_token: false, pooling_mode_mean_tokens: true, pooling_mode_max_tokens: false }));
+    writeFileSync(join(dir, 'config_sentence_transformers.json'), JSON.stringify({ prompts: { search_query: 'search_query: ', search_document: 'search_document: ' }, default_prompt_name: null }));
+    const st = JSON.parse(cli('info', '--model', dir, '--json').stdout);
+    expect(st.sentenceTransformers).toEqual({ modules: ['Transformer', 'Pooling', 'Normalize'], pooling: ['mean'], prompts: ['search_query', 'search_document'], defaultPrompt: null });
+    expect(st.weights).toMatchObject({ files: ['model.safetensors'], tensors: 25, dtypes: { F32: 25 } });
+    // bad input names the file
+    writeFileSync(join(dir, 'modules.json'), '{"not": "a list"}');
+    expect(cli('info', '--model', dir)).toMatchObject({ code: 2, stderr: expect.stringMatching(/modules\.json: expected a JSON array of modules/) });
+    expect(cli('info', '--model', join(dir, 'missing'))).toMatchObject({ code: 2, stderr: expect.stringMatching(/missing\/config\.json: /) });
+  });
+
   it('lists versions and the backends of this machine', () => {
     const { code, stdout } = cli('info', '--json');
     expect(code).toBe(0);
