@@ -37,8 +37,10 @@ const USAGE = `usage:
       A text over the maximum length (default: model_max_length) is an error unless --truncate.
   modernbert fill-mask --model DIR [--backend B] [--dtype f32|f16] [--top-k 5] [--truncate] "text with [MASK]" ... | --file FILE
       The topK tokens for each text's mask: one JSON array of {token, tokenStr, score, sequence} per line.
-  modernbert embed --model DIR [--backend B] [--dtype f32|f16] [--pooling mean|cls] [--normalize] [--truncate] [--out FILE.jsonl] "text" ... | --file FILE
-      One {"text", "embedding"} JSON line per text, to --out (written whole or not at all) or stdout.
+  modernbert embed --model DIR [--backend B] [--dtype f32|f16] [--pooling mean|cls] [--prompt TEXT | --prompt-name NAME] [--dimensions N] [--normalize] [--truncate] [--out FILE.jsonl] "text" ... | --file FILE
+      One {"text", "embedding"} JSON line per text, to --out (written whole or not at all) or stdout. A
+      sentence-transformers folder embeds as SentenceTransformer.encode does (its pooling, Dense, Normalize,
+      default prompt) unless --pooling is given; --dimensions truncates (Matryoshka), before --normalize.
   modernbert classify --model DIR [--backend B] [--dtype f32|f16] [--truncate] "text" ... | --file FILE
       One {"text", "label", "score"} JSON line per text (labels: config.json's id2label).
       B: auto (webgpu on a real GPU, else reference), reference, webgpu, gpujs[:webgpu|:webasm|:cpu].

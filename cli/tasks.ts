@@ -31,14 +31,20 @@ export async function fillMaskCommand(args: string[], out: (s: string) => void):
 }
 
 export async function embedCommand(args: string[], out: (s: string) => void): Promise<number> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { ...COMMON, out: { type: 'string' }, pooling: { type: 'string', default: 'mean' }, normalize: { type: 'boolean', default: false } } });
-  if (values.pooling !== 'mean' && values.pooling !== 'cls') throw new Error(`--pooling must be mean or cls, got "${values.pooling}"`);
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { ...COMMON, out: { type: 'string' }, pooling: { type: 'string' }, normalize: { type: 'boolean', default: false }, prompt: { type: 'string' }, 'prompt-name': { type: 'string' }, dimensions: { type: 'string' } },
+  });
+  if (values.pooling !== undefined && values.pooling !== 'mean' && values.pooling !== 'cls') throw new Error(`--pooling must be mean or cls, got "${values.pooling}"`);
+  const dimensions = values.dimensions === undefined ? undefined : Number(values.dimensions);
+  if (dimensions !== undefined && !(Number.isInteger(dimensions) && dimensions >= 1)) throw new Error(`--dimensions must be a positive integer, got "${values.dimensions}"`);
   const texts = readTexts(positionals, values.file);
   const model = await open(values.model, values.backend, values.dtype);
   const bar = values.out && process.stderr.isTTY ? new SingleBar({ format: 'embed [{bar}] {value}/{total} texts', hideCursor: true }, Presets.shades_classic) : null;
   try {
     bar?.start(texts.length, 0);
-    const embeddings = await model.embed(texts, { pooling: values.pooling, normalize: values.normalize, truncation: truncation(values.truncate), onProgress: (done) => bar?.update(done) });
+    const embeddings = await model.embed(texts, { pooling: values.pooling as 'mean' | 'cls' | undefined, normalize: values.normalize, prompt: values.prompt, promptName: values['prompt-name'], dimensions, truncation: truncation(values.truncate), onProgress: (done) => bar?.update(done) });
     const jsonl = texts.map((text, i) => JSON.stringify({ text, embedding: Array.from(embeddings[i]) })).join('\n') + '\n';
     if (values.out) writeFileAtomic(values.out, jsonl);
     else out(jsonl);

@@ -16,7 +16,7 @@ export const EMBEDDING_PAIRS: [string, string][] = [
 
 /** The topK predictions for the mask of each text (the library's fillMask: softmax of the MLM logits). */
 export async function fillMask(checkpoint: Checkpoint, tokenizer: ModernBertTokenizer, texts: readonly string[], options: { topK?: number; backend?: Backend } = {}): Promise<FillMaskPrediction[][]> {
-  const model = await ModernBertPipeline.create(checkpoint, tokenizer, options.backend ?? 'reference');
+  const model = await ModernBertPipeline.create(checkpoint, tokenizer, { backend: options.backend ?? 'reference' });
   try {
     const predictions: FillMaskPrediction[][] = [];
     for (const text of texts) predictions.push(await model.fillMask(text, { topK: options.topK }));
@@ -39,7 +39,7 @@ export async function checkEmbeddings(checkpoint: Checkpoint, tokenizer: ModernB
   const texts = pairs.flat();
   const C = checkpoint.config.hiddenSize;
   // Mean pooling of the last hidden state (as sentence-embedding models do; no classification head needed).
-  const model = await ModernBertPipeline.create(checkpoint, tokenizer, backend);
+  const model = await ModernBertPipeline.create(checkpoint, tokenizer, { backend });
   const embeddings = await model.embed(texts, { pooling: 'mean' }).finally(() => model.dispose());
   const vector = (i: number) => embeddings[i];
   const cosine = (a: ArrayLike<number>, b: ArrayLike<number>) => {

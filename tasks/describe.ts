@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { elementCount } from '../reference/safetensors.ts';
 import { loadConfig, loadTokenizer, readSafetensorsHeader } from '../reference/files.ts';
+import { readSentenceTransformers } from './sentence-transformers.ts';
 
 export interface ModelFolderInfo {
   folder: string;
@@ -81,23 +82,11 @@ function weightFiles(dir: string): string[] {
 }
 
 function sentenceTransformers(dir: string): ModelFolderInfo['sentenceTransformers'] {
-  const modulesFile = join(dir, 'modules.json');
-  if (!existsSync(modulesFile)) return null;
-  const modules = readJson(modulesFile);
-  if (!Array.isArray(modules)) throw new Error(`${modulesFile}: expected a JSON array of modules`);
-  const types = modules.map((m, i) => {
-    if (typeof m?.type !== 'string') throw new Error(`${modulesFile}: field "[${i}].type" must be a string`);
-    return (m.type as string).split('.').at(-1)!;
-  });
-  const poolingModule = modules.find((m) => String(m.type).endsWith('Pooling'));
-  const poolingFile = poolingModule ? join(dir, String(poolingModule.path ?? ''), 'config.json') : null;
-  const poolingConfig = poolingFile && existsSync(poolingFile) ? (readJson(poolingFile) as Record<string, unknown>) : {};
-  const pooling = Object.entries(poolingConfig)
-    .filter(([k, v]) => k.startsWith('pooling_mode_') && v === true)
-    .map(([k]) => k.replace('pooling_mode_', '').replace(/_tokens?$/, ''));
-  const stConfigFile = join(dir, 'config_sentence_transformers.json');
-  const stConfig = existsSync(stConfigFile) ? (readJson(stConfigFile) as { prompts?: Record<string, string>; default_prompt_name?: string | null }) : {};
-  return { modules: types, pooling, prompts: Object.keys(stConfig.prompts ?? {}), defaultPrompt: stConfig.default_prompt_name ?? null };
+  const st = readSentenceTransformers(dir);
+  if (!st) return null;
+  const modules = (readJson(join(dir, 'modules.json')) as { type: string }[]).map((m) => m.type.split('.').at(-1)!);
+  const pooling = st.pooling.modes.map((m) => (st.pooling.includePrompt ? m : `${m} (prompt excluded)`));
+  return { modules, pooling, prompts: Object.keys(st.prompts), defaultPrompt: st.defaultPromptName };
 }
 
 function readJson(file: string): unknown {

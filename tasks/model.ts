@@ -8,6 +8,8 @@ import { type BatchInput, type ForwardOptions, type ForwardOutput, forward as re
 import { fp32 } from '../reference/ops.ts';
 import type { EncodeOptions, ModernBertTokenizer } from '../reference/tokenizer.ts';
 import { MAX_ELEMENTS } from '../optimized/gpujs/kernels.ts';
+import { ModelInputError } from './errors.ts';
+import { type SentenceTransformerModules, sentenceEmbedding, unit } from './sentence-transformers.ts';
 
 /** reference (pure TypeScript), webgpu (WGSL engine), gpujs[:mode]; auto: webgpu on a real GPU, else reference. */
 export type Backend = 'reference' | 'webgpu' | 'gpujs' | 'gpujs:webgpu' | 'gpujs:webasm' | 'gpujs:cpu';
@@ -15,6 +17,8 @@ export const BACKENDS: readonly Backend[] = ['reference', 'webgpu', 'gpujs', 'gp
 
 export interface LoadModelOptions {
   backend?: Backend | 'auto';
+  /** the folder's sentence-transformers modules (loadModel reads them from modules.json) */
+  sentenceTransformers?: SentenceTransformerModules | null;
   /** webgpu only: 'f16' stores weights and activations as f16 (f32 arithmetic; half the weight memory). Default f32. */
   dtype?: 'f32' | 'f16';
 }
@@ -43,8 +47,20 @@ export interface Classification {
   scores: { label: string; score: number }[];
 }
 
-export class ModelInputError extends Error {
-  override name = 'ModelInputError';
+export { ModelInputError };
+
+/** embed()'s options. Where the folder has sentence-transformers modules, they pool unless `pooling` is given. */
+export interface EmbedOptions extends TextOptions {
+  /** pool the last hidden state this way instead of the folder's sentence-transformers modules */
+  pooling?: 'mean' | 'cls';
+  /** L2-normalize the result (after any Matryoshka truncation) */
+  normalize?: boolean;
+  /** text put before every text (default: the folder's default prompt, if any) */
+  prompt?: string;
+  /** a prompt of the folder's config_sentence_transformers.json, by name */
+  promptName?: string;
+  /** Matryoshka: keep the first `dimensions` values */
+  dimensions?: number;
 }
 
 /** Tokens per forward pass when texts are batched: long enough to keep the GEMMs busy, bounded in memory. */
@@ -63,7 +79,16 @@ export class ModernBertPipeline {
     private readonly fits: (lengths: readonly number[]) => boolean = () => true,
   ) {}
 
-  static async create(checkpoint: Checkpoint, tokenizer: ModernBertTokenizer | null, backend: Backend | 'auto', dtype: 'f32' | 'f16' = 'f32'): Promise<ModernBertPipeline> {
+  /** sentence-transformers modules (pooling, Dense, Normalize) and prompts, or null: a plain encoder */
+  sentenceTransformers: SentenceTransformerModules | null = null;
+
+  static async create(checkpoint: Checkpoint, tokenizer: ModernBertTokenizer | null, { backend = 'auto', dtype = 'f32', sentenceTransformers = null }: LoadModelOptions = {}): Promise<ModernBertPipeline> {
+    const pipeline = await ModernBertPipeline.onBackend(checkpoint, tokenizer, backend, dtype);
+    pipeline.sentenceTransformers = sentenceTransformers;
+    return pipeline;
+  }
+
+  private static async onBackend(checkpoint: Checkpoint, tokenizer: ModernBertTokenizer | null, backend: Backend | 'auto', dtype: 'f32' | 'f16'): Promise<ModernBertPipeline> {
     const { config } = checkpoint;
     if (tokenizer && tokenizer.vocabSize > config.vocabSize) throw new ModelInputError(`the tokenizer has ${tokenizer.vocabSize} ids but config.json's vocab_size is ${config.vocabSize}`);
     if (dtype !== 'f32' && dtype !== 'f16') throw new ModelInputError(`dtype must be f32 or f16, got "${dtype}"`);
@@ -91,21 +116,44 @@ export class ModernBertPipeline {
     return this.run(batch, options);
   }
 
-  /** One embedding [hidden_size] per text: the last hidden state pooled (mean over tokens, or the [CLS] token), optionally L2-normalized. */
-  async embed(texts: readonly string[], options: TextOptions & { pooling?: 'mean' | 'cls'; normalize?: boolean } = {}): Promise<Float32Array[]> {
+  /**
+   * One embedding per text, as SentenceTransformer.encode computes it where the folder has sentence-transformers
+   * modules (its pooling, with the prompt's tokens left out unless include_prompt; Dense; Normalize; the default
+   * prompt unless another is given), else the last hidden state pooled (mean over tokens, or the [CLS] token).
+   * Then Matryoshka truncation to `dimensions`, then L2 normalization if asked.
+   */
+  async embed(texts: readonly string[], options: EmbedOptions = {}): Promise<Float32Array[]> {
     const C = this.config.hiddenSize;
-    return this.inBatches(texts, options, {}, (out) => {
-      const pooled = pool(fp32, out.lastHiddenState, out.batch, C, options.pooling ?? 'mean') as Float32Array;
+    const st = options.pooling === undefined ? this.sentenceTransformers : null;
+    const prompt = this.prompt(options);
+    // sentence-transformers' prompt_length: the prompt's tokens with [CLS], without its closing [SEP]
+    const promptLength = prompt ? this.textTokenizer().encode(prompt).length - 1 : 0;
+    if (options.dimensions !== undefined && !(Number.isInteger(options.dimensions) && options.dimensions >= 1)) throw new ModelInputError(`dimensions must be a positive integer, got ${options.dimensions}`);
+    return this.inBatches(prompt ? texts.map((t) => prompt + t) : texts, options, {}, (out) => {
+      const pooled = st ? null : (pool(fp32, out.lastHiddenState, out.batch, C, options.pooling ?? 'mean') as Float32Array);
       return Array.from({ length: out.batch.batchSize }, (_, b) => {
-        const v = pooled.slice(b * C, (b + 1) * C);
-        if (options.normalize) {
-          let squares = 0;
-          for (let c = 0; c < C; c++) squares += v[c] * v[c];
-          for (let c = 0; c < C; c++) v[c] /= Math.sqrt(squares);
+        const [start, end] = [out.batch.cuSeqlens[b], out.batch.cuSeqlens[b + 1]];
+        let v = st ? sentenceEmbedding(st, out.lastHiddenState.subarray(start * C, end * C) as Float32Array, end - start, C, promptLength) : pooled!.slice(b * C, (b + 1) * C);
+        if (options.dimensions !== undefined) {
+          if (options.dimensions > v.length) throw new ModelInputError(`dimensions ${options.dimensions} is more than the embedding's ${v.length}`);
+          v = v.slice(0, options.dimensions);
         }
-        return v;
+        return options.normalize ? Float32Array.from(unit(Float64Array.from(v))) : v;
       });
     });
+  }
+
+  /** The prompt embed() puts before each text: explicit, by name, or the folder's default ('' for none). */
+  private prompt(options: EmbedOptions): string {
+    if (options.prompt !== undefined && options.promptName !== undefined) throw new ModelInputError('pass prompt or promptName, not both');
+    if (options.prompt !== undefined) return options.prompt;
+    const prompts = this.sentenceTransformers?.prompts ?? {};
+    if (options.promptName !== undefined) {
+      if (!(options.promptName in prompts)) throw new ModelInputError(`promptName "${options.promptName}" is not one of this model's prompts (${Object.keys(prompts).join(', ') || 'it has none'})`);
+      return prompts[options.promptName];
+    }
+    const fallback = this.sentenceTransformers?.defaultPromptName;
+    return fallback ? prompts[fallback] : '';
   }
 
   /** The topK tokens for the text's [MASK], scored by the softmax of the MLM logits there. */
