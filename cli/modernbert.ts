@@ -41,6 +41,10 @@ const USAGE = `usage:
       One {"text", "embedding"} JSON line per text, to --out (written whole or not at all) or stdout. A
       sentence-transformers folder embeds as SentenceTransformer.encode does (its pooling, Dense, Normalize,
       default prompt) unless --pooling is given; --dimensions truncates (Matryoshka), before --normalize.
+  modernbert rerank --model DIR --query TEXT [--backend B] [--top-k N] [--truncate] "document" ... | --file FILE
+      A cross-encoder's ranking of the documents for the query, best first: one {"index", "document", "score",
+      "logits"} JSON line per document (one output: the folder's activation, by default a sigmoid; two: softmax,
+      ranked by the second).
   modernbert classify --model DIR [--backend B] [--dtype f32|f16] [--truncate] "text" ... | --file FILE
       One {"text", "label", "score"} JSON line per text (labels: config.json's id2label).
       B: auto (webgpu on a real GPU, else reference), reference, webgpu, gpujs[:webgpu|:webasm|:cpu].
@@ -79,6 +83,8 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         return await (await import('./tasks.ts')).embedCommand(rest, out);
       case 'classify':
         return await (await import('./tasks.ts')).classifyCommand(rest, out);
+      case 'rerank':
+        return await (await import('./tasks.ts')).rerankCommand(rest, out);
       case 'example-checkpoint':
         return await exampleCheckpoint(rest, out);
       case 'plan':

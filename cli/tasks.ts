@@ -55,6 +55,21 @@ export async function embedCommand(args: string[], out: (s: string) => void): Pr
   }
 }
 
+export async function rerankCommand(args: string[], out: (s: string) => void): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { ...COMMON, query: { type: 'string' }, 'top-k': { type: 'string' } } });
+  if (values.query === undefined) throw new Error('--query TEXT is required (the documents are the arguments or --file)');
+  const topK = values['top-k'] === undefined ? undefined : parseTopK(values['top-k']);
+  const documents = readTexts(positionals, values.file);
+  const model = await open(values.model, values.backend, values.dtype);
+  try {
+    const ranked = await model.rerank(values.query, documents, { topK, truncation: truncation(values.truncate) });
+    out(ranked.map((r) => JSON.stringify({ index: r.index, document: r.document, score: r.score, logits: r.logits })).join('\n') + '\n');
+    return 0;
+  } finally {
+    model.dispose();
+  }
+}
+
 export async function classifyCommand(args: string[], out: (s: string) => void): Promise<number> {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: COMMON });
   const texts = readTexts(positionals, values.file);

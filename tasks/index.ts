@@ -6,10 +6,10 @@ import { loadCheckpoint, loadTokenizer } from '../reference/files.ts';
 import { fp32 } from '../reference/ops.ts';
 import type { ModernBertTokenizer } from '../reference/tokenizer.ts';
 import { type LoadModelOptions, ModernBertPipeline } from './model.ts';
-import { readSentenceTransformers } from './sentence-transformers.ts';
+import { readCrossEncoder, readSentenceTransformers } from './sentence-transformers.ts';
 
-export { BACKENDS, type Backend, type Classification, type EmbedOptions, type FillMaskPrediction, type LoadModelOptions, ModelInputError, ModernBertPipeline, type TextOptions } from './model.ts';
-export { type SentenceTransformerModules, readSentenceTransformers } from './sentence-transformers.ts';
+export { BACKENDS, type Backend, type Classification, type EmbedOptions, type FillMaskPrediction, type LoadModelOptions, ModelInputError, ModernBertPipeline, type Reranked, type TextOptions } from './model.ts';
+export { type CrossEncoderConfig, type SentenceTransformerModules, readCrossEncoder, readSentenceTransformers } from './sentence-transformers.ts';
 export { loadTokenizer } from '../reference/files.ts';
 export type { ModernBertTokenizer, EncodeOptions, TextInput } from '../reference/tokenizer.ts';
 
@@ -27,7 +27,7 @@ export interface ModelSource {
 export async function loadModel(source: string | ModelSource, options: LoadModelOptions = {}): Promise<ModernBertPipeline> {
   if (typeof source === 'string') {
     const tokenizer = loadTokenizer(source);
-    return ModernBertPipeline.create(loadCheckpoint(source, fp32), tokenizer, { sentenceTransformers: readSentenceTransformers(source), ...options });
+    return ModernBertPipeline.create(loadCheckpoint(source, fp32), tokenizer, { sentenceTransformers: readSentenceTransformers(source), crossEncoder: readCrossEncoder(source), ...options });
   }
   return ModernBertPipeline.create({ config: source.config, weights: source.weights }, source.tokenizer ?? null, options);
 }

@@ -6,10 +6,10 @@ import type { Checkpoint } from '../reference/checkpoint.ts';
 import type { ModernBertConfig } from '../reference/config.ts';
 import { type BatchInput, type ForwardOptions, type ForwardOutput, forward as referenceForward, pool } from '../reference/modernbert.ts';
 import { fp32 } from '../reference/ops.ts';
-import type { EncodeOptions, ModernBertTokenizer } from '../reference/tokenizer.ts';
+import type { EncodeOptions, ModernBertTokenizer, TextInput } from '../reference/tokenizer.ts';
 import { MAX_ELEMENTS } from '../optimized/gpujs/kernels.ts';
 import { ModelInputError } from './errors.ts';
-import { type SentenceTransformerModules, sentenceEmbedding, unit } from './sentence-transformers.ts';
+import { type CrossEncoderConfig, type SentenceTransformerModules, sentenceEmbedding, unit } from './sentence-transformers.ts';
 
 /** reference (pure TypeScript), webgpu (WGSL engine), gpujs[:mode]; auto: webgpu on a real GPU, else reference. */
 export type Backend = 'reference' | 'webgpu' | 'gpujs' | 'gpujs:webgpu' | 'gpujs:webasm' | 'gpujs:cpu';
@@ -19,6 +19,8 @@ export interface LoadModelOptions {
   backend?: Backend | 'auto';
   /** the folder's sentence-transformers modules (loadModel reads them from modules.json) */
   sentenceTransformers?: SentenceTransformerModules | null;
+  /** the folder's cross-encoder settings (loadModel reads them from config_sentence_transformers.json) */
+  crossEncoder?: CrossEncoderConfig | null;
   /** webgpu only: 'f16' stores weights and activations as f16 (f32 arithmetic; half the weight memory). Default f32. */
   dtype?: 'f32' | 'f16';
 }
@@ -48,6 +50,19 @@ export interface Classification {
 }
 
 export { ModelInputError };
+
+/** One document of rerank(), best first. */
+export interface Reranked {
+  /** its position in the documents passed */
+  index: number;
+  document: string;
+  /** the classifier's raw outputs for (query, document) */
+  logits: number[];
+  /** the activated outputs (see rerank) */
+  scores: number[];
+  /** the relevance it is ranked by: scores[0] for one output, scores[1] for two */
+  score: number;
+}
 
 /** embed()'s options. Where the folder has sentence-transformers modules, they pool unless `pooling` is given. */
 export interface EmbedOptions extends TextOptions {
@@ -81,10 +96,13 @@ export class ModernBertPipeline {
 
   /** sentence-transformers modules (pooling, Dense, Normalize) and prompts, or null: a plain encoder */
   sentenceTransformers: SentenceTransformerModules | null = null;
+  /** a cross-encoder folder's settings, or null (rerank then scores with sentence-transformers' defaults) */
+  crossEncoder: CrossEncoderConfig | null = null;
 
-  static async create(checkpoint: Checkpoint, tokenizer: ModernBertTokenizer | null, { backend = 'auto', dtype = 'f32', sentenceTransformers = null }: LoadModelOptions = {}): Promise<ModernBertPipeline> {
+  static async create(checkpoint: Checkpoint, tokenizer: ModernBertTokenizer | null, { backend = 'auto', dtype = 'f32', sentenceTransformers = null, crossEncoder = null }: LoadModelOptions = {}): Promise<ModernBertPipeline> {
     const pipeline = await ModernBertPipeline.onBackend(checkpoint, tokenizer, backend, dtype);
     pipeline.sentenceTransformers = sentenceTransformers;
+    pipeline.crossEncoder = crossEncoder;
     return pipeline;
   }
 
@@ -195,6 +213,33 @@ export class ModernBertPipeline {
     });
   }
 
+  /**
+   * Cross-encoder reranking: the classifier on each (query, document) pair, best first. One output (a reranker)
+   * is activated by the folder's activation_fn, by default a sigmoid (a softmax over one logit would score every
+   * document 1.0); two outputs get a softmax and rank by the second ("relevant"), as sentence-transformers'
+   * CrossEncoder.predict(apply_softmax=True).
+   */
+  async rerank(query: string, documents: readonly string[], options: TextOptions & { topK?: number } = {}): Promise<Reranked[]> {
+    const { classifierPooling: pooling, id2label } = this.config;
+    const n = id2label.length;
+    if (n > 2) throw new ModelInputError(`rerank needs a cross-encoder with one or two outputs; this classifier has ${n} (id2label)`);
+    const topK = options.topK ?? documents.length;
+    if (!(Number.isInteger(topK) && topK >= 1)) throw new ModelInputError(`topK must be a positive integer, got ${topK}`);
+    const activate = n === 2 ? softmax : this.crossEncoder?.activation === 'identity' ? (x: ArrayLike<number>) => Float64Array.from(x) : sigmoid;
+    const results = await this.inBatches(documents.map((d) => [query, d] as const), options, { pooling: [pooling] }, (out) => {
+      const logits = out.classifierLogits![pooling]!;
+      return Array.from({ length: out.batch.batchSize }, (_, b) => {
+        const raw = Array.from(logits.subarray(b * n, (b + 1) * n));
+        const scores = Array.from(activate(raw));
+        return { logits: raw, scores, score: scores[n - 1] };
+      });
+    });
+    return results
+      .map((r, index) => ({ index, document: documents[index], ...r }))
+      .sort((a, b) => b.score - a.score)
+      .slice(0, topK);
+  }
+
   /** Frees the backend's resources (GPU buffers, gpu.js workers). */
   dispose(): void {
     this.close();
@@ -215,7 +260,7 @@ export class ModernBertPipeline {
    * length (sorted, up to TOKENS_PER_BATCH tokens, and what the backend fits) and returns the results in
    * input order.
    */
-  private async inBatches<R>(texts: readonly string[], options: TextOptions, forwardOptions: ForwardOptions, collect: (out: ForwardOutput) => R[]): Promise<R[]> {
+  private async inBatches<R>(texts: readonly TextInput[], options: TextOptions, forwardOptions: ForwardOptions, collect: (out: ForwardOutput) => R[]): Promise<R[]> {
     if (texts.length === 0) throw new ModelInputError('no texts: pass at least one');
     const tokenizer = this.textTokenizer();
     const ids = tokenizer.encodeBatch(texts, { maxLength: this.maxLength(tokenizer), truncation: options.truncation });

@@ -35,10 +35,36 @@ export interface SentenceTransformerModules {
   defaultPromptName: string | null;
 }
 
-/** The folder's sentence-transformers modules, or null when it has no modules.json. Bad files are errors naming them. */
+/** What a cross-encoder folder says about its scores: the activation applied to its logits. */
+export interface CrossEncoderConfig {
+  /** 'sigmoid', 'identity' (raw logits), or null: sentence-transformers' default (sigmoid for one output) */
+  activation: 'sigmoid' | 'identity' | null;
+}
+
+const CROSS_ENCODER_ACTIVATIONS: Record<string, CrossEncoderConfig['activation']> = { 'torch.nn.modules.activation.Sigmoid': 'sigmoid', 'torch.nn.modules.linear.Identity': 'identity' };
+
+/**
+ * The folder's cross-encoder settings (config_sentence_transformers.json with model_type "CrossEncoder", or the
+ * older config.json "sentence_transformers" entry), or null when it is not a cross-encoder folder.
+ */
+export function readCrossEncoder(dir: string): CrossEncoderConfig | null {
+  const stFile = join(dir, 'config_sentence_transformers.json');
+  const st = existsSync(stFile) ? (readJson(stFile) as { model_type?: unknown; activation_fn?: unknown }) : null;
+  const configFile = join(dir, 'config.json');
+  const legacy = existsSync(configFile) ? (readJson(configFile) as { sentence_transformers?: { activation_fn?: unknown } }).sentence_transformers : undefined;
+  const [file, entry] = st?.model_type === 'CrossEncoder' ? [stFile, st] : legacy ? [configFile, legacy] : [null, null];
+  if (!file) return null;
+  const fn = entry!.activation_fn;
+  if (fn === undefined || fn === null) return { activation: null };
+  const activation = CROSS_ENCODER_ACTIVATIONS[String(fn)];
+  if (!activation) throw new ModelInputError(`${file}: field "activation_fn" is ${JSON.stringify(fn)}; supported: ${Object.keys(CROSS_ENCODER_ACTIVATIONS).join(', ')}`);
+  return { activation };
+}
+
+/** The folder's sentence-transformers modules, or null when it has no modules.json (or is a cross-encoder). Bad files are errors naming them. */
 export function readSentenceTransformers(dir: string): SentenceTransformerModules | null {
   const modulesFile = join(dir, 'modules.json');
-  if (!existsSync(modulesFile)) return null;
+  if (!existsSync(modulesFile) || readCrossEncoder(dir)) return null;
   const modules = readJson(modulesFile);
   if (!Array.isArray(modules)) throw new ModelInputError(`${modulesFile}: expected a JSON array of modules`);
   const st: SentenceTransformerModules = { pooling: { modes: ['mean'], includePrompt: true }, dense: [], normalize: false, prompts: {}, defaultPromptName: null };

@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseResultsCsv } from '../benchmarks/results.ts';
-import { tempDir } from './helpers.ts';
+import { GOLDEN_CASES, goldenOutputs, tempDir } from './helpers.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 
@@ -30,7 +30,8 @@ describe('benchmarks/gpu', () => {
     expect(environment).toMatch(/^gpu run: Vulkan loader: /m);
     expect(environment).toMatch(/^gpu run: adapter: \{"name":".*swiftshader/im);
     const parity = readFileSync(join(out, 'parity.md'), 'utf8');
-    expect(parity.match(/\| webgpu \| fp32 \|.*\| yes \|/g)?.length).toBe(35); // 7 cases x 5 outputs, all within tolerance
+    // every output of every case within tolerance
+    expect(parity.match(/\| webgpu \| fp32 \|.*\| yes \|/g)?.length).toBe(GOLDEN_CASES.reduce((n, c) => n + goldenOutputs(c).length, 0));
     const f16 = readFileSync(join(out, 'parity-f16.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(f16.map((r) => [r.case, r.dtype, r.pass])).toEqual(['bias', 'meanpool', 'relu', 'rope', 'swiglu', 'tiny', 'window'].map((c) => [c, 'f16', true]));
     expect(JSON.parse(readFileSync(join(out, 'info.json'), 'utf8')).gpuAdapter).toMatch(/swiftshader/i);

@@ -11,16 +11,27 @@ import { closeSharedDevice } from '../optimized/webgpu/device.ts';
 import { tempDir } from './helpers.ts';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures');
+const reranked = JSON.parse(readFileSync(join(FIXTURES, 'sentence-transformers', 'rerank.json'), 'utf8')) as {
+  query: string;
+  documents: string[];
+  models: Record<'rerank-1' | 'rerank-2', { activation_fn: string; logits: number[] | number[][]; scores: number[] | number[][]; rank?: number[] }>;
+};
 const expected = JSON.parse(readFileSync(join(FIXTURES, 'sentence-transformers', 'expected.json'), 'utf8')) as {
   texts: string[];
   variants: Record<string, { pooling_mode: string; include_prompt: boolean; encode: { prompt?: string; prompt_name?: string; truncate_dim?: number; normalize_embeddings?: boolean }; embeddings: number[][] }>;
 };
 
-/** The fixture folder with the ModernBERT tokenizer copied in and a pooling config, in a temporary folder. */
-function folder(pooling: object): string {
-  const dir = join(tempDir(), 'st');
-  cpSync(join(FIXTURES, 'sentence-transformers', 'embed'), dir, { recursive: true });
+/** A fixture folder with the ModernBERT tokenizer copied in, in a temporary folder. */
+function withTokenizer(name: string): string {
+  const dir = join(tempDir(), name);
+  cpSync(join(FIXTURES, 'sentence-transformers', name), dir, { recursive: true });
   for (const f of ['tokenizer.json', 'tokenizer_config.json']) cpSync(join(FIXTURES, 'tokenizer', 'modernbert', f), join(dir, f));
+  return dir;
+}
+
+/** The embedding folder with this pooling config. */
+function folder(pooling: object): string {
+  const dir = withTokenizer('embed');
   writeFileSync(join(dir, '1_Pooling', 'config.json'), JSON.stringify(pooling));
   return dir;
 }
@@ -84,6 +95,48 @@ describe('sentence-transformers folders', () => {
       lines.forEach((l, i) => l.embedding.forEach((x, c) => expect(Math.abs(x - expected.variants[variant].embeddings[i][c])).toBeLessThan(1e-5)));
     }
     expect(run('--dimensions', '0')).toMatchObject({ status: 2, stderr: expect.stringMatching(/--dimensions must be a positive integer, got "0"/) });
+  });
+
+  for (const backend of ['reference', 'webgpu'] as const) {
+    it(`${backend}: rerank scores and orders as CrossEncoder: sigmoid for one output (scores differ, never softmax's 1.0), softmax for two`, async () => {
+      const one = await loadModel(withTokenizer('rerank-1'), { backend });
+      try {
+        const want = reranked.models['rerank-1'];
+        expect(one.crossEncoder).toEqual({ activation: 'sigmoid' });
+        const got = await one.rerank(reranked.query, reranked.documents);
+        expect(got.map((r) => r.index)).toEqual(want.rank);
+        for (const r of got) {
+          expect(r.logits[0]).toBeCloseTo((want.logits as number[])[r.index], 5);
+          expect(r.score).toBeCloseTo((want.scores as number[])[r.index], 5);
+        }
+        expect(new Set(got.map((r) => r.score.toFixed(6))).size).toBe(reranked.documents.length); // the trap: distinct, not all 1.0
+        expect((await one.rerank(reranked.query, reranked.documents, { topK: 2 })).map((r) => r.index)).toEqual(want.rank!.slice(0, 2));
+      } finally {
+        one.dispose();
+      }
+      const two = await loadModel(withTokenizer('rerank-2'), { backend });
+      try {
+        const want = reranked.models['rerank-2'];
+        for (const r of await two.rerank(reranked.query, reranked.documents)) {
+          r.scores.forEach((p, label) => expect(p).toBeCloseTo((want.scores as number[][])[r.index][label], 5));
+          expect(r.score).toBe(r.scores[1]);
+        }
+      } finally {
+        two.dispose();
+      }
+    });
+  }
+
+  it('reranks from the command line, and refuses a cross-encoder activation it does not know', async () => {
+    const dir = withTokenizer('rerank-1');
+    const r = spawnSync(process.execPath, [join(import.meta.dirname, '..', 'bin', 'modernbert.js'), 'rerank', '--model', dir, '--backend', 'reference', '--query', reranked.query, ...reranked.documents], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim().split('\n').map((l) => JSON.parse(l).index)).toEqual(reranked.models['rerank-1'].rank);
+    const noQuery = spawnSync(process.execPath, [join(import.meta.dirname, '..', 'bin', 'modernbert.js'), 'rerank', '--model', dir, 'doc'], { encoding: 'utf8' });
+    expect(noQuery).toMatchObject({ status: 2, stderr: expect.stringMatching(/--query TEXT is required/) });
+    const config = join(dir, 'config_sentence_transformers.json');
+    writeFileSync(config, JSON.stringify({ model_type: 'CrossEncoder', activation_fn: 'torch.nn.modules.activation.Tanh' }));
+    await expect(loadModel(dir, { backend: 'reference' })).rejects.toThrow(/config_sentence_transformers\.json: field "activation_fn" is "torch\.nn\.modules\.activation\.Tanh"/);
   });
 
   it('names the file and field of a bad folder', async () => {
