@@ -11,8 +11,6 @@ import { halfToNumber, toFloat16Bits } from '../../../reference/safetensors.ts';
 
 export type DType = 'f32' | 'f16';
 
-export const DTYPES: readonly DType[] = ['f32', 'f16'];
-
 /** Bytes of one stored value. */
 export function bytesOf(dtype: DType): number {
   return dtype === 'f16' ? 2 : 4;
