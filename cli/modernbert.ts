@@ -45,6 +45,9 @@ const USAGE = `usage:
       A cross-encoder's ranking of the documents for the query, best first: one {"index", "document", "score",
       "logits"} JSON line per document (one output: the folder's activation, by default a sigmoid; two: softmax,
       ranked by the second).
+  modernbert token-classify --model DIR [--backend B] [--aggregation none|simple|first|average|max] [--truncate] "text" ... | --file FILE
+      Entities of each text as HF's token-classification pipeline: one JSON array per text of {"entity",
+      "score", "index", "word", "start", "end"} (none) or {"entity_group", "score", "word", "start", "end"}.
   modernbert classify --model DIR [--backend B] [--dtype f32|f16] [--truncate] "text" ... | --file FILE
       One {"text", "label", "score"} JSON line per text (labels: config.json's id2label).
       B: auto (webgpu on a real GPU, else reference), reference, webgpu, gpujs[:webgpu|:webasm|:cpu].
@@ -85,6 +88,8 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         return await (await import('./tasks.ts')).classifyCommand(rest, out);
       case 'rerank':
         return await (await import('./tasks.ts')).rerankCommand(rest, out);
+      case 'token-classify':
+        return await (await import('./tasks.ts')).tokenClassifyCommand(rest, out);
       case 'example-checkpoint':
         return await exampleCheckpoint(rest, out);
       case 'plan':

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { SingleBar, Presets } from 'cli-progress';
 import { writeFileAtomic } from '../reference/files.ts';
-import { BACKENDS, type Backend, loadModel } from '../tasks/index.ts';
+import { AGGREGATIONS, type Aggregation, BACKENDS, type Backend, loadModel } from '../tasks/index.ts';
 
 const COMMON = {
   model: { type: 'string' },
@@ -64,6 +64,20 @@ export async function rerankCommand(args: string[], out: (s: string) => void): P
   try {
     const ranked = await model.rerank(values.query, documents, { topK, truncation: truncation(values.truncate) });
     out(ranked.map((r) => JSON.stringify({ index: r.index, document: r.document, score: r.score, logits: r.logits })).join('\n') + '\n');
+    return 0;
+  } finally {
+    model.dispose();
+  }
+}
+
+export async function tokenClassifyCommand(args: string[], out: (s: string) => void): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { ...COMMON, aggregation: { type: 'string', default: 'none' } } });
+  if (!(AGGREGATIONS as readonly string[]).includes(values.aggregation)) throw new Error(`--aggregation must be one of ${AGGREGATIONS.join(', ')}, got "${values.aggregation}"`);
+  const texts = readTexts(positionals, values.file);
+  const model = await open(values.model, values.backend, values.dtype);
+  try {
+    const results = await model.tokenClassify(texts, { aggregation: values.aggregation as Aggregation, truncation: truncation(values.truncate) });
+    out(results.map((r) => JSON.stringify(r)).join('\n') + '\n');
     return 0;
   } finally {
     model.dispose();

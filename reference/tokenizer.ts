@@ -35,6 +35,14 @@ export interface ModernBertTokenizer {
   vocabSize: number;
   /** tokenizer_config.json's model_max_length (Infinity when absent) */
   maxLength: number;
+  /**
+   * encode() of one text, and for its text tokens (the ids between the template's special tokens) the token
+   * strings and [start, end) character offsets into the text, as HF's offset_mapping (a token's leading space
+   * included: the template post-processor trims no offsets). Byte-level BPE tokenizers only.
+   */
+  encodeWithOffsets(text: string, options?: EncodeOptions): { ids: number[]; first: number; tokens: string[]; offsets: [number, number][] };
+  /** The text of token strings (HF's convert_tokens_to_string: the byte-level decoder, spaces kept). */
+  tokensToString(tokens: readonly string[]): string;
 }
 
 type TemplatePiece = { SpecialToken: { id: string } } | { Sequence: { id: 'A' | 'B' } };
@@ -83,7 +91,39 @@ export function parseTokenizer(tokenizerJson: unknown, tokenizerConfig: unknown,
     }
     return applyTemplate(template, a, b);
   };
+  const byteLevel = (tokenizerJson as { pre_tokenizer?: { type?: string } }).pre_tokenizer?.type === 'ByteLevel';
+  const requireByteLevel = () => {
+    if (!byteLevel) throw new TokenizerError(`${source}/tokenizer.json: token offsets need a ByteLevel pre_tokenizer`);
+  };
+  // The template's special tokens before the text (ModernBERT: [CLS]).
+  const first = applyTemplate(template, [-1], null).indexOf(-1);
+  const encodeWithOffsets = (text: string, options: EncodeOptions = {}) => {
+    requireByteLevel();
+    const ids = encode(text, options);
+    const normalized = text.normalize('NFC'); // the tokenizer's normalizer: offsets are into the NFC text
+    if (normalized !== text) throw new TokenizerError('token offsets of a text that is not in Unicode NFC are not supported: normalize it first');
+    const all: string[] = tokenizer.encode(text, { add_special_tokens: false }).tokens;
+    const tokens = all.slice(0, ids.length - (applyTemplate(template, [], null).length)); // truncation keeps a prefix
+    // Byte offsets of each token in the UTF-8 text, mapped to UTF-16 indices of the text.
+    const charAt = utf8ToChar(text);
+    let byte = 0;
+    const offsets = tokens.map((t): [number, number] => {
+      const start = byte;
+      byte += [...t].length; // one character per byte in byte-level BPE
+      return [charAt[start], charAt[byte]];
+    });
+    if (tokens.length === all.length && byte !== charAt.length - 1) throw new TokenizerError(`the tokens of the text do not cover its ${charAt.length - 1} UTF-8 bytes`);
+    return { ids, first, tokens, offsets };
+  };
   return {
+    encodeWithOffsets,
+    tokensToString: (tokens) => {
+      requireByteLevel();
+      // As tokenizers' ByteLevel decoder: a token wholly in the byte alphabet stands for those bytes, any other
+      // token for its own UTF-8; invalid UTF-8 then decodes to U+FFFD.
+      const bytes = tokens.flatMap((t) => ([...t].every((c) => BYTE_OF_CHAR.has(c)) ? [...t].map((c) => BYTE_OF_CHAR.get(c)!) : [...new TextEncoder().encode(t)]));
+      return new TextDecoder().decode(Uint8Array.from(bytes));
+    },
     encode: (text, options) => encode(text, options),
     encodeBatch: (texts, options) => texts.map((t, i) => encode(t, options, `text ${i}`)),
     decode: (ids) => tokenizer.decode([...ids], { skip_special_tokens: true }),
@@ -104,6 +144,28 @@ function readTemplate(postProcessor: unknown, file: string): Template {
     if ('SpecialToken' in piece && !p.special_tokens[piece.SpecialToken.id]) throw new TokenizerError(`${file}: field "post_processor.special_tokens" lacks "${piece.SpecialToken.id}"`);
   }
   return p as Template;
+}
+
+/** GPT-2's byte-level alphabet: the printable bytes stand for themselves, the others for 256 + n. */
+const BYTE_OF_CHAR = (() => {
+  const printable = (b: number) => (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
+  const map = new Map<string, number>();
+  let next = 256;
+  for (let b = 0; b < 256; b++) map.set(String.fromCodePoint(printable(b) ? b : next++), b);
+  return map;
+})();
+
+/** For each byte position of the text's UTF-8 encoding (and its end), the UTF-16 index of the character holding it. */
+function utf8ToChar(text: string): number[] {
+  const at: number[] = [];
+  for (let i = 0; i < text.length; ) {
+    const cp = text.codePointAt(i)!;
+    const bytes = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+    for (let k = 0; k < bytes; k++) at.push(i);
+    i += cp > 0xffff ? 2 : 1;
+  }
+  at.push(text.length);
+  return at;
 }
 
 function applyTemplate(template: Template, a: number[], b: number[] | null): number[] {

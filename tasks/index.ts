@@ -9,6 +9,7 @@ import { type LoadModelOptions, ModernBertPipeline } from './model.ts';
 import { readCrossEncoder, readSentenceTransformers } from './sentence-transformers.ts';
 
 export { BACKENDS, type Backend, type Classification, type EmbedOptions, type FillMaskPrediction, type LoadModelOptions, ModelInputError, ModernBertPipeline, type Reranked, type TextOptions } from './model.ts';
+export { AGGREGATIONS, type Aggregation, type EntityGroup, type TokenEntity } from './token-classification.ts';
 export { type CrossEncoderConfig, type SentenceTransformerModules, readCrossEncoder, readSentenceTransformers } from './sentence-transformers.ts';
 export { loadTokenizer } from '../reference/files.ts';
 export type { ModernBertTokenizer, EncodeOptions, TextInput } from '../reference/tokenizer.ts';

@@ -9,6 +9,7 @@ import { fp32 } from '../reference/ops.ts';
 import type { EncodeOptions, ModernBertTokenizer, TextInput } from '../reference/tokenizer.ts';
 import { MAX_ELEMENTS } from '../optimized/gpujs/kernels.ts';
 import { ModelInputError } from './errors.ts';
+import { AGGREGATIONS, type Aggregation, type EntityGroup, type TokenEntity, tokenEntities } from './token-classification.ts';
 import { type CrossEncoderConfig, type SentenceTransformerModules, sentenceEmbedding, unit } from './sentence-transformers.ts';
 
 /** reference (pure TypeScript), webgpu (WGSL engine), gpujs[:mode]; auto: webgpu on a real GPU, else reference. */
@@ -238,6 +239,27 @@ export class ModernBertPipeline {
       .map((r, index) => ({ index, document: documents[index], ...r }))
       .sort((a, b) => b.score - a.score)
       .slice(0, topK);
+  }
+
+  /**
+   * Token classification (NER, PII) as HF's token-classification pipeline: for each text its entities with
+   * character offsets into the text, by the aggregation strategy (default none: every token not labelled O).
+   */
+  async tokenClassify(texts: readonly string[], options: TextOptions & { aggregation?: Aggregation; ignoreLabels?: readonly string[] } = {}): Promise<(TokenEntity | EntityGroup)[][]> {
+    const aggregation = options.aggregation ?? 'none';
+    if (!AGGREGATIONS.includes(aggregation)) throw new ModelInputError(`aggregation must be one of ${AGGREGATIONS.join(', ')}, got "${aggregation}"`);
+    const tokenizer = this.textTokenizer();
+    const n = this.config.id2label.length;
+    const encodeOptions = { maxLength: this.maxLength(tokenizer), truncation: options.truncation };
+    const tokens = texts.map((t) => tokenizer.encodeWithOffsets(t, encodeOptions));
+    const logits = await this.inBatches(texts, options, { tokenLogits: true }, (out) =>
+      Array.from({ length: out.batch.batchSize }, (_, b) => out.tokenLogits!.slice(out.batch.cuSeqlens[b] * n, out.batch.cuSeqlens[b + 1] * n)),
+    );
+    return texts.map((text, i) => {
+      const t = tokens[i];
+      const scores = t.tokens.map((_, k) => softmax(logits[i].subarray((t.first + k) * n, (t.first + k + 1) * n)));
+      return tokenEntities({ text, tokens: t.tokens, offsets: t.offsets, first: t.first, scores }, this.config.id2label, aggregation, tokenizer.tokensToString, options.ignoreLabels);
+    });
   }
 
   /** Frees the backend's resources (GPU buffers, gpu.js workers). */

@@ -15,6 +15,22 @@ const SHORT = 'A short one.'; // 4 ids
 describe('tokenizer', () => {
   const tokenizer = loadTokenizer(TOKENIZER);
 
+  it('gives each text token its string and character offsets (HF offset_mapping: leading spaces kept), truncated with the ids', () => {
+    const text = "Zoë met O'Neill in São Paulo.";
+    const { ids, first, tokens, offsets } = tokenizer.encodeWithOffsets(text);
+    expect(ids).toEqual(tokenizer.encode(text));
+    expect(first).toBe(1); // after [CLS]
+    expect(tokens).toHaveLength(ids.length - 2);
+    expect(offsets[0][0]).toBe(0);
+    expect(offsets.at(-1)![1]).toBe(text.length);
+    offsets.forEach(([, end], i) => i + 1 < offsets.length && expect(offsets[i + 1][0]).toBe(end)); // contiguous
+    expect(tokens.map((_, i) => text.slice(...offsets[i])).join('')).toBe(text);
+    expect(tokenizer.tokensToString(tokens)).toBe(text);
+    const cut = tokenizer.encodeWithOffsets(text, { maxLength: 5, truncation: 'truncate' });
+    expect(cut.tokens).toEqual(tokens.slice(0, 3));
+    expect(() => tokenizer.encodeWithOffsets('Zoe\u0301')).toThrow(/not in Unicode NFC/);
+  });
+
   it('reproduces the published ModernBERT encodings (fixture README)', () => {
     expect(tokenizer.encode('The capital of France is [MASK].')).toEqual([50281, 510, 5347, 273, 6181, 310, 50284, 15, 50282]);
     expect(tokenizer.encode('Hello world! This is a test.')).toEqual([50281, 12092, 1533, 2, 831, 310, 247, 1071, 15, 50282]);
