@@ -12,8 +12,6 @@ export function goldenOutputs(name: string): string[] {
   const extra: Record<string, string[]> = { swiglu: ['token_logits'], relu: ['token_logits', 'start_logits', 'end_logits'] };
   return [...BASE_OUTPUTS, ...(extra[name] ?? [])].sort();
 }
-/** The cases with float64 tensors (transcribed in float64; the activation cases come from HF in float32 only). */
-export const GOLDEN_F64_CASES = ['tiny', 'window', 'rope', 'meanpool', 'bias'];
 
 const dirs: string[] = [];
 afterEach(() => {

@@ -6,7 +6,7 @@ import { fp32, fp64 } from '../../reference/ops.ts';
 import { toInt32 } from '../../reference/safetensors.ts';
 import { repad } from '../../reference/unpad.ts';
 import { runParity } from '../../evals/parity.ts';
-import { GOLDEN, GOLDEN_CASES, GOLDEN_F64_CASES, goldenOutputs } from '../helpers.ts';
+import { GOLDEN, GOLDEN_CASES, goldenOutputs } from '../helpers.ts';
 import { loadCheckpoint, readSafetensors } from '../../reference/files.ts';
 
 describe('golden parity (HF transformers semantics)', () => {
@@ -16,8 +16,7 @@ describe('golden parity (HF transformers semantics)', () => {
       expect(Object.keys(result.max_abs_err).sort()).toEqual(goldenOutputs(name));
       expect(result.pass, JSON.stringify(result)).toBe(true);
     });
-  }
-  for (const name of GOLDEN_F64_CASES) {
+
     it(`${name}: fp64 within 1e-9 of the float64 golden tensors`, async () => {
       const result = await runParity(join(GOLDEN, name), 'reference', 'fp64');
       expect(Object.keys(result.max_abs_err)).toContain('last_hidden_state_f64');
