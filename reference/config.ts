@@ -45,6 +45,8 @@ export interface ModernBertConfig {
   classifierActivation: Activation;
   /** how classification scores come from the logits (HF's problem_type; null: from the label count) */
   problemType: ProblemType | null;
+  /** a ModernBertForMultipleChoice checkpoint: its classifier has one output, a score per choice (id2label is ["score"]) */
+  multipleChoice: boolean;
   tieWordEmbeddings: boolean;
   padTokenId: number;
   bosTokenId: number;
@@ -187,7 +189,10 @@ export function parseConfig(json: unknown, source = 'config.json'): ModernBertCo
 
   let id2label: string[];
   const rawLabels = j.id2label;
-  if (rawLabels !== undefined && rawLabels !== null) {
+  const multipleChoice = Array.isArray(j.architectures) && j.architectures.includes('ModernBertForMultipleChoice');
+  if (multipleChoice) {
+    id2label = ['score']; // HF's num_labels does not apply: the classifier scores each choice
+  } else if (rawLabels !== undefined && rawLabels !== null) {
     if (typeof rawLabels !== 'object' || Array.isArray(rawLabels)) fail('id2label', 'must be an object {"0": label, ...}');
     const entries = Object.entries(rawLabels as Record<string, unknown>);
     id2label = new Array<string>(entries.length);
@@ -225,6 +230,7 @@ export function parseConfig(json: unknown, source = 'config.json'): ModernBertCo
     classifierPooling: oneOf<Pooling>('classifier_pooling', 'cls', POOLINGS),
     hiddenActivation: activation('hidden_activation'),
     classifierActivation: activation('classifier_activation'),
+    multipleChoice,
     problemType: j.problem_type === undefined || j.problem_type === null ? null : oneOf<ProblemType>('problem_type', 'regression', PROBLEM_TYPES),
     tieWordEmbeddings: bool('tie_word_embeddings', true),
     padTokenId: tokenId('pad_token_id', 50283),
@@ -243,7 +249,7 @@ export function parseConfig(json: unknown, source = 'config.json'): ModernBertCo
 /** HF config.json for a config, with both the 4.x and the 5.x spellings (they agree). */
 export function configToJson(config: ModernBertConfig): Record<string, unknown> {
   const json: Record<string, unknown> = {
-    architectures: ['ModernBertForMaskedLM'],
+    architectures: [config.multipleChoice ? 'ModernBertForMultipleChoice' : 'ModernBertForMaskedLM'],
     model_type: 'modernbert',
     vocab_size: config.vocabSize,
     hidden_size: config.hiddenSize,

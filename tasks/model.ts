@@ -242,6 +242,19 @@ export class ModernBertPipeline {
   }
 
   /**
+   * Multiple choice (a ModernBertForMultipleChoice checkpoint): the prompt paired with each choice, scored by
+   * the one-output classifier (config.json's classifier_pooling; CLS is each pair's first token, as HF finds
+   * it), and the softmax over the choices. Returns the best choice's index, the logits and the probabilities.
+   */
+  async multipleChoice(prompt: string, choices: readonly string[], options: TextOptions = {}): Promise<{ index: number; logits: number[]; probabilities: number[] }> {
+    if (!this.config.multipleChoice) throw new ModelInputError('multipleChoice needs a ModernBertForMultipleChoice checkpoint (config.json architectures)');
+    const pooling = this.config.classifierPooling;
+    const logits = await this.inBatches(choices.map((c) => [prompt, c] as const), options, { pooling: [pooling] }, (out) => Array.from(out.classifierLogits![pooling]!));
+    const probabilities = Array.from(softmax(logits));
+    return { index: probabilities.indexOf(Math.max(...probabilities)), logits, probabilities };
+  }
+
+  /**
    * Token classification (NER, PII) as HF's token-classification pipeline: for each text its entities with
    * character offsets into the text, by the aggregation strategy (default none: every token not labelled O).
    */
