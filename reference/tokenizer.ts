@@ -38,9 +38,11 @@ export interface ModernBertTokenizer {
   /**
    * encode() of one text, and for its text tokens (the ids between the template's special tokens) the token
    * strings and [start, end) character offsets into the text, as HF's offset_mapping (a token's leading space
-   * included: the template post-processor trims no offsets). Byte-level BPE tokenizers only.
+   * included: the template post-processor trims no offsets). Given words (pre-tokenized input), each is
+   * tokenized alone with no prefix space, as HF's is_split_into_words, and the offsets are into the words
+   * joined by single spaces. Byte-level BPE tokenizers only.
    */
-  encodeWithOffsets(text: string, options?: EncodeOptions): { ids: number[]; first: number; tokens: string[]; offsets: [number, number][] };
+  encodeWithOffsets(input: string | readonly string[], options?: EncodeOptions): { ids: number[]; first: number; tokens: string[]; offsets: [number, number][] };
   /** The text of token strings (HF's convert_tokens_to_string: the byte-level decoder, spaces kept). */
   tokensToString(tokens: readonly string[]): string;
 }
@@ -76,9 +78,11 @@ export function parseTokenizer(tokenizerJson: unknown, tokenizerConfig: unknown,
   const vocabSize = Math.max(...Object.values(vocab), ...added.map((t) => t.id)) + 1;
 
   const pieces = (text: string) => tokenizer.encode(text, { add_special_tokens: false }).ids;
-  const encode = (text: TextInput, options: EncodeOptions = {}, label = 'the text'): number[] => {
+  const encode = (text: TextInput, options: EncodeOptions = {}, label = 'the text'): number[] =>
+    typeof text === 'string' ? withTemplate(pieces(text), null, options, label) : withTemplate(pieces(text[0]), pieces(text[1]), options, label);
+  /** The template around the text ids a (and b), after the length check or truncation. */
+  const withTemplate = (a: number[], b: number[] | null, options: EncodeOptions, label: string): number[] => {
     const maxLength = options.maxLength ?? modelMaxLength;
-    const [a, b] = typeof text === 'string' ? [pieces(text), null] : [pieces(text[0]), pieces(text[1])];
     const specials = applyTemplate(template, [], b && []).length;
     const budget = maxLength - specials;
     const length = a.length + (b?.length ?? 0);
@@ -97,23 +101,36 @@ export function parseTokenizer(tokenizerJson: unknown, tokenizerConfig: unknown,
   };
   // The template's special tokens before the text (ModernBERT: [CLS]).
   const first = applyTemplate(template, [-1], null).indexOf(-1);
-  const encodeWithOffsets = (text: string, options: EncodeOptions = {}) => {
-    requireByteLevel();
-    const ids = encode(text, options);
-    const normalized = text.normalize('NFC'); // the tokenizer's normalizer: offsets are into the NFC text
-    if (normalized !== text) throw new TokenizerError('token offsets of a text that is not in Unicode NFC are not supported: normalize it first');
-    const all: string[] = tokenizer.encode(text, { add_special_tokens: false }).tokens;
-    const tokens = all.slice(0, ids.length - (applyTemplate(template, [], null).length)); // truncation keeps a prefix
-    // Byte offsets of each token in the UTF-8 text, mapped to UTF-16 indices of the text.
+  /** One text's (or word's) pieces: ids, token strings and character offsets into it. */
+  const piecesWithOffsets = (text: string, shift: number) => {
+    if (text.normalize('NFC') !== text) throw new TokenizerError('token offsets of a text that is not in Unicode NFC are not supported: normalize it first');
+    const encoding = tokenizer.encode(text, { add_special_tokens: false });
+    const tokens: string[] = encoding.tokens;
+    // Byte offsets of each token in the UTF-8 text (one character per byte in byte-level BPE), as UTF-16 indices.
     const charAt = utf8ToChar(text);
     let byte = 0;
     const offsets = tokens.map((t): [number, number] => {
       const start = byte;
-      byte += [...t].length; // one character per byte in byte-level BPE
-      return [charAt[start], charAt[byte]];
+      byte += [...t].length;
+      return [shift + charAt[start], shift + charAt[byte]];
     });
-    if (tokens.length === all.length && byte !== charAt.length - 1) throw new TokenizerError(`the tokens of the text do not cover its ${charAt.length - 1} UTF-8 bytes`);
-    return { ids, first, tokens, offsets };
+    if (byte !== charAt.length - 1) throw new TokenizerError(`the tokens of the text do not cover its ${charAt.length - 1} UTF-8 bytes`);
+    return { ids: encoding.ids as number[], tokens, offsets };
+  };
+  const encodeWithOffsets = (input: string | readonly string[], options: EncodeOptions = {}) => {
+    requireByteLevel();
+    // Words (pre-tokenized input) are tokenized one by one with no prefix space, as HF's is_split_into_words
+    // does for this tokenizer, and located in the words joined by spaces.
+    const parts = typeof input === 'string' ? [input] : input;
+    let at = 0;
+    const split = parts.map((w) => {
+      const p = piecesWithOffsets(w, at);
+      at += w.length + 1;
+      return p;
+    });
+    const ids = withTemplate(split.flatMap((p) => p.ids), null, options, 'the text');
+    const keep = ids.length - applyTemplate(template, [], null).length; // truncation keeps a prefix
+    return { ids, first, tokens: split.flatMap((p) => p.tokens).slice(0, keep), offsets: split.flatMap((p) => p.offsets).slice(0, keep) };
   };
   return {
     encodeWithOffsets,

@@ -148,7 +148,7 @@ export class ModernBertPipeline {
     // sentence-transformers' prompt_length: the prompt's tokens with [CLS], without its closing [SEP]
     const promptLength = prompt ? this.textTokenizer().encode(prompt).length - 1 : 0;
     if (options.dimensions !== undefined && !(Number.isInteger(options.dimensions) && options.dimensions >= 1)) throw new ModelInputError(`dimensions must be a positive integer, got ${options.dimensions}`);
-    return this.inBatches(prompt ? texts.map((t) => prompt + t) : texts, options, {}, (out) => {
+    return this.inBatches(this.encodeTexts(prompt ? texts.map((t) => prompt + t) : texts, options), options, {}, (out) => {
       const pooled = st ? null : (pool(fp32, out.lastHiddenState, out.batch, C, options.pooling ?? 'mean') as Float32Array);
       return Array.from({ length: out.batch.batchSize }, (_, b) => {
         const [start, end] = [out.batch.cuSeqlens[b], out.batch.cuSeqlens[b + 1]];
@@ -204,7 +204,7 @@ export class ModernBertPipeline {
     const { classifierPooling: pooling, id2label, problemType } = this.config;
     const n = id2label.length; // loading checked classifier.weight against id2label
     const scoring = problemType === 'regression' ? (x: ArrayLike<number>) => Float64Array.from(x) : problemType === 'multi_label_classification' || n === 1 ? sigmoid : softmax;
-    return this.inBatches(texts, options, { pooling: [pooling] }, (out) => {
+    return this.inBatches(this.encodeTexts(texts, options), options, { pooling: [pooling] }, (out) => {
       const logits = out.classifierLogits![pooling]!;
       return Array.from({ length: out.batch.batchSize }, (_, b) => {
         const p = scoring(logits.subarray(b * n, (b + 1) * n));
@@ -227,7 +227,7 @@ export class ModernBertPipeline {
     const topK = options.topK ?? documents.length;
     if (!(Number.isInteger(topK) && topK >= 1)) throw new ModelInputError(`topK must be a positive integer, got ${topK}`);
     const activate = n === 2 ? softmax : this.crossEncoder?.activation === 'identity' ? (x: ArrayLike<number>) => Float64Array.from(x) : sigmoid;
-    const results = await this.inBatches(documents.map((d) => [query, d] as const), options, { pooling: [pooling] }, (out) => {
+    const results = await this.inBatches(this.encodeTexts(documents.map((d) => [query, d] as const), options), options, { pooling: [pooling] }, (out) => {
       const logits = out.classifierLogits![pooling]!;
       return Array.from({ length: out.batch.batchSize }, (_, b) => {
         const raw = Array.from(logits.subarray(b * n, (b + 1) * n));
@@ -249,7 +249,7 @@ export class ModernBertPipeline {
   async multipleChoice(prompt: string, choices: readonly string[], options: TextOptions = {}): Promise<{ index: number; logits: number[]; probabilities: number[] }> {
     if (!this.config.multipleChoice) throw new ModelInputError('multipleChoice needs a ModernBertForMultipleChoice checkpoint (config.json architectures)');
     const pooling = this.config.classifierPooling;
-    const logits = await this.inBatches(choices.map((c) => [prompt, c] as const), options, { pooling: [pooling] }, (out) => Array.from(out.classifierLogits![pooling]!));
+    const logits = await this.inBatches(this.encodeTexts(choices.map((c) => [prompt, c] as const), options), options, { pooling: [pooling] }, (out) => Array.from(out.classifierLogits![pooling]!));
     const probabilities = Array.from(softmax(logits));
     return { index: probabilities.indexOf(Math.max(...probabilities)), logits, probabilities };
   }
@@ -257,19 +257,23 @@ export class ModernBertPipeline {
   /**
    * Token classification (NER, PII) as HF's token-classification pipeline: for each text its entities with
    * character offsets into the text, by the aggregation strategy (default none: every token not labelled O).
+   * A text given as words (pre-tokenized, HF's is_split_into_words) is tokenized word by word with no prefix
+   * space, as HF does for this tokenizer, and its offsets are into the words joined by spaces.
    */
-  async tokenClassify(texts: readonly string[], options: TextOptions & { aggregation?: Aggregation; ignoreLabels?: readonly string[] } = {}): Promise<(TokenEntity | EntityGroup)[][]> {
+  async tokenClassify(texts: readonly (string | readonly string[])[], options: TextOptions & { aggregation?: Aggregation; ignoreLabels?: readonly string[] } = {}): Promise<(TokenEntity | EntityGroup)[][]> {
     const aggregation = options.aggregation ?? 'none';
     if (!AGGREGATIONS.includes(aggregation)) throw new ModelInputError(`aggregation must be one of ${AGGREGATIONS.join(', ')}, got "${aggregation}"`);
+    if (texts.length === 0) throw new ModelInputError('no texts: pass at least one');
     const tokenizer = this.textTokenizer();
     const n = this.config.id2label.length;
     const encodeOptions = { maxLength: this.maxLength(tokenizer), truncation: options.truncation };
     const tokens = texts.map((t) => tokenizer.encodeWithOffsets(t, encodeOptions));
-    const logits = await this.inBatches(texts, options, { tokenLogits: true }, (out) =>
+    const logits = await this.inBatches(tokens.map((t) => t.ids), options, { tokenLogits: true }, (out) =>
       Array.from({ length: out.batch.batchSize }, (_, b) => out.tokenLogits!.slice(out.batch.cuSeqlens[b] * n, out.batch.cuSeqlens[b + 1] * n)),
     );
-    return texts.map((text, i) => {
+    return texts.map((input, i) => {
       const t = tokens[i];
+      const text = typeof input === 'string' ? input : input.join(' ');
       const scores = t.tokens.map((_, k) => softmax(logits[i].subarray((t.first + k) * n, (t.first + k + 1) * n)));
       return tokenEntities({ text, tokens: t.tokens, offsets: t.offsets, first: t.first, scores }, this.config.id2label, aggregation, tokenizer.tokensToString, options.ignoreLabels);
     });
@@ -295,12 +299,16 @@ export class ModernBertPipeline {
    * length (sorted, up to TOKENS_PER_BATCH tokens, and what the backend fits) and returns the results in
    * input order.
    */
-  private async inBatches<R>(texts: readonly TextInput[], options: TextOptions, forwardOptions: ForwardOptions, collect: (out: ForwardOutput) => R[]): Promise<R[]> {
+  /** Every text's ids (a bad text fails before any work), naming the text at fault. */
+  private encodeTexts(texts: readonly TextInput[], options: TextOptions): number[][] {
     if (texts.length === 0) throw new ModelInputError('no texts: pass at least one');
     const tokenizer = this.textTokenizer();
-    const ids = tokenizer.encodeBatch(texts, { maxLength: this.maxLength(tokenizer), truncation: options.truncation });
+    return tokenizer.encodeBatch(texts, { maxLength: this.maxLength(tokenizer), truncation: options.truncation });
+  }
+
+  private async inBatches<R>(ids: readonly number[][], options: TextOptions, forwardOptions: ForwardOptions, collect: (out: ForwardOutput) => R[]): Promise<R[]> {
     const order = ids.map((_, i) => i).sort((a, b) => ids[a].length - ids[b].length);
-    const results = new Array<R>(texts.length);
+    const results = new Array<R>(ids.length);
     for (let start = 0; start < order.length; ) {
       const lengths = [ids[order[start]].length];
       let tokens = lengths[0];
@@ -314,7 +322,7 @@ export class ModernBertPipeline {
       const batch = order.slice(start, end);
       collect(await this.run(batch.map((i) => ids[i]), forwardOptions)).forEach((r, k) => (results[batch[k]] = r));
       start = end;
-      options.onProgress?.(end, texts.length);
+      options.onProgress?.(end, ids.length);
     }
     return results;
   }

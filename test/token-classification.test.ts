@@ -12,7 +12,9 @@ import { tempDir } from './helpers.ts';
 const FIXTURES = join(import.meta.dirname, 'fixtures');
 const expected = JSON.parse(readFileSync(join(FIXTURES, 'token-classification', 'expected.json'), 'utf8')) as {
   texts: string[];
+  words: string[][];
   results: Record<Aggregation, Record<string, string | number>[][]>;
+  word_results: Record<Aggregation, Record<string, string | number>[][]>;
 };
 
 /** The golden folder with the ModernBERT tokenizer copied in. */
@@ -31,12 +33,18 @@ describe('token classification', () => {
       const model = await loadModel(folder(), { backend });
       try {
         for (const aggregation of Object.keys(expected.results) as Aggregation[]) {
-          const got = await model.tokenClassify(expected.texts, { aggregation });
-          got.forEach((entities, i) => {
-            const want = expected.results[aggregation][i];
-            expect(entities.map(({ score, ...e }) => e), `${aggregation} text ${i}`).toEqual(want.map(({ score, ...e }) => e));
-            entities.forEach((e, k) => expect(Math.abs(e.score - (want[k].score as number)), `${aggregation} text ${i} entity ${k}`).toBeLessThan(1e-5));
-          });
+          // texts, and word lists (HF's is_split_into_words: each word tokenized alone, no prefix space)
+          for (const [inputs, results] of [
+            [expected.texts, expected.results],
+            [expected.words, expected.word_results],
+          ] as const) {
+            const got = await model.tokenClassify(inputs, { aggregation });
+            got.forEach((entities, i) => {
+              const want = results[aggregation][i];
+              expect(entities.map(({ score, ...e }) => e), `${aggregation} input ${i}`).toEqual(want.map(({ score, ...e }) => e));
+              entities.forEach((e, k) => expect(Math.abs(e.score - (want[k].score as number)), `${aggregation} input ${i} entity ${k}`).toBeLessThan(1e-5));
+            });
+          }
         }
       } finally {
         model.dispose();
