@@ -20,7 +20,7 @@ export interface ModelFolderInfo {
   weights: { files: string[]; tensors: number; parameters: number; bytes: number; dtypes: Record<string, number> };
   tokenizer: { maxLength: number } | null;
   /** modules.json's module types, the pooling of 1_Pooling/config.json, prompt names; null when not such a folder */
-  sentenceTransformers: { modules: string[]; pooling: string[]; prompts: string[]; defaultPrompt: string | null } | null;
+  sentenceTransformers: { modules: string[]; pooling: string[]; prompts: string[]; defaultPrompt: string | null; similarity: string } | null;
 }
 
 export function describeModelFolder(dir: string): ModelFolderInfo {
@@ -66,7 +66,7 @@ export function formatModelFolder(m: ModelFolderInfo): string {
     `heads: ${m.heads.length ? m.heads.map((h) => (h === 'classifier' ? `classifier (${m.labels.length} labels: ${m.labels.join(', ')}; ${m.pooling} pooling${m.problemType ? `; ${m.problemType}` : ''})` : h)).join(', ') : 'none (the encoder alone: embeddings)'}`,
     `weights: ${m.weights.files.join(', ')}: ${m.weights.tensors} tensors, ${m.weights.parameters.toLocaleString('en-US')} parameters, ${Object.entries(m.weights.dtypes).map(([d, n]) => `${d} x ${n}`).join(', ')} (${(m.weights.bytes / 2 ** 20).toFixed(1)} MiB)`,
     `tokenizer: ${m.tokenizer ? `tokenizer.json, model_max_length ${m.tokenizer.maxLength}` : 'none (forward() on token ids only)'}`,
-    `sentence-transformers: ${st ? `modules ${st.modules.join(', ')}; pooling ${st.pooling.join(', ') || 'not given'}; prompts ${st.prompts.join(', ') || 'none'}${st.defaultPrompt ? ` (default ${st.defaultPrompt})` : ''}` : 'no (no modules.json)'}`,
+    `sentence-transformers: ${st ? `modules ${st.modules.join(', ')}; pooling ${st.pooling.join(', ') || 'not given'}; prompts ${st.prompts.join(', ') || 'none'}${st.defaultPrompt ? ` (default ${st.defaultPrompt})` : ''}; similarity ${st.similarity}` : 'no (no modules.json)'}`,
   ];
   return lines.join('\n') + '\n';
 }
@@ -86,7 +86,7 @@ function sentenceTransformers(dir: string): ModelFolderInfo['sentenceTransformer
   if (!st) return null;
   const modules = (readJson(join(dir, 'modules.json')) as { type: string }[]).map((m) => m.type.split('.').at(-1)!);
   const pooling = st.pooling.modes.map((m) => (st.pooling.includePrompt ? m : `${m} (prompt excluded)`));
-  return { modules, pooling, prompts: Object.keys(st.prompts), defaultPrompt: st.defaultPromptName };
+  return { modules, pooling, prompts: Object.keys(st.prompts), defaultPrompt: st.defaultPromptName, similarity: st.similarity };
 }
 
 function readJson(file: string): unknown {

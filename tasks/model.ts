@@ -10,7 +10,7 @@ import type { EncodeOptions, ModernBertTokenizer, TextInput } from '../reference
 import { MAX_ELEMENTS } from '../optimized/gpujs/kernels.ts';
 import { ModelInputError } from './errors.ts';
 import { AGGREGATIONS, type Aggregation, type EntityGroup, type TokenEntity, tokenEntities } from './token-classification.ts';
-import { type CrossEncoderConfig, type SentenceTransformerModules, sentenceEmbedding, unit } from './sentence-transformers.ts';
+import { type CrossEncoderConfig, SIMILARITIES, type SentenceTransformerModules, sentenceEmbedding, unit } from './sentence-transformers.ts';
 
 /** reference (pure TypeScript), webgpu (WGSL engine), gpujs[:mode]; auto: webgpu on a real GPU, else reference. */
 export type Backend = 'reference' | 'webgpu' | 'gpujs' | 'gpujs:webgpu' | 'gpujs:webasm' | 'gpujs:cpu';
@@ -160,6 +160,12 @@ export class ModernBertPipeline {
         return options.normalize ? Float32Array.from(unit(Float64Array.from(v))) : v;
       });
     });
+  }
+
+  /** The similarity of two embeddings by the folder's similarity_fn_name (cosine when it names none). */
+  similarity(a: ArrayLike<number>, b: ArrayLike<number>): number {
+    if (a.length !== b.length) throw new ModelInputError(`embeddings of different sizes: ${a.length} and ${b.length}`);
+    return SIMILARITIES[this.sentenceTransformers?.similarity ?? 'cosine'](a, b);
   }
 
   /** The prompt embed() puts before each text: explicit, by name, or the folder's default ('' for none). */

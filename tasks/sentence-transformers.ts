@@ -33,6 +33,23 @@ export interface SentenceTransformerModules {
   normalize: boolean;
   prompts: Record<string, string>;
   defaultPromptName: string | null;
+  /** config_sentence_transformers.json's similarity_fn_name (default cosine) */
+  similarity: Similarity;
+}
+
+/** sentence-transformers' similarity functions (distances negated, so larger is more similar). */
+export const SIMILARITIES = {
+  cosine: (a: ArrayLike<number>, b: ArrayLike<number>) => dot(a, b) / Math.max(Math.sqrt(dot(a, a) * dot(b, b)), 1e-12),
+  dot: (a: ArrayLike<number>, b: ArrayLike<number>) => dot(a, b),
+  euclidean: (a: ArrayLike<number>, b: ArrayLike<number>) => -Math.sqrt(Array.from(a, (x, i) => (x - b[i]) ** 2).reduce((s, v) => s + v, 0)),
+  manhattan: (a: ArrayLike<number>, b: ArrayLike<number>) => -Array.from(a, (x, i) => Math.abs(x - b[i])).reduce((s, v) => s + v, 0),
+};
+export type Similarity = keyof typeof SIMILARITIES;
+
+function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
+  return s;
 }
 
 /** What a cross-encoder folder says about its scores: the activation applied to its logits. */
@@ -67,7 +84,7 @@ export function readSentenceTransformers(dir: string): SentenceTransformerModule
   if (!existsSync(modulesFile) || readCrossEncoder(dir)) return null;
   const modules = readJson(modulesFile);
   if (!Array.isArray(modules)) throw new ModelInputError(`${modulesFile}: expected a JSON array of modules`);
-  const st: SentenceTransformerModules = { pooling: { modes: ['mean'], includePrompt: true }, dense: [], normalize: false, prompts: {}, defaultPromptName: null };
+  const st: SentenceTransformerModules = { pooling: { modes: ['mean'], includePrompt: true }, dense: [], normalize: false, prompts: {}, defaultPromptName: null, similarity: 'cosine' };
   let pooled = false;
   modules.forEach((m, i) => {
     const kind = typeof m?.type === 'string' ? (m.type as string).split('.').at(-1) : undefined;
@@ -88,7 +105,11 @@ export function readSentenceTransformers(dir: string): SentenceTransformerModule
   if (!pooled) throw new ModelInputError(`${modulesFile}: no Pooling module`);
   const configFile = join(dir, 'config_sentence_transformers.json');
   if (existsSync(configFile)) {
-    const c = readJson(configFile) as { prompts?: unknown; default_prompt_name?: unknown };
+    const c = readJson(configFile) as { prompts?: unknown; default_prompt_name?: unknown; similarity_fn_name?: unknown };
+    if (c.similarity_fn_name !== undefined && c.similarity_fn_name !== null) {
+      if (!(typeof c.similarity_fn_name === 'string' && c.similarity_fn_name in SIMILARITIES)) throw new ModelInputError(`${configFile}: field "similarity_fn_name" is ${JSON.stringify(c.similarity_fn_name)}; supported: ${Object.keys(SIMILARITIES).join(', ')}`);
+      st.similarity = c.similarity_fn_name as Similarity;
+    }
     if (c.prompts !== undefined && (typeof c.prompts !== 'object' || c.prompts === null || Object.values(c.prompts).some((p) => typeof p !== 'string'))) throw new ModelInputError(`${configFile}: field "prompts" must map names to strings`);
     st.prompts = (c.prompts ?? {}) as Record<string, string>;
     if (c.default_prompt_name !== undefined && c.default_prompt_name !== null && !(typeof c.default_prompt_name === 'string' && c.default_prompt_name in st.prompts)) {

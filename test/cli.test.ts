@@ -160,7 +160,7 @@ describe('modernbert info', () => {
     writeFileSync(join(dir, '1_Pooling', 'config.json'), JSON.stringify({ word_embedding_dimension: 64, pooling_mode_cls_token: false, pooling_mode_mean_tokens: true, pooling_mode_max_tokens: false }));
     writeFileSync(join(dir, 'config_sentence_transformers.json'), JSON.stringify({ prompts: { search_query: 'search_query: ', search_document: 'search_document: ' }, default_prompt_name: null }));
     const st = JSON.parse(cli('info', '--model', dir, '--json').stdout);
-    expect(st.sentenceTransformers).toEqual({ modules: ['Transformer', 'Pooling', 'Normalize'], pooling: ['mean'], prompts: ['search_query', 'search_document'], defaultPrompt: null });
+    expect(st.sentenceTransformers).toEqual({ modules: ['Transformer', 'Pooling', 'Normalize'], pooling: ['mean'], prompts: ['search_query', 'search_document'], defaultPrompt: null, similarity: 'cosine' });
     writeFileSync(join(dir, '1_Pooling', 'config.json'), JSON.stringify({ embedding_dimension: 64, pooling_mode: ['cls', 'mean'], include_prompt: false })); // sentence-transformers 6
     expect(JSON.parse(cli('info', '--model', dir, '--json').stdout).sentenceTransformers.pooling).toEqual(['cls (prompt excluded)', 'mean (prompt excluded)']);
     expect(st.weights).toMatchObject({ files: ['model.safetensors'], tensors: 25, dtypes: { F32: 25 } });

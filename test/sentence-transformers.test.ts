@@ -74,7 +74,10 @@ describe('sentence-transformers folders', () => {
     const model = await loadModel(folder({ word_embedding_dimension: 16, pooling_mode_cls_token: false, pooling_mode_mean_tokens: true, pooling_mode_max_tokens: false, include_prompt: false }), { backend: 'reference' });
     const [first] = await model.embed(expected.texts.slice(0, 1));
     first.forEach((x, c) => expect(Math.abs(x - v.embeddings[0][c])).toBeLessThan(1e-5));
-    expect(model.sentenceTransformers).toMatchObject({ pooling: { modes: ['mean'], includePrompt: false }, normalize: true, defaultPromptName: 'query' });
+    expect(model.sentenceTransformers).toMatchObject({ pooling: { modes: ['mean'], includePrompt: false }, normalize: true, defaultPromptName: 'query', similarity: 'cosine' });
+    // similarity_fn_name "cosine": the unit embeddings' dot product
+    const [a, b] = await model.embed(expected.texts.slice(0, 2));
+    expect(model.similarity(a, b)).toBeCloseTo(a.reduce((s, x, i) => s + x * b[i], 0), 6);
     expect((await model.embed(['Hi'], { pooling: 'mean' }))[0]).toHaveLength(16); // the encoder's hidden size, no Dense
     await expect(model.embed(['Hi'], { promptName: 'passage' })).rejects.toThrow('promptName "passage" is not one of this model\'s prompts (document, query)');
     await expect(model.embed(['Hi'], { prompt: 'a', promptName: 'query' })).rejects.toThrow('pass prompt or promptName, not both');
@@ -151,6 +154,9 @@ describe('sentence-transformers folders', () => {
     const modules = folder({ pooling_mode: 'mean' });
     writeFileSync(join(modules, 'modules.json'), JSON.stringify([{ type: 'sentence_transformers.models.Transformer', path: '' }, { type: 'sentence_transformers.models.LSTM', path: 'x' }]));
     await expect(loadModel(modules, { backend: 'reference' })).rejects.toThrow(/modules\.json: field "\[1\]\.type" is "sentence_transformers\.models\.LSTM"; supported modules: Transformer, Pooling, Dense, Normalize/);
+    const similarity = folder({ pooling_mode: 'mean' });
+    writeFileSync(join(similarity, 'config_sentence_transformers.json'), JSON.stringify({ prompts: {}, similarity_fn_name: 'jaccard' }));
+    await expect(loadModel(similarity, { backend: 'reference' })).rejects.toThrow(/config_sentence_transformers\.json: field "similarity_fn_name" is "jaccard"; supported: cosine, dot, euclidean, manhattan/);
     const prompts = folder({ pooling_mode: 'mean' });
     writeFileSync(join(prompts, 'config_sentence_transformers.json'), JSON.stringify({ prompts: { query: 'q: ' }, default_prompt_name: 'passage' }));
     await expect(loadModel(prompts, { backend: 'reference' })).rejects.toThrow(/config_sentence_transformers\.json: field "default_prompt_name" \("passage"\) is not one of the prompts/);
