@@ -170,6 +170,13 @@ describe('modernbert info', () => {
     expect(cli('info', '--model', join(dir, 'missing'))).toMatchObject({ code: 2, stderr: expect.stringMatching(/missing\/config\.json: /) });
   });
 
+  it("keeps the Vulkan loader's XDG_RUNTIME_DIR complaints off stderr on a headless machine", () => {
+    const { XDG_RUNTIME_DIR: _, ...env } = process.env;
+    const r = spawnSync(process.execPath, [BIN, 'parity', join(GOLDEN, 'tiny'), '--backend', 'webgpu'], { encoding: 'utf8', env });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).not.toMatch(/XDG_RUNTIME_DIR/);
+  });
+
   it('lists versions and the backends of this machine', () => {
     const { code, stdout } = cli('info', '--json');
     expect(code).toBe(0);

@@ -35,6 +35,19 @@ function dawnInstance(create: (flags: string[]) => GPU, flags: string[] = []): G
   return gpu;
 }
 
+/**
+ * The Vulkan loader prints "XDG_RUNTIME_DIR is invalid or not set" once per device it probes where the variable
+ * is missing (a headless machine, CI): give it a private directory, as a login session would (one per user,
+ * mode 0700, kept for the next process). Call before loading Dawn.
+ */
+export async function ensureRuntimeDir(): Promise<void> {
+  if (typeof process === 'undefined' || !process.versions?.node || process.env.XDG_RUNTIME_DIR) return;
+  const { mkdirSync } = await import('node:fs');
+  const dir = `${process.env.TMPDIR ?? '/tmp'}/modernbert-runtime-${process.getuid?.() ?? 'user'}`;
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  process.env.XDG_RUNTIME_DIR = dir;
+}
+
 /** The WebGPU entry point: navigator.gpu in a browser, Dawn in Node (falling back to SwiftShader). */
 async function requestAdapter(): Promise<GPUAdapter> {
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
@@ -44,6 +57,7 @@ async function requestAdapter(): Promise<GPUAdapter> {
     return adapter;
   }
   if (typeof process === 'undefined' || !process.versions?.node) throw new DeviceError('this runtime has no WebGPU (navigator.gpu is missing)');
+  await ensureRuntimeDir();
   const { create, globals } = await import('webgpu');
   Object.assign(globalThis, globals); // GPUBufferUsage, GPUMapMode, ... as in a browser
   let adapter = await dawnInstance(create).requestAdapter({ powerPreference: 'high-performance' });
