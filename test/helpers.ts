@@ -25,6 +25,17 @@ export function tempDir(): string {
   return d;
 }
 
+/**
+ * A temporary copy of a model folder under test/fixtures (e.g. 'multiple-choice/swag') with the ModernBERT
+ * tokenizer copied in: the fixture folders leave it out rather than repeat its 3.5 MB.
+ */
+export function fixtureWithTokenizer(path: string): string {
+  const d = join(tempDir(), path.split('/').at(-1)!);
+  cpSync(join(import.meta.dirname, 'fixtures', path), d, { recursive: true });
+  for (const f of ['tokenizer.json', 'tokenizer_config.json']) cpSync(join(import.meta.dirname, 'fixtures', 'tokenizer', 'modernbert', f), join(d, f));
+  return d;
+}
+
 /** A temporary copy of a golden case folder, to corrupt freely. */
 export function copyOfCase(name: string): string {
   const d = join(tempDir(), name);

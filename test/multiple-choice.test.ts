@@ -1,23 +1,18 @@
 // Multiple choice: a ModernBertForMultipleChoice folder (test/fixtures/multiple-choice) scores a prompt's choices
 // as Hugging Face does (its logits within 1e-5, on the reference and on WebGPU); its config loads with the
 // one-output classifier whatever num_labels says.
-import { cpSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadModel } from '../tasks/index.ts';
 import { configToJson, parseConfig } from '../reference/config.ts';
 import { closeSharedDevice } from '../optimized/webgpu/device.ts';
-import { tempDir } from './helpers.ts';
+import { fixtureWithTokenizer, tempDir } from './helpers.ts';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures');
 const expected = JSON.parse(readFileSync(join(FIXTURES, 'multiple-choice', 'expected.json'), 'utf8')) as { prompt: string; choices: string[]; logits: number[]; probabilities: number[] };
 
-function folder(): string {
-  const dir = join(tempDir(), 'swag');
-  cpSync(join(FIXTURES, 'multiple-choice', 'swag'), dir, { recursive: true });
-  for (const f of ['tokenizer.json', 'tokenizer_config.json']) cpSync(join(FIXTURES, 'tokenizer', 'modernbert', f), join(dir, f));
-  return dir;
-}
+const folder = () => fixtureWithTokenizer('multiple-choice/swag');
 
 afterAll(closeSharedDevice);
 

@@ -3,12 +3,12 @@
 // pooling mode, both pooling config spellings) within 1e-5, on the reference and on WebGPU; and its bad files
 // are errors naming them.
 import { spawnSync } from 'node:child_process';
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type EmbedOptions, loadModel } from '../tasks/index.ts';
 import { closeSharedDevice } from '../optimized/webgpu/device.ts';
-import { tempDir } from './helpers.ts';
+import { fixtureWithTokenizer } from './helpers.ts';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures');
 const reranked = JSON.parse(readFileSync(join(FIXTURES, 'sentence-transformers', 'rerank.json'), 'utf8')) as {
@@ -21,13 +21,7 @@ const expected = JSON.parse(readFileSync(join(FIXTURES, 'sentence-transformers',
   variants: Record<string, { pooling_mode: string; include_prompt: boolean; encode: { prompt?: string; prompt_name?: string; truncate_dim?: number; normalize_embeddings?: boolean }; embeddings: number[][] }>;
 };
 
-/** A fixture folder with the ModernBERT tokenizer copied in, in a temporary folder. */
-function withTokenizer(name: string): string {
-  const dir = join(tempDir(), name);
-  cpSync(join(FIXTURES, 'sentence-transformers', name), dir, { recursive: true });
-  for (const f of ['tokenizer.json', 'tokenizer_config.json']) cpSync(join(FIXTURES, 'tokenizer', 'modernbert', f), join(dir, f));
-  return dir;
-}
+const withTokenizer = (name: string) => fixtureWithTokenizer(`sentence-transformers/${name}`);
 
 /** The embedding folder with this pooling config. */
 function folder(pooling: object): string {

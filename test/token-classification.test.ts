@@ -2,12 +2,12 @@
 // (test/fixtures/token-classification: every aggregation strategy, texts with accents and punctuation), on the
 // reference and on WebGPU; token offsets and strings equal the tokenizer's; bad options are errors.
 import { spawnSync } from 'node:child_process';
-import { cpSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type Aggregation, loadModel } from '../tasks/index.ts';
 import { closeSharedDevice } from '../optimized/webgpu/device.ts';
-import { tempDir } from './helpers.ts';
+import { fixtureWithTokenizer } from './helpers.ts';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures');
 const expected = JSON.parse(readFileSync(join(FIXTURES, 'token-classification', 'expected.json'), 'utf8')) as {
@@ -17,13 +17,7 @@ const expected = JSON.parse(readFileSync(join(FIXTURES, 'token-classification', 
   word_results: Record<Aggregation, Record<string, string | number>[][]>;
 };
 
-/** The golden folder with the ModernBERT tokenizer copied in. */
-function folder(): string {
-  const dir = join(tempDir(), 'ner');
-  cpSync(join(FIXTURES, 'token-classification', 'ner'), dir, { recursive: true });
-  for (const f of ['tokenizer.json', 'tokenizer_config.json']) cpSync(join(FIXTURES, 'tokenizer', 'modernbert', f), join(dir, f));
-  return dir;
-}
+const folder = () => fixtureWithTokenizer('token-classification/ner');
 
 afterAll(closeSharedDevice);
 
