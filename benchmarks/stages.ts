@@ -222,9 +222,8 @@ async function kernelStage(spec: StageSpec, config: ModernBertConfig, emit: Emit
     build: (l: Launch) => Built;
   }
   const filled = (l: Launch, floats: number, label: string, dtype: DType = 'f32') => l.upload(encode(Float32Array.from({ length: floats }, (_, i) => Math.sin(i) * 0.05), dtype), label);
-  const workgroupBytes = ctx.device.limits.maxComputeWorkgroupStorageSize;
   // f16: as the model runs them: f16 activations and weights in, f16 out except into the f32 residual stream.
-  const gemmCase = (name: string, variant: 'v2' | 'v1' | 'naive', s: { M: number; N: number; K: number; epilogue: 'none' | 'residual' | 'glu' }, dtype: DType = 'f32'): Case => ({
+  const gemmCase = (name: string, variant: (typeof gemm.GEMM_VARIANTS)[number], s: { M: number; N: number; K: number; epilogue: 'none' | 'residual' | 'glu' }, dtype: DType = 'f32'): Case => ({
     name,
     variant,
     dtype: dtype === 'f16' ? dtype : undefined,
@@ -233,7 +232,7 @@ async function kernelStage(spec: StageSpec, config: ModernBertConfig, emit: Emit
       const dtypes = { x: dtype, W: dtype, y: s.epilogue === 'residual' ? ('f32' as const) : dtype };
       const shape = { ...s, dtypes };
       const args = { x: filled(l, s.M * s.K, 'x', dtype), W: filled(l, wRows * s.K, 'W', dtype), bias: null, residual: s.epilogue === 'residual' ? filled(l, s.M * s.N, 'residual') : null, y: l.pool.storage(s.M * s.N * 4, 'y'), ...shape, variant };
-      const tile = variant === 'v2' ? ` tile ${gemm.tileName(gemm.defaultTile(s, workgroupBytes))}` : '';
+      const tile = variant === 'v2' || variant === 'v3' ? ` tile ${gemm.tileName(gemm.tileFor(l, shape, variant))}` : '';
       return { shape: `M=${s.M} N=${s.N} K=${s.K} ${s.epilogue}${tile}`, flops: gemm.flops(shape), bytes: gemm.bytes(shape), run: () => gemm.run(l, args) };
     },
   });
@@ -251,12 +250,12 @@ async function kernelStage(spec: StageSpec, config: ModernBertConfig, emit: Emit
   const materializedFits = H * T * maxSeqlen * 4 <= ctx.device.limits.maxStorageBufferBindingSize;
   if (!materializedFits) emit({ note: `kernels: materialized attention skipped: its ${H * T * maxSeqlen * 4}-byte score matrix exceeds maxStorageBufferBindingSize` });
   const cases: Case[] = [
-    ...(['v2', 'v1', 'naive'] as const).map((v) => gemmCase('gemm.wqkv', v, { M: T, N: 3 * C, K: C, epilogue: 'none' })),
-    gemmCase('gemm.wqkv', 'v2', { M: T, N: 3 * C, K: C, epilogue: 'none' }, 'f16'),
-    ...(['v2', 'v1'] as const).map((v) => gemmCase('gemm.wi_geglu', v, { M: T, N: I, K: C, epilogue: 'glu' })),
-    gemmCase('gemm.wi_geglu', 'v2', { M: T, N: I, K: C, epilogue: 'glu' }, 'f16'),
-    ...(['v2', 'v1', 'naive'] as const).map((v) => gemmCase('gemm.mlp_wo', v, { M: T, N: C, K: I, epilogue: 'residual' })),
-    gemmCase('gemm.mlp_wo', 'v2', { M: T, N: C, K: I, epilogue: 'residual' }, 'f16'),
+    ...(['v3', 'v2', 'v1', 'naive'] as const).map((v) => gemmCase('gemm.wqkv', v, { M: T, N: 3 * C, K: C, epilogue: 'none' })),
+    ...(['v3', 'v2'] as const).map((v) => gemmCase('gemm.wqkv', v, { M: T, N: 3 * C, K: C, epilogue: 'none' }, 'f16')),
+    ...(['v3', 'v2', 'v1'] as const).map((v) => gemmCase('gemm.wi_geglu', v, { M: T, N: I, K: C, epilogue: 'glu' })),
+    ...(['v3', 'v2'] as const).map((v) => gemmCase('gemm.wi_geglu', v, { M: T, N: I, K: C, epilogue: 'glu' }, 'f16')),
+    ...(['v3', 'v2', 'v1', 'naive'] as const).map((v) => gemmCase('gemm.mlp_wo', v, { M: T, N: C, K: I, epilogue: 'residual' })),
+    ...(['v3', 'v2'] as const).map((v) => gemmCase('gemm.mlp_wo', v, { M: T, N: C, K: I, epilogue: 'residual' }, 'f16')),
     attentionCase('attention.global', 'flash_v2', [-1, -1]),
     attentionCase('attention.global', 'flash_v2', [-1, -1], 'f16'),
     attentionCase('attention.global', 'flash_v1', [-1, -1]),

@@ -1,4 +1,4 @@
-// The GEMM kernels (v2, its baseline v1, naive) against the reference (fp64 oracle, fp32 for the error budget),
+// The GEMM kernels (v3, v2, the baselines v1 and naive) against the reference (fp64 oracle, fp32 for the error budget),
 // on swept shapes: rows around the tile sizes, N not a multiple of the tile or of 4, K not a multiple of TK.
 import { describe, expect, it } from 'vitest';
 import { type FloatArray, type Precision, activation, add, fp32, fp64, glu, linear } from '../../reference/ops.ts';
@@ -51,7 +51,7 @@ async function check(l: Launcher, s: gemm.GemmShape, variant: gemm.GemmVariant |
 const EPILOGUES: gemm.Epilogue[] = ['none', 'residual', 'activation', 'glu'];
 const ROWS = [1, 2, 63, 64, 65, 127, 129, 1025];
 
-describe('gemm v2', () => {
+describe('gemm v3 and v2', () => {
   // K: one partial vec4 tile (4), not a multiple of TK (20, 40), several tiles (64); N: under 4, not a multiple of 4, of the tile.
   const shapes: [number, number][] = [
     [3, 4],
@@ -59,15 +59,30 @@ describe('gemm v2', () => {
     [64, 64],
     [96, 40],
   ];
-  for (const epilogue of EPILOGUES) {
-    it(`${epilogue}, default tile: rows ${ROWS.join(', ')} x (N, K) ${shapes.map((s) => s.join('x')).join(', ')}`, async () => {
-      const l = await gpu();
-      for (const M of ROWS) for (const [N, K] of shapes) await check(l, { M, N, K, epilogue }, 'v2');
-    });
+  for (const variant of ['v3', 'v2'] as const) {
+    for (const epilogue of EPILOGUES) {
+      it(`${variant} ${epilogue}, default tile: rows ${ROWS.join(', ')} x (N, K) ${shapes.map((s) => s.join('x')).join(', ')}`, async () => {
+        const l = await gpu();
+        for (const M of ROWS) for (const [N, K] of shapes) await check(l, { M, N, K, epilogue }, variant);
+      });
+    }
   }
 
-  // Every tile shape the tuner may choose must be correct too: both register heights, narrow and wide workgroups, TK 4 to 32.
-  const tiles: gemm.GemmTile[] = [gemm.LARGE_TILE, gemm.SMALL_TILE, { WG_M: 8, WG_N: 32, TM: 8, TK: 8 }, { WG_M: 32, WG_N: 8, TM: 4, TK: 32 }, { WG_M: 4, WG_N: 16, TM: 4, TK: 4 }];
+  // Every tile shape the tuner may choose must be correct too: both register heights and widths, narrow and wide
+  // workgroups, TK 4 to 32, loads spread over one to four rounds of the threads (v3).
+  const tiles: gemm.GemmTile[] = [
+    gemm.LARGE_TILE,
+    gemm.SMALL_TILE,
+    { WG_M: 8, WG_N: 32, TM: 8, TK: 8 },
+    { WG_M: 32, WG_N: 8, TM: 4, TK: 32 },
+    { WG_M: 4, WG_N: 16, TM: 4, TK: 4 },
+    { kernel: 'v3', WG_M: 16, WG_N: 16, TM: 8, TN: 8, TK: 16 },
+    { kernel: 'v3', WG_M: 16, WG_N: 16, TM: 8, TN: 4, TK: 8 },
+    { kernel: 'v3', WG_M: 16, WG_N: 8, TM: 8, TN: 8, TK: 16 },
+    { kernel: 'v3', WG_M: 4, WG_N: 4, TM: 8, TN: 8, TK: 32 },
+    { kernel: 'v3', WG_M: 8, WG_N: 32, TM: 4, TN: 8, TK: 8 },
+    { kernel: 'v3', WG_M: 4, WG_N: 4, TM: 8, TN: 8, TK: 16 },
+  ];
   for (const tile of tiles) {
     it(`tile ${gemm.tileName(tile)}: every epilogue, rows 1, 65, 300 x (N, K) 70x36, 130x132`, async () => {
       const l = await gpu();
@@ -77,7 +92,7 @@ describe('gemm v2', () => {
             [70, 36],
             [130, 132],
           ]) {
-            await check(l, { M, N, K, epilogue }, 'v2', tile);
+            await check(l, { M, N, K, epilogue }, tile.kernel ?? 'v2', tile);
           }
         }
       }
@@ -91,25 +106,27 @@ describe('gemm v2', () => {
     { x: 'f32', W: 'f16', y: 'f32' },
     { x: 'f16', W: 'f32', y: 'f16' },
   ];
-  for (const dtypes of stored) {
-    it(`f16 storage ${dtypes.x}.${dtypes.W}->${dtypes.y}: every epilogue, rows 1, 65, 129 x (N, K) 2x4, 34x20, 96x64`, async () => {
-      const l = await gpu();
-      for (const epilogue of EPILOGUES) {
-        for (const M of [1, 65, 129]) {
-          for (const [N, K] of [
-            [2, 4],
-            [34, 20],
-            [96, 64],
-          ]) {
-            await check(l, { M, N, K, epilogue, dtypes }, 'v2');
+  for (const variant of ['v3', 'v2'] as const) {
+    for (const dtypes of stored) {
+      it(`${variant} f16 storage ${dtypes.x}.${dtypes.W}->${dtypes.y}: every epilogue, rows 1, 65, 129 x (N, K) 2x4, 34x20, 96x64`, async () => {
+        const l = await gpu();
+        for (const epilogue of EPILOGUES) {
+          for (const M of [1, 65, 129]) {
+            for (const [N, K] of [
+              [2, 4],
+              [34, 20],
+              [96, 64],
+            ]) {
+              await check(l, { M, N, K, epilogue, dtypes }, variant);
+            }
           }
         }
-      }
-    });
+      });
+    }
   }
 
-  // The activations of ModernBERT-family configs, in both epilogues that apply one, on v2 and v1.
-  for (const variant of ['v2', 'v1'] as const) {
+  // The activations of ModernBERT-family configs, in both epilogues that apply one, on v3, v2 and v1.
+  for (const variant of ['v3', 'v2', 'v1'] as const) {
     it(`${variant}: activation and glu epilogues with gelu_tanh, silu, relu: rows 1, 65 x (N, K) 34x20, 96x64`, async () => {
       const l = await gpu();
       for (const activation of ['gelu_tanh', 'silu', 'relu'] as const) {
@@ -138,6 +155,7 @@ describe('gemm v2', () => {
   it('states the workgroup memory of a tile as the shader header does', () => {
     expect(gemm.workgroupBytes(gemm.LARGE_TILE, 'none')).toBe(16 * 33 * 16 + 16 * 17 * 16);
     expect(gemm.workgroupBytes(gemm.LARGE_TILE, 'glu')).toBe(16 * 33 * 16 + 2 * 16 * 17 * 16);
+    expect(gemm.workgroupBytes({ kernel: 'v3', WG_M: 16, WG_N: 16, TM: 8, TN: 8, TK: 16 }, 'glu')).toBe(16 * 33 * 16 + 2 * 16 * 33 * 16);
   });
 
   it('refuses what it cannot run, naming the reason', async () => {
@@ -148,8 +166,12 @@ describe('gemm v2', () => {
     expect(() => gemm.run(l, args(8, { WG_M: 16, WG_N: 16, TM: 8, TK: 10 }))).toThrow(/TK = 10/);
     expect(() => gemm.run(l, args(8, { WG_M: 64, WG_N: 64, TM: 8, TK: 16 }))).toThrow(/64 x 64 threads/);
     expect(() => gemm.run(l, args(8, { WG_M: 16, WG_N: 16, TM: 8, TK: 256 }))).toThrow(/bytes of workgroup memory/);
+    expect(() => gemm.run(l, args(8, { WG_M: 16, WG_N: 16, TM: 8, TN: 8, TK: 16 }))).toThrow(/TN = 8 must be 4 \(v2 computes 4 columns a thread\)/);
+    const v3 = { ...args(8), variant: 'v3' as const };
+    expect(() => gemm.run(l, { ...v3, tile: { kernel: 'v3', WG_M: 16, WG_N: 16, TM: 8, TN: 6 as 8, TK: 16 } })).toThrow(/TN = 6 must be 4 or 8/);
+    expect(() => gemm.run(l, { ...v3, tile: { kernel: 'v3', WG_M: 2, WG_N: 2, TM: 8, TN: 8, TK: 64 } })).toThrow(/more than 4 loads a thread/);
     const half = { x: 'f16', W: 'f16', y: 'f16' } as const;
-    expect(() => gemm.run(l, { ...args(8), variant: 'v1', dtypes: half })).toThrow(/f16 storage needs v2/);
+    expect(() => gemm.run(l, { ...args(8), variant: 'v1', dtypes: half })).toThrow(/f16 storage needs v2 or v3/);
     expect(() => gemm.run(l, { ...args(8), N: 3, dtypes: half })).toThrow(/f16 output needs N even \(N = 3\)/);
   });
 
