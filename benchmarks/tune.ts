@@ -1,8 +1,9 @@
 // `modernbert tune`: times the GEMM tiles and flash-attention tiles on ModernBERT's shapes on this adapter,
 // keeps for each shape the fastest candidate whose output matches the default kernel's, and writes the choices
 // to the tuning cache (one entry per adapter), which the engine reads when it opens the device.
-// Timing: `reps` dispatches per run, wall clock to queue completion, median of `runs` runs after warm-up
-// (on SwiftShader the numbers only exercise the machinery: it is a CPU emulation).
+// Timing: `reps` dispatches per run (enough for about 10 ms of GPU work), wall clock to queue completion, median
+// of `runs` runs after warm-up (on SwiftShader the numbers only exercise the machinery: it is a CPU emulation).
+// The inputs of a shape are made once and shared by its candidates.
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { type ModernBertConfig, presetConfig, slidingWindow } from '../reference/config.ts';
@@ -27,6 +28,8 @@ export interface TuneOptions {
   runs: number;
   warmup: number;
   progress?: (message: string) => void;
+  /** called with the choices so far after each shape (the CLI writes them to the cache: a run cut short keeps them) */
+  checkpoint?: (tuning: Tuning) => Promise<void>;
 }
 
 /** One timed candidate. */
@@ -42,7 +45,16 @@ export interface TuneRow {
   chosen: boolean;
 }
 
+const v3 = (WG_M: number, WG_N: number, TM: 4 | 8, TN: 4 | 8, TK: number): gemm.GemmTile => ({ kernel: 'v3', WG_M, WG_N, TM, TN, TK });
 const GEMM_SPACE: gemm.GemmTile[] = [
+  v3(16, 16, 8, 8, 16),
+  v3(16, 16, 8, 8, 8),
+  v3(16, 16, 8, 4, 16),
+  v3(16, 16, 4, 8, 16),
+  v3(16, 16, 4, 4, 16),
+  v3(8, 16, 8, 8, 16),
+  v3(16, 8, 8, 8, 16),
+  v3(32, 8, 4, 8, 16),
   gemm.LARGE_TILE,
   { ...gemm.LARGE_TILE, TK: 8 },
   { ...gemm.LARGE_TILE, TK: 32 },
@@ -58,7 +70,6 @@ const ATTENTION_SPACE = [32, 64, 128].flatMap((BR) => [16, 32, 64].map((BC) => (
 /** Tunes every kernel shape of the configs at the token counts; returns the choices and every timing. */
 export async function tune(ctx: GpuContext, o: TuneOptions): Promise<{ tuning: Tuning; rows: TuneRow[] }> {
   const limits = { workgroupBytes: ctx.device.limits.maxComputeWorkgroupStorageSize, threads: ctx.device.limits.maxComputeInvocationsPerWorkgroup };
-  const reps = ctx.swiftshader ? 1 : 20;
   const tuning: Tuning = { adapter: adapterKey(ctx.adapter), date: new Date().toISOString(), gemm: [], attention: [] };
   const rows: TuneRow[] = [];
   for (const config of o.configs.map(presetConfig)) {
@@ -69,10 +80,13 @@ export async function tune(ctx: GpuContext, o: TuneOptions): Promise<{ tuning: T
           const fallback = gemm.defaultTile(shape, limits.workgroupBytes);
           const space = o.space === 'full' ? GEMM_SPACE : [fallback, fallback === gemm.SMALL_TILE ? gemm.LARGE_TILE : gemm.SMALL_TILE];
           const candidates = unique([fallback, ...space].filter((t) => t.WG_M * t.WG_N <= limits.threads && gemm.workgroupBytes(t, shape.epilogue) <= limits.workgroupBytes), gemm.tileName);
-          const timed = await timeCandidates(ctx, o, reps, candidates, gemm.tileName, (l, tile) => gemmRunner(l, shape, tile));
+          const inputs = gemmInputs(new Launcher(ctx, new BufferPool(ctx.device)), shape);
+          const timed = await timeCandidates(ctx, o, candidates, gemm.tileName, (l, tile) => gemmRunner(l, shape, tile, inputs)).finally(() => inputs.l.pool.destroyAll());
           const best = fastestMatching(timed);
           tuning.gemm.push({ M: shape.M, N: shape.N, K: shape.K, epilogue: shape.epilogue, dtypes: dtypesKey(shape.dtypes), tile: best.candidate, ms: best.ms, defaultMs: timed[0].ms } satisfies GemmChoice);
           rows.push(...timed.map((t) => ({ kernel: 'gemm' as const, shape: describeGemm(shape), dtype: dtypesKey(shape.dtypes), candidate: gemm.tileName(t.candidate), ms: t.ms, matches: t.matches, chosen: t === best })));
+          o.progress?.(`  ${summary(timed, best, gemm.tileName)}`);
+          await o.checkpoint?.(tuning);
         }
         for (const window of ['global', 'local'] as const) {
           const shape = { lengths: [T], H: config.numAttentionHeads, D: config.headDim, window: window === 'global' ? ([-1, -1] as const) : ([slidingWindow(config), slidingWindow(config)] as const), dtype };
@@ -82,10 +96,12 @@ export async function tune(ctx: GpuContext, o: TuneOptions): Promise<{ tuning: T
           const space = o.space === 'full' ? ATTENTION_SPACE : [fallback, { BR: 32, BC: 16 }];
           const name = (t: { BR: number; BC: number }) => `br${t.BR}/bc${t.BC}`;
           const candidates = unique([fallback, ...space].filter((t) => t.BR <= limits.threads && 2 * t.BC * shape.D * 4 <= limits.workgroupBytes), name);
-          const timed = await timeCandidates(ctx, o, reps, candidates, name, (l, tiles) => attentionRunner(l, shape, tiles));
+          const timed = await timeCandidates(ctx, o, candidates, name, (l, tiles) => attentionRunner(l, shape, tiles));
           const best = fastestMatching(timed);
           tuning.attention.push({ D: shape.D, dtype, window, maxSeqlen: T, tiles: best.candidate, ms: best.ms, defaultMs: timed[0].ms } satisfies AttentionChoice);
           rows.push(...timed.map((t) => ({ kernel: 'attention' as const, shape: `${window} T=${T} H=${shape.H} D=${shape.D}`, dtype, candidate: name(t.candidate), ms: t.ms, matches: t.matches, chosen: t === best })));
+          o.progress?.(`  ${summary(timed, best, name)}`);
+          await o.checkpoint?.(tuning);
         }
       }
     }
@@ -119,9 +135,14 @@ interface Runner {
   tolerance: (reference: Float32Array) => number;
 }
 
-function gemmRunner(l: Launcher, s: GemmCase, tile: gemm.GemmTile): Runner {
+/** A GEMM shape's inputs, in their own launcher's pool (destroyed after its candidates). */
+function gemmInputs(l: Launcher, s: GemmCase): { l: Launcher; x: GPUBuffer; W: GPUBuffer; residual: GPUBuffer | null } {
   const wRows = s.epilogue === 'glu' ? 2 * s.N : s.N;
-  const args = { ...s, x: filled(l, s.M * s.K, s.dtypes.x, 1), W: filled(l, wRows * s.K, s.dtypes.W, 2), bias: null, residual: s.epilogue === 'residual' ? filled(l, s.M * s.N, 'f32', 3) : null, y: l.pool.storage(s.M * s.N * bytesOf(s.dtypes.y), 'y'), variant: 'v2' as const, tile };
+  return { l, x: filled(l, s.M * s.K, s.dtypes.x, 1), W: filled(l, wRows * s.K, s.dtypes.W, 2), residual: s.epilogue === 'residual' ? filled(l, s.M * s.N, 'f32', 3) : null };
+}
+
+function gemmRunner(l: Launcher, s: GemmCase, tile: gemm.GemmTile, inputs: ReturnType<typeof gemmInputs>): Runner {
+  const args = { ...s, x: inputs.x, W: inputs.W, bias: null, residual: inputs.residual, y: l.pool.storage(s.M * s.N * bytesOf(s.dtypes.y), 'y'), variant: tile.kernel ?? 'v2', tile };
   return {
     run: () => gemm.run(l, args),
     read: async () => decode((await l.finish([{ buffer: args.y, floats: Math.ceil((s.M * s.N * bytesOf(s.dtypes.y)) / 4) }]))[0], s.dtypes.y, s.M * s.N),
@@ -157,8 +178,20 @@ interface Timed<C> {
   matches: boolean;
 }
 
-/** Times each candidate (the first is the default, whose output the others must match) in its own pool. */
-async function timeCandidates<C>(ctx: GpuContext, o: TuneOptions, reps: number, candidates: C[], name: (c: C) => string, build: (l: Launcher, c: C) => Runner): Promise<Timed<C>[]> {
+/**
+ * Lines for the progress log: the default's time, the chosen candidate's, how many matched, and every
+ * candidate's time (a run cut short keeps them in its log; the table is printed only at the end).
+ */
+function summary<C>(timed: Timed<C>[], best: Timed<C>, name: (c: C) => string): string {
+  const all = timed.map((t) => `${name(t.candidate)} ${t.ms.toFixed(4)}${t.matches ? '' : ' (differs)'}`).join(', ');
+  return `default ${name(timed[0].candidate)} ${timed[0].ms.toFixed(4)} ms, chosen ${name(best.candidate)} ${best.ms.toFixed(4)} ms (${(timed[0].ms / best.ms).toFixed(2)}x), ${timed.filter((t) => t.matches).length}/${timed.length} matched\n    all (ms): ${all}`;
+}
+
+/**
+ * Times each candidate (the first is the default, whose output the others must match) in its own pool, with
+ * enough dispatches a run for about 10 ms of GPU work (one on SwiftShader).
+ */
+async function timeCandidates<C>(ctx: GpuContext, o: TuneOptions, candidates: C[], name: (c: C) => string, build: (l: Launcher, c: C) => Runner): Promise<Timed<C>[]> {
   let reference: Float32Array | null = null;
   const out: Timed<C>[] = [];
   for (const candidate of candidates) {
@@ -171,6 +204,10 @@ async function timeCandidates<C>(ctx: GpuContext, o: TuneOptions, reps: number, 
       let diff = 0;
       for (let i = 0; i < got.length; i++) diff = Math.max(diff, Math.abs(got[i] - reference[i]));
       const matches = diff <= runner.tolerance(reference); // NaN fails
+      const start = performance.now();
+      runner.run();
+      await l.finish([]);
+      const reps = ctx.swiftshader ? 1 : Math.min(50, Math.max(2, Math.round(10 / (performance.now() - start))));
       const t = await time(name(candidate), async () => {
         for (let i = 0; i < reps; i++) runner.run();
         await l.finish([]);

@@ -35,7 +35,7 @@ export async function tuneCommand(args: string[], out: (s: string) => void, err:
   const cache = values.cache ?? tuningCachePath();
 
   const ctx = await sharedDevice();
-  const { tuning, rows } = await tune(ctx, { configs, tokens, dtypes, space: values.space, runs, warmup, progress: (m) => err(`tune: ${m}\n`) });
+  const { tuning, rows } = await tune(ctx, { configs, tokens, dtypes, space: values.space, runs, warmup, progress: (m) => err(`tune: ${m}\n`), checkpoint: (t) => writeTuning(cache, t) });
   await writeTuning(cache, tuning);
   if (values.json) out(rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
   else out(table(rows, tuning.adapter, ctx.swiftshader, cache));

@@ -86,6 +86,8 @@ export function validateTuningCache(data: unknown, file: string): TuningCache {
     t.gemm.forEach((c, i) => {
       const tile = c?.tile;
       if (![c?.M, c?.N, c?.K, tile?.WG_M, tile?.WG_N, tile?.TM, tile?.TK].every((v) => Number.isInteger(v) && v > 0)) fail(`adapters["${key}"].gemm[${i}]`, 'needs positive integers M, N, K and tile.{WG_M, WG_N, TM, TK}');
+      if (tile.kernel !== undefined && tile.kernel !== 'v2' && tile.kernel !== 'v3') fail(`adapters["${key}"].gemm[${i}].tile.kernel`, `must be "v2" or "v3", got ${JSON.stringify(tile.kernel)}`);
+      if (tile.TN !== undefined && tile.TN !== 4 && tile.TN !== 8) fail(`adapters["${key}"].gemm[${i}].tile.TN`, `must be 4 or 8, got ${JSON.stringify(tile.TN)}`);
     });
     t.attention.forEach((c, i) => {
       if (![c?.D, c?.maxSeqlen, c?.tiles?.BR, c?.tiles?.BC].every((v) => Number.isInteger(v) && v > 0)) fail(`adapters["${key}"].attention[${i}]`, 'needs positive integers D, maxSeqlen and tiles.{BR, BC}');

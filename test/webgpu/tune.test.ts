@@ -112,6 +112,11 @@ describe('modernbert tune', () => {
     const cache = tempFile('tuning.json');
     writeFileSync(cache, '{"version": 1, "adapters": {"x": {"gemm": [{"M": 0}], "attention": []}}}');
     await expect(readTuningCache(cache)).rejects.toThrow(`${cache}: field "adapters["x"].gemm[0]" needs positive integers`);
+    const tile = (extra: string) => `{"version": 1, "adapters": {"x": {"gemm": [{"M": 1, "N": 1, "K": 4, "tile": {"WG_M": 1, "WG_N": 1, "TM": 4, "TK": 4, ${extra}}}], "attention": []}}}`;
+    writeFileSync(cache, tile('"kernel": "v9"'));
+    await expect(readTuningCache(cache)).rejects.toThrow(`${cache}: field "adapters["x"].gemm[0].tile.kernel" must be "v2" or "v3", got "v9"`);
+    writeFileSync(cache, tile('"kernel": "v3", "TN": 6'));
+    await expect(readTuningCache(cache)).rejects.toThrow(`${cache}: field "adapters["x"].gemm[0].tile.TN" must be 4 or 8, got 6`);
     writeFileSync(cache, 'not json');
     process.env.MODERNBERT_TUNING = cache;
     await expect(acquireDevice()).rejects.toThrow(`${cache}: not JSON`);
