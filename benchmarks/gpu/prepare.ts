@@ -3,7 +3,8 @@
 //   benchmarks/bench.bundle.mjs   npm run bench as one file (the `webgpu` package stays external)
 //   cli/modernbert.bundle.mjs     the modernbert CLI as one file (eval parity on the GPU)
 //   gpu-payload/                  webgpu's JS and its Linux Dawn binary (xz), node itself (xz, unless
-//                                 --no-node), and Debian's libvulkan1 package when apt-get can download it
+//                                 --no-node), and Debian's Vulkan loader and glvnd packages when apt-get can
+//                                 download them
 // Then, on the GPU machine: bash benchmarks/gpu/run.sh [bench options]. Both bundles sit beside the sources
 // they replace, so their paths to the project (golden cases, peers, reports/) stay the same.
 import { spawnSync } from 'node:child_process';
@@ -48,8 +49,10 @@ const webgpu = join(PROJECT_ROOT, 'node_modules', 'webgpu');
 for (const f of ['package.json', 'index.js']) copyFileSync(join(webgpu, f), join(PAYLOAD, 'webgpu', f));
 xz(join(webgpu, 'dist', 'linux-x64.dawn.node'), join(PAYLOAD, 'webgpu', 'dist', 'linux-x64.dawn.node.xz'));
 if (withNode) xz(process.execPath, join(PAYLOAD, 'node.xz'));
-const apt = spawnSync('apt-get', ['download', 'libvulkan1'], { cwd: PAYLOAD, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
-if (apt.status !== 0) process.stderr.write(`note: apt-get download libvulkan1 failed (${apt.stderr.trim().split('\n').at(-1)}); run.sh then needs the GPU machine's own Vulkan loader\n`);
+// The Vulkan loader, and glvnd's libraries that NVIDIA's driver (libGLX_nvidia.so.0, its Vulkan ICD) links to.
+const LOADER_PACKAGES = ['libvulkan1', 'libglvnd0', 'libglx0', 'libegl1', 'libgl1', 'libopengl0', 'libgles2'];
+const apt = spawnSync('apt-get', ['download', ...LOADER_PACKAGES], { cwd: PAYLOAD, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+if (apt.status !== 0) process.stderr.write(`note: apt-get download ${LOADER_PACKAGES.join(' ')} failed (${apt.stderr.trim().split('\n').at(-1)}); run.sh then needs the GPU machine's own Vulkan loader\n`);
 
 const size = (p: string): number => {
   const st = statSync(p);

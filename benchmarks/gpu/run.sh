@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The benchmark on a GPU machine (DESIGN §6), from the repository root, after benchmarks/gpu/prepare.ts made
 # the bundles and gpu-payload/ (which travel with the working tree). It checks its environment (node, the
-# Vulkan loader and an NVIDIA ICD, an adapter that is the GPU and not SwiftShader), checks the engine's
-# parity on the GPU (fp32 and f16 storage), tunes the kernel tiles for this GPU, profiles a forward pass per
+# Vulkan loader and an NVIDIA ICD, an adapter that is the GPU and not SwiftShader), tunes the kernel tiles for
+# this GPU, checks the tuned engine's parity on the GPU (fp32 and f16 storage), profiles a forward pass per
 # kernel (fp32 and f16), runs the paper's workloads for ModernBERT-base on WebGPU (fp32 and f16) and the
 # PyTorch peer (CUDA) on the same GPU, and writes everything under one folder:
 #   bash benchmarks/gpu/run.sh [--out DIR] [bench options, e.g. --workload fixed_short:8]
@@ -10,7 +10,9 @@
 #   environment.txt, info.json (adapter, features), parity.md, parity-f16.jsonl, tune.md + tuning.json,
 #   profile-f32.md, profile-f16.md, bench/ (results.csv, summary.md, plots).
 # MODERNBERT_TUNE_ARGS and MODERNBERT_PROFILE_ARGS replace the tune and profile options (the defaults size
-# them for an H100-class GPU; the whole script is meant to fit 8 minutes there).
+# them for an H100-class GPU; the whole script is meant to fit 8 minutes there). Each stage has a time limit
+# in seconds (MODERNBERT_TUNE_SECONDS, MODERNBERT_PROFILE_SECONDS, MODERNBERT_BENCH_SECONDS): a stage that
+# runs out is noted in environment.txt and the script goes on, so one slow stage costs only its own results.
 # MODERNBERT_ALLOW_SWIFTSHADER=1 lets it run on SwiftShader, to test this script on a CPU machine.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -43,27 +45,32 @@ if [[ ! -e node_modules/webgpu/dist/linux-x64.dawn.node ]]; then
   unxz_to gpu-payload/webgpu/dist/linux-x64.dawn.node.xz node_modules/webgpu/dist/linux-x64.dawn.node
 fi
 
-# The Vulkan loader: the system's, else Debian's libvulkan1 unpacked here.
+# The Vulkan loader: the system's, else Debian's libvulkan1 (and the glvnd libraries NVIDIA's driver links to)
+# unpacked here.
 if ! ldconfig -p 2>/dev/null | grep -q 'libvulkan.so.1'; then
-  deb="$(ls gpu-payload/libvulkan1_*.deb 2>/dev/null | head -n1 || true)"
-  [[ -n "$deb" ]] || { echo "gpu run: no Vulkan loader (libvulkan.so.1) and no libvulkan1 package in gpu-payload/" >&2; exit 2; }
-  dpkg-deb -x "$deb" "$work/vulkan" 2>/dev/null || (cd "$work" && ar x "$OLDPWD/$deb" && mkdir vulkan && tar -xf data.tar.* -C vulkan)
+  debs=(gpu-payload/*.deb)
+  [[ -e "${debs[0]}" ]] || { echo "gpu run: no Vulkan loader (libvulkan.so.1) and no libvulkan1 package in gpu-payload/" >&2; exit 2; }
+  for deb in "${debs[@]}"; do
+    dpkg-deb -x "$deb" "$work/vulkan" 2>/dev/null || (cd "$work" && ar x "$OLDPWD/$deb" && mkdir -p vulkan && tar -xf data.tar.* -C vulkan && rm -f data.tar.* control.tar.* debian-binary)
+  done
   export LD_LIBRARY_PATH="$work/vulkan/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-  say "Vulkan loader: Debian's libvulkan1, unpacked"
+  say "Vulkan loader: Debian's, unpacked ($(basename -a "${debs[@]}" | tr '\n' ' '))"
 else
   say "Vulkan loader: $(ldconfig -p | grep -m1 'libvulkan.so.1' | awk '{print $NF}')"
 fi
 
-# NVIDIA's ICD: the driver's json, else one written for libGLX_nvidia.so.0 (where NVIDIA's Vulkan driver lives).
-if [[ -z "${VK_ICD_FILENAMES:-}" ]]; then
-  icd="$(ls /usr/share/vulkan/icd.d/nvidia_icd*.json /etc/vulkan/icd.d/nvidia_icd*.json 2>/dev/null | head -n1 || true)"
-  if [[ -z "$icd" ]] && ldconfig -p 2>/dev/null | grep -q 'libGLX_nvidia.so.0'; then
+# NVIDIA's ICD: the driver's json (a container's driver mount keeps it under /usr/local/nvidia), else one
+# written for libGLX_nvidia.so.0 (where NVIDIA's Vulkan driver lives).
+[[ -d /usr/local/nvidia/lib64 ]] && export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}/usr/local/nvidia/lib64"
+if [[ -z "${VK_ICD_FILENAMES:-}${VK_DRIVER_FILES:-}" ]]; then
+  icd="$(ls /usr/share/vulkan/icd.d/nvidia_icd*.json /etc/vulkan/icd.d/nvidia_icd*.json /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd*.json 2>/dev/null | head -n1 || true)"
+  if [[ -z "$icd" ]] && { ldconfig -p 2>/dev/null | grep -q 'libGLX_nvidia.so.0' || [[ -e /usr/local/nvidia/lib64/libGLX_nvidia.so.0 ]]; }; then
     icd="$work/nvidia_icd.json"
     printf '{"file_format_version": "1.0.0", "ICD": {"library_path": "libGLX_nvidia.so.0", "api_version": "1.3.0"}}\n' > "$icd"
   fi
   if [[ -n "$icd" ]]; then export VK_ICD_FILENAMES="$icd"; fi
 fi
-say "VK_ICD_FILENAMES=${VK_ICD_FILENAMES:-<loader default>}"
+say "VK_ICD_FILENAMES=${VK_ICD_FILENAMES:-<loader default>} VK_DRIVER_FILES=${VK_DRIVER_FILES:-}"
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | while read -r line; do say "nvidia-smi: $line"; done
 
 # The adapter must be the GPU.
@@ -76,23 +83,35 @@ if [[ "$adapter" == *'"swiftshader":true'* && "${MODERNBERT_ALLOW_SWIFTSHADER:-}
 fi
 
 cli=("$node_bin" cli/modernbert.bundle.mjs)
+# stage NAME SECONDS COMMAND...: the command under a time limit; its exit status is noted when it is not 0.
+stage() {
+  local name="$1" seconds="$2" rc=0 start=$SECONDS
+  shift 2
+  timeout --kill-after=10 "$seconds" "$@" || rc=$?
+  if (( rc == 124 || rc == 137 )); then say "$name: stopped at its limit of ${seconds}s"
+  elif (( rc != 0 )); then say "$name: failed (exit $rc)"
+  else say "$name: done in $((SECONDS - start))s"; fi
+  return "$rc"
+}
 "${cli[@]}" info --json > "$out/info.json" 2>>"$work/probe.log"
 
-# Correctness first: every golden case on the engine, on this GPU, in fp32 and in f16 storage.
-"${cli[@]}" eval parity --backends webgpu | tee "$out/parity.md"
+# Tile shapes for this GPU, into a tuning cache that every later step reads (each candidate's output must match
+# the default kernel's; the choices so far are kept when the stage runs out of time).
+export MODERNBERT_TUNING="$out/tuning.json"
+read -r -a tune_args <<< "${MODERNBERT_TUNE_ARGS:---config base --tokens 512,8192 --runs 3}"
+stage tune "${MODERNBERT_TUNE_SECONDS:-240}" "${cli[@]}" tune "${tune_args[@]}" --cache "$MODERNBERT_TUNING" > "$out/tune.md" || true
+# Correctness of the tuned engine: every golden case on this GPU, in fp32 and in f16 storage.
+timeout 300 "${cli[@]}" eval parity --backends webgpu | tee "$out/parity.md"
 : > "$out/parity-f16.jsonl"
 for case in test/fixtures/golden/*/; do
-  "${cli[@]}" parity "$case" --backend webgpu --dtype f16 >> "$out/parity-f16.jsonl" || { echo "gpu run: f16 parity failed on $case" >&2; exit 1; }
+  timeout 120 "${cli[@]}" parity "$case" --backend webgpu --dtype f16 >> "$out/parity-f16.jsonl" || { echo "gpu run: f16 parity failed on $case" >&2; exit 1; }
 done
 say "parity f16: $(grep -c '"pass":true' "$out/parity-f16.jsonl") golden cases pass"
 
-# Tile shapes for this GPU, into a tuning cache that every later step reads; then where a pass's time goes.
-export MODERNBERT_TUNING="$out/tuning.json"
-read -r -a tune_args <<< "${MODERNBERT_TUNE_ARGS:---config base --tokens 512,8192 --runs 3}"
-"${cli[@]}" tune "${tune_args[@]}" --cache "$MODERNBERT_TUNING" > "$out/tune.md"
+# Where a pass's time goes.
 read -r -a profile_args <<< "${MODERNBERT_PROFILE_ARGS:---config base --lengths 512x64 --runs 3}"
 for dtype in f32 f16; do
-  "${cli[@]}" profile "${profile_args[@]}" --dtype "$dtype" > "$out/profile-$dtype.md"
+  stage "profile $dtype" "${MODERNBERT_PROFILE_SECONDS:-90}" "${cli[@]}" profile "${profile_args[@]}" --dtype "$dtype" > "$out/profile-$dtype.md" || true
 done
 
 # The benchmark: WebGPU (suite gpu unless the options say otherwise) and the PyTorch peer on CUDA when torch
@@ -101,5 +120,5 @@ peers=torch
 python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null || { say "PyTorch with CUDA not importable: no torch peer"; peers=none; }
 suite=gpu
 [[ "$adapter" == *'"swiftshader":true'* ]] && suite=cpu
-"$node_bin" benchmarks/bench.bundle.mjs --suite "$suite" --peers "$peers" --out "$out/bench" "$@"
+stage bench "${MODERNBERT_BENCH_SECONDS:-300}" "$node_bin" benchmarks/bench.bundle.mjs --suite "$suite" --peers "$peers" --out "$out/bench" "$@" || true
 say "done: $out"
