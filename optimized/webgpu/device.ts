@@ -106,7 +106,10 @@ export async function acquireDevice(): Promise<GpuContext> {
     firstError ??= (e as GPUUncapturedErrorEvent).error.message;
   });
   const info = adapter.info ?? ({} as GPUAdapterInfo);
-  const adapterInfo = { vendor: info.vendor ?? '', architecture: info.architecture ?? '', description: info.description ?? '' };
+  // Vulkan's description is the driver's version ("NVIDIA: 580.159.04 ..."): the device's name goes first, so that
+  // names, tuning-cache keys and known peaks tell one GPU from another under the same driver.
+  const description = info.device && !(info.description ?? '').includes(info.device) ? [info.device, info.description].filter(Boolean).join(', ') : (info.description ?? '');
+  const adapterInfo = { vendor: info.vendor ?? '', architecture: info.architecture ?? '', description };
   return {
     device,
     adapter: adapterInfo,
