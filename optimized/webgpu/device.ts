@@ -48,6 +48,20 @@ export async function ensureRuntimeDir(): Promise<void> {
   process.env.XDG_RUNTIME_DIR = dir;
 }
 
+/** The device nodes through which Linux GPU drivers are reached (DRM, NVIDIA's, AMD's compute, WSL's); empty on a CPU-only machine. */
+export async function linuxGpuDeviceNodes(dev = '/dev'): Promise<string[]> {
+  const { readdirSync } = await import('node:fs');
+  const list = (dir: string) => {
+    try {
+      return readdirSync(dir);
+    } catch {
+      return [];
+    }
+  };
+  const nodes = list(dev).filter((n) => /^nvidia\d+$|^kfd$|^dxg$/.test(n)).map((n) => `${dev}/${n}`);
+  return [...nodes, ...list(`${dev}/dri`).filter((n) => /^(renderD|card)\d+$/.test(n)).map((n) => `${dev}/dri/${n}`)].sort();
+}
+
 /** The WebGPU entry point: navigator.gpu in a browser, Dawn in Node (falling back to SwiftShader). */
 async function requestAdapter(): Promise<GPUAdapter> {
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
@@ -60,7 +74,10 @@ async function requestAdapter(): Promise<GPUAdapter> {
   await ensureRuntimeDir();
   const { create, globals } = await import('webgpu');
   Object.assign(globalThis, globals); // GPUBufferUsage, GPUMapMode, ... as in a browser
-  let adapter = await dawnInstance(create).requestAdapter({ powerPreference: 'high-performance' });
+  // Where Linux shows no GPU at all, asking Vulkan's drivers costs only noise: Dawn rejects Mesa's CPU driver
+  // (lavapipe) with a warning on stderr. Go straight to SwiftShader there.
+  const gpuPresent = process.platform !== 'linux' || process.env.VK_ICD_FILENAMES || process.env.VK_DRIVER_FILES || (await linuxGpuDeviceNodes()).length > 0;
+  let adapter = gpuPresent ? await dawnInstance(create).requestAdapter({ powerPreference: 'high-performance' }) : null;
   if (!adapter && !process.env.VK_ICD_FILENAMES) {
     const { existsSync } = await import('node:fs');
     const icd = SWIFTSHADER_ICDS.find((f) => existsSync(f));
