@@ -63,6 +63,10 @@ export function parseTokenizer(tokenizerJson: unknown, tokenizerConfig: unknown,
   const maskToken = config.mask_token;
   if (typeof maskToken !== 'string') throw new TokenizerError(`${source}/tokenizer_config.json: field "mask_token" must be a string, got ${JSON.stringify(maskToken)}`);
   const added = (tokenizerJson as { added_tokens?: { id: number; content: string }[] }).added_tokens ?? [];
+  if (!Array.isArray(added)) throw new TokenizerError(`${source}/tokenizer.json: field "added_tokens" must be a list`);
+  added.forEach((t, i) => {
+    if (!(Number.isSafeInteger(t?.id) && t.id >= 0 && typeof t.content === 'string')) throw new TokenizerError(`${source}/tokenizer.json: field "added_tokens[${i}]" needs a non-negative integer "id" and a string "content"`);
+  });
   const mask = added.find((t) => t.content === maskToken);
   if (!mask) throw new TokenizerError(`${source}/tokenizer.json: the mask token "${maskToken}" (tokenizer_config.json) is not in "added_tokens"`);
   const modelMaxLength = config.model_max_length ?? Infinity;
@@ -76,8 +80,18 @@ export function parseTokenizer(tokenizerJson: unknown, tokenizerConfig: unknown,
   }
   const vocab = (tokenizerJson as { model: { vocab?: Record<string, number> } }).model.vocab ?? {};
   const vocabSize = Math.max(...Object.values(vocab), ...added.map((t) => t.id)) + 1;
+  if (!Number.isSafeInteger(vocabSize)) throw new TokenizerError(`${source}/tokenizer.json: field "model.vocab" must map tokens to integer ids`);
 
-  const pieces = (text: string) => tokenizer.encode(text, { add_special_tokens: false }).ids;
+  // The library's own errors (a tokenizer.json it accepted but cannot run) name the file, as the loader's do.
+  const library = <T>(what: string, f: () => T): T => {
+    try {
+      return f();
+    } catch (e) {
+      if (e instanceof TokenizerError) throw e;
+      throw new TokenizerError(`${source}/tokenizer.json: cannot ${what}: ${String((e as Error)?.message ?? e).split('\n')[0]}`);
+    }
+  };
+  const pieces = (text: string) => library('encode', () => tokenizer.encode(text, { add_special_tokens: false }).ids);
   const encode = (text: TextInput, options: EncodeOptions = {}, label = 'the text'): number[] =>
     typeof text === 'string' ? withTemplate(pieces(text), null, options, label) : withTemplate(pieces(text[0]), pieces(text[1]), options, label);
   /** The template around the text ids a (and b), after the length check or truncation. */
@@ -143,7 +157,7 @@ export function parseTokenizer(tokenizerJson: unknown, tokenizerConfig: unknown,
     },
     encode: (text, options) => encode(text, options),
     encodeBatch: (texts, options) => texts.map((t, i) => encode(t, options, `text ${i}`)),
-    decode: (ids) => tokenizer.decode([...ids], { skip_special_tokens: true }),
+    decode: (ids) => (ids.length ? library('decode', () => tokenizer.decode([...ids], { skip_special_tokens: true })) : ''),
     maskTokenId: mask.id,
     maskToken,
     vocabSize,
@@ -156,9 +170,20 @@ function readTemplate(postProcessor: unknown, file: string): Template {
   if (postProcessor === null || postProcessor === undefined) return { single: [{ Sequence: { id: 'A' } }], pair: [{ Sequence: { id: 'A' } }, { Sequence: { id: 'B' } }], special_tokens: {} };
   const p = postProcessor as { type?: string } & Partial<Template>;
   if (p.type !== 'TemplateProcessing') throw new TokenizerError(`${file}: field "post_processor.type" is ${JSON.stringify(p.type)}; only TemplateProcessing is supported`);
-  if (!Array.isArray(p.single) || !Array.isArray(p.pair) || typeof p.special_tokens !== 'object') throw new TokenizerError(`${file}: field "post_processor" needs "single", "pair" and "special_tokens"`);
-  for (const piece of [...p.single, ...p.pair]) {
-    if ('SpecialToken' in piece && !p.special_tokens[piece.SpecialToken.id]) throw new TokenizerError(`${file}: field "post_processor.special_tokens" lacks "${piece.SpecialToken.id}"`);
+  if (!Array.isArray(p.single) || !Array.isArray(p.pair) || typeof p.special_tokens !== 'object' || p.special_tokens === null) throw new TokenizerError(`${file}: field "post_processor" needs "single", "pair" and "special_tokens"`);
+  for (const [key, pieces] of [['single', p.single], ['pair', p.pair]] as const) {
+    pieces.forEach((piece: unknown, i) => {
+      const where = `${file}: field "post_processor.${key}[${i}]"`;
+      const special = (piece as { SpecialToken?: { id?: unknown } } | null)?.SpecialToken;
+      const sequence = (piece as { Sequence?: { id?: unknown } } | null)?.Sequence;
+      if (special !== undefined) {
+        if (typeof special?.id !== 'string') throw new TokenizerError(`${where}: a SpecialToken needs a string "id"`);
+        const ids = (p.special_tokens as Record<string, { ids?: unknown }>)[special.id]?.ids;
+        if (!Array.isArray(ids) || !ids.every((id) => Number.isSafeInteger(id) && id >= 0)) throw new TokenizerError(`${file}: field "post_processor.special_tokens" lacks "${special.id}" with its "ids" (non-negative integers)`);
+      } else if (sequence?.id !== 'A' && sequence?.id !== 'B') {
+        throw new TokenizerError(`${where}: must be {"SpecialToken": {"id": ...}} or {"Sequence": {"id": "A" or "B"}}`);
+      }
+    });
   }
   return p as Template;
 }
