@@ -70,6 +70,20 @@ const USAGE = `usage:
       Sanity check: paraphrase pairs must embed (mean pooling) closer than unrelated texts. Exit 1 if not.`;
 
 /** Runs the CLI; returns the exit code. Output goes to the given streams (stdout, stderr). */
+/**
+ * Ctrl-C (SIGINT) and SIGTERM end a command with 130 or 143, as a shell reports them, and a one-line note. Files
+ * are written whole in one synchronous step (written, then renamed), which a handler cannot interrupt, so an
+ * interrupted command leaves its output complete or absent, never partial. For the process entry points only.
+ */
+export function exitOnSignals(): void {
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    process.once(signal, () => {
+      process.stderr.write(`modernbert: interrupted (${signal})\n`);
+      process.exit(code);
+    });
+  }
+}
+
 export async function main(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s), err: (s: string) => void = (s) => process.stderr.write(s)): Promise<number> {
   const [command, ...rest] = argv;
   try {

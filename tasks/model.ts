@@ -6,6 +6,7 @@ import type { Checkpoint } from '../reference/checkpoint.ts';
 import type { ModernBertConfig } from '../reference/config.ts';
 import { type BatchInput, type ForwardOptions, type ForwardOutput, forward as referenceForward, pool } from '../reference/modernbert.ts';
 import { fp32 } from '../reference/ops.ts';
+import { assertFinite } from '../reference/finite.ts';
 import type { EncodeOptions, ModernBertTokenizer, TextInput } from '../reference/tokenizer.ts';
 import { MAX_ELEMENTS } from '../optimized/gpujs/kernels.ts';
 import { ModelInputError } from './errors.ts';
@@ -24,6 +25,8 @@ export interface LoadModelOptions {
   crossEncoder?: CrossEncoderConfig | null;
   /** webgpu only: 'f16' stores weights and activations as f16 (f32 arithmetic; half the weight memory). Default f32. */
   dtype?: 'f32' | 'f16';
+  /** check every output of every pass for NaN and infinity: a NumericError names the first (default false: a scan of the outputs per pass) */
+  checkFinite?: boolean;
 }
 
 export interface TextOptions {
@@ -100,34 +103,40 @@ export class ModernBertPipeline {
   /** a cross-encoder folder's settings, or null (rerank then scores with sentence-transformers' defaults) */
   crossEncoder: CrossEncoderConfig | null = null;
 
-  static async create(checkpoint: Checkpoint, tokenizer: ModernBertTokenizer | null, { backend = 'auto', dtype = 'f32', sentenceTransformers = null, crossEncoder = null }: LoadModelOptions = {}): Promise<ModernBertPipeline> {
-    const pipeline = await ModernBertPipeline.onBackend(checkpoint, tokenizer, backend, dtype);
+  static async create(checkpoint: Checkpoint, tokenizer: ModernBertTokenizer | null, { backend = 'auto', dtype = 'f32', sentenceTransformers = null, crossEncoder = null, checkFinite = false }: LoadModelOptions = {}): Promise<ModernBertPipeline> {
+    const pipeline = await ModernBertPipeline.onBackend(checkpoint, tokenizer, backend, dtype, checkFinite);
     pipeline.sentenceTransformers = sentenceTransformers;
     pipeline.crossEncoder = crossEncoder;
     return pipeline;
   }
 
-  private static async onBackend(checkpoint: Checkpoint, tokenizer: ModernBertTokenizer | null, backend: Backend | 'auto', dtype: 'f32' | 'f16'): Promise<ModernBertPipeline> {
+  private static async onBackend(checkpoint: Checkpoint, tokenizer: ModernBertTokenizer | null, backend: Backend | 'auto', dtype: 'f32' | 'f16', checkFinite: boolean): Promise<ModernBertPipeline> {
     const { config } = checkpoint;
     if (tokenizer && tokenizer.vocabSize > config.vocabSize) throw new ModelInputError(`the tokenizer has ${tokenizer.vocabSize} ids but config.json's vocab_size is ${config.vocabSize}`);
     if (dtype !== 'f32' && dtype !== 'f16') throw new ModelInputError(`dtype must be f32 or f16, got "${dtype}"`);
     const chosen = backend === 'auto' ? await autoBackend() : backend;
     if (!BACKENDS.includes(chosen)) throw new ModelInputError(`unknown backend "${chosen}" (available: auto, ${BACKENDS.join(', ')})`);
     if (dtype === 'f16' && chosen !== 'webgpu') throw new ModelInputError(`dtype f16 is the webgpu backend's (f16 storage); ${chosen} computes and stores f32`);
+    type Run = (batch: BatchInput, options: ForwardOptions) => Promise<ForwardOutput>;
+    const guard = (name: string, run: Run): Run => (checkFinite ? async (batch, options) => {
+      const out = await run(batch, options);
+      assertFinite(out, `the ${name} backend's output`);
+      return out;
+    } : run);
     if (chosen === 'reference') {
       const model = { ...checkpoint, precision: fp32 };
-      return new ModernBertPipeline(config, tokenizer, chosen, async (batch, options) => referenceForward(model, batch, options), () => {});
+      return new ModernBertPipeline(config, tokenizer, chosen, guard(chosen, async (batch, options) => referenceForward(model, batch, options)), () => {});
     }
     if (chosen === 'webgpu') {
       const { sharedDevice } = await import('../optimized/webgpu/device.ts');
       const gpu = await import('../optimized/webgpu/modernbert.ts');
       const model = gpu.createWebGpuModel(await sharedDevice(), checkpoint, dtype);
-      return new ModernBertPipeline(config, tokenizer, chosen, (batch, options) => gpu.forward(model, batch, options), () => gpu.destroyModel(model));
+      return new ModernBertPipeline(config, tokenizer, chosen, guard(chosen, (batch, options) => gpu.forward(model, batch, options)), () => gpu.destroyModel(model));
     }
     const gpujs = await import('../optimized/gpujs/modernbert.ts');
     const model = await gpujs.createGpuJsModel(checkpoint, chosen === 'gpujs' ? 'auto' : (chosen.split(':')[1] as 'webgpu' | 'webasm' | 'cpu'));
     const fits = (lengths: readonly number[]) => gpujs.largestTensor(config, lengths).values < MAX_ELEMENTS;
-    return new ModernBertPipeline(config, tokenizer, `gpujs:${model.mode}`, (batch, options) => gpujs.forward(model, batch, options), () => gpujs.destroyModel(model), fits);
+    return new ModernBertPipeline(config, tokenizer, `gpujs:${model.mode}`, guard(`gpujs:${model.mode}`, (batch, options) => gpujs.forward(model, batch, options)), () => gpujs.destroyModel(model), fits);
   }
 
   /** Raw outputs of one forward pass (the reference's ForwardOutput), on the backend. */
@@ -329,6 +338,9 @@ export class ModernBertPipeline {
       collect(await this.run(batch.map((i) => ids[i]), forwardOptions)).forEach((r, k) => (results[batch[k]] = r));
       start = end;
       options.onProgress?.(end, ids.length);
+      // A turn of the event loop between batches: the CPU backends compute a batch without one, and signals
+      // (Ctrl-C on the CLI), timers and I/O would otherwise wait for the whole call.
+      if (start < order.length) await new Promise((resolve) => (globalThis.setImmediate ?? setTimeout)(resolve));
     }
     return results;
   }

@@ -1,8 +1,8 @@
 // The library API on the small real-format checkpoint (real tokenizer, real vocabulary size, random weights):
 // fill-mask scores are the softmax of the MLM logits, embeddings are the pooled hidden states, classify
 // reads id2label; the same on the WebGPU and gpu.js backends; each bad input is a clear error.
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -113,6 +113,23 @@ describe('loadModel on the example checkpoint', () => {
       cg.forEach((c, i) => expect(Math.abs(c.scores[0].score - cw[i].scores[0].score)).toBeLessThan(1e-4));
     } finally {
       other.dispose();
+    }
+  });
+
+  it('webgpu: 20 concurrent embed / fillMask / forward calls give the sequential results, also with a second model on the device at once', async () => {
+    const [a, b] = [await loadModel(dir, { backend: 'webgpu' }), await loadModel(dir, { backend: 'webgpu', dtype: 'f16' })];
+    try {
+      const call = (m: ModernBertPipeline, i: number) =>
+        i % 10 === 0 ? m.fillMask(`${TEXTS[i % 3]} [MASK]`, { topK: 3 }) : i % 2 ? m.embed([TEXTS[i % 3], TEXTS[(i + 1) % 3]]) : m.forward([[1, 5 + i, 6, 2], [1, 9, 2]]);
+      // 20 calls on a (fill-mask's 50k-word MLM head is slow on SwiftShader: two of them), four of them also on b
+      const calls: [ModernBertPipeline, number][] = Array.from({ length: 20 }, (_, i) => i).flatMap((i) => (i % 5 === 2 ? [[a, i], [b, i]] : [[a, i]]) as [ModernBertPipeline, number][]);
+      const sequential: unknown[] = [];
+      for (const [m, i] of calls) sequential.push(await call(m, i));
+      const concurrent = await Promise.all(calls.map(([m, i]) => call(m, i)));
+      expect(concurrent).toEqual(sequential);
+    } finally {
+      a.dispose();
+      b.dispose();
     }
   });
 
@@ -248,4 +265,21 @@ describe('modernbert fill-mask, embed, classify (CLI) on the example checkpoint'
     expect(cli('embed', '--model', dir, '--backend', 'webgpu', '--dtype', 'f8', 'x')).toMatchObject({ code: 2, stderr: expect.stringMatching(/--dtype must be f32 or f16, got "f8"/) });
     expect(cli('fill-mask', '--model', dir, '--backend', 'reference', 'no mask')).toMatchObject({ code: 2, stderr: expect.stringMatching(/the text has no \[MASK\] token: "no mask"/) });
   });
+
+  it.each([['SIGINT', 130], ['SIGTERM', 143]] as const)('embed --out stopped by %s exits %i and leaves no output file and no temp file', async (signal, code) => {
+    const work = tempDir();
+    const texts = join(work, 'texts.txt');
+    // Many batches of work on the reference backend (minutes if left to run): the signal comes in the middle.
+    writeFileSync(texts, Array.from({ length: 4000 }, (_, i) => `text ${i}: ${'the quick brown fox jumps over the lazy dog '.repeat(4)}`).join('\n'));
+    const outFile = join(work, 'embeddings.jsonl');
+    const child = spawn(process.execPath, [BIN, 'embed', '--model', dir, '--backend', 'reference', '--file', texts, '--out', outFile]);
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (status) => resolve(status)));
+    await new Promise((resolve) => setTimeout(resolve, 4000));
+    child.kill(signal);
+    expect(await exited).toBe(code);
+    expect(stderr).toMatch(new RegExp(`modernbert: interrupted \\(${signal}\\)\n$`));
+    expect(readdirSync(work).sort()).toEqual(['texts.txt']);
+  }, 60_000);
 });

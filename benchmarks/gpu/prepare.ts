@@ -41,7 +41,7 @@ const common = {
 await build({ ...common, entryPoints: [join(PROJECT_ROOT, 'benchmarks', 'run.ts')], outfile: join(PROJECT_ROOT, 'benchmarks', 'bench.bundle.mjs') });
 await build({
   ...common,
-  stdin: { contents: "import { main } from './cli/modernbert.ts';\nprocess.exitCode = await main(process.argv.slice(2));\n", resolveDir: PROJECT_ROOT, loader: 'ts' },
+  stdin: { contents: "import { exitOnSignals, main } from './cli/modernbert.ts';\nexitOnSignals();\nprocess.exitCode = await main(process.argv.slice(2));\n", resolveDir: PROJECT_ROOT, loader: 'ts' },
   outfile: join(PROJECT_ROOT, 'cli', 'modernbert.bundle.mjs'),
 });
 
