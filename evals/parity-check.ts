@@ -4,6 +4,7 @@
 import type { ModernBertConfig } from '../reference/config.ts';
 import { weightsFromTensors } from '../reference/checkpoint.ts';
 import { type ForwardOutput, forward, validateBatch } from '../reference/modernbert.ts';
+import { firstNonFinite } from '../reference/finite.ts';
 import { type FloatArray, fp32, precisionByName } from '../reference/ops.ts';
 import { type Tensor, toFloat16Bits, toFloat32, toFloat64, toInt32 } from '../reference/safetensors.ts';
 import { type PackedBatch, packPadded, paddedRowOfToken } from '../reference/unpad.ts';
@@ -25,6 +26,8 @@ export interface ParityResult {
   fallback?: string | null;
   /** present when a storage dtype was asked for (`--dtype`) */
   dtype?: StorageName;
+  /** present when an output held a NaN or an infinity: the first, named (the case then fails) */
+  non_finite?: string;
 }
 
 /** fp32 tolerances (golden README): 1e-4 on hidden states and classification logits, 2e-4 on MLM logits. */
@@ -233,6 +236,8 @@ export async function evaluateParity(golden: GoldenCase, backend: string, precis
     // NaN compares false, so a NaN output fails.
     pass: outputs.every((n) => maxAbsErr[n] <= limits[n]),
   };
+  const nonFinite = firstNonFinite(out);
+  if (nonFinite) Object.assign(result, { pass: false, non_finite: nonFinite });
   if (out.ran) Object.assign(result, out.ran);
   if (dtype) result.dtype = dtype;
   return { result, meanAbsErr: Object.fromEntries(outputs.map((n) => [n, errors[n].sum / errors[n].count])) };

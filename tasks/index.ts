@@ -8,6 +8,7 @@ import type { ModernBertTokenizer } from '../reference/tokenizer.ts';
 import { type LoadModelOptions, ModernBertPipeline } from './model.ts';
 import { readCrossEncoder, readSentenceTransformers } from './sentence-transformers.ts';
 
+export { NumericError } from '../reference/finite.ts';
 export { BACKENDS, type Backend, type Classification, type EmbedOptions, type FillMaskPrediction, type LoadModelOptions, ModelInputError, ModernBertPipeline, type Reranked, type TextOptions } from './model.ts';
 export { AGGREGATIONS, type Aggregation, type EntityGroup, type TokenEntity } from './token-classification.ts';
 export { type CrossEncoderConfig, type SentenceTransformerModules, readCrossEncoder, readSentenceTransformers } from './sentence-transformers.ts';
