@@ -12,6 +12,8 @@ export interface GpuContext {
   tuning: Tuning | null;
   /** Throws if the device was lost, or if WebGPU reported an error (a shader that does not compile, a bad binding). */
   check(): void;
+  /** Whether the device was lost (destroyed, or taken by the driver). */
+  isLost(): boolean;
 }
 
 import { type Tuning, adapterKey } from './tuning.ts';
@@ -99,16 +101,20 @@ async function requestAdapter(): Promise<GPUAdapter> {
   return adapter;
 }
 
-/** Acquires a device with the adapter's largest storage limits and the optional features it has. */
-export async function acquireDevice(): Promise<GpuContext> {
+/**
+ * Acquires a device with the adapter's largest storage limits and the optional features it has. `maxBufferBytes`
+ * asks for less (no lower than WebGPU's defaults), to see how the engine behaves on a smaller GPU.
+ */
+export async function acquireDevice(options: { maxBufferBytes?: number } = {}): Promise<GpuContext> {
   const adapter = await requestAdapter();
   const features = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f));
   const l = adapter.limits;
+  const cap = (n: number) => Math.min(n, options.maxBufferBytes ?? Infinity);
   const device = await adapter.requestDevice({
     requiredFeatures: features,
     requiredLimits: {
-      maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
-      maxBufferSize: l.maxBufferSize,
+      maxStorageBufferBindingSize: cap(l.maxStorageBufferBindingSize),
+      maxBufferSize: cap(l.maxBufferSize),
       maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
       maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
       maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
@@ -133,6 +139,7 @@ export async function acquireDevice(): Promise<GpuContext> {
     tuning: await tuningFor(adapterInfo),
     swiftshader: /swiftshader/i.test(`${adapterInfo.vendor} ${adapterInfo.architecture} ${adapterInfo.description}`) || (typeof process !== 'undefined' && process.env?.VK_ICD_FILENAMES?.includes('swiftshader') === true),
     features: { shaderF16: features.includes('shader-f16'), subgroups: features.includes('subgroups' as GPUFeatureName), timestampQuery: features.includes('timestamp-query') },
+    isLost: () => lost !== null,
     check() {
       if (lost) throw new DeviceError(`the WebGPU device was lost (${lost.reason}: ${lost.message}); acquire a new one`);
       if (firstError) {
@@ -183,7 +190,10 @@ export async function probeSubgroupMatrix(): Promise<{ available: boolean; confi
 let shared: Promise<GpuContext> | null = null;
 
 /** One device per process, acquired on first use. */
-export function sharedDevice(): Promise<GpuContext> {
+export async function sharedDevice(): Promise<GpuContext> {
+  // A lost device is replaced: models made after the loss get a working one (those made before stay failed).
+  const current = shared;
+  if (current && (await current.catch(() => null))?.isLost() && shared === current) shared = null;
   shared ??= acquireDevice().catch((e) => {
     shared = null;
     throw e;

@@ -13,6 +13,8 @@
 // With no device the pool plans: it hands out placeholder buffers and counts bytes exactly as it would,
 // which is how `modernbert plan` measures a forward pass without running it.
 
+import { DeviceError } from './device.ts';
+
 export type BufferKind = 'weight' | 'activation' | 'readback';
 
 export interface MemoryStats {
@@ -123,6 +125,12 @@ export class BufferPool {
     return this.reserved.has(buffer);
   }
 
+  /** After a pass that failed before it finished: its activations and readbacks go back to be kept (nothing ran on them). */
+  abandonPass(): void {
+    for (const [buffer, e] of [...this.live]) if (e.kind !== 'weight') this.release(buffer);
+    this.endPass();
+  }
+
   /** Destroys every buffer, live, kept or reserved (the model is done). */
   destroyAll(): void {
     this.trim();
@@ -186,6 +194,11 @@ export class BufferPool {
 
   private create(size: number, usage: number, label: string): GPUBuffer {
     if (!this.device) return { label, size, destroy() {} } as unknown as GPUBuffer;
+    // A storage buffer is bound whole, so the binding limit bounds it; over a limit, WebGPU would only report a
+    // validation error later, naming neither the tensor nor the limit.
+    const { maxBufferSize, maxStorageBufferBindingSize } = this.device.limits;
+    const [limit, name] = usage !== READBACK && maxStorageBufferBindingSize < maxBufferSize ? [maxStorageBufferBindingSize, 'maxStorageBufferBindingSize'] : [maxBufferSize, 'maxBufferSize'];
+    if (size > limit) throw new DeviceError(`buffer "${label}" needs ${size} bytes, more than this device's ${name} (${limit} bytes): run fewer tokens in a pass`);
     this.buffersCreated++;
     return this.device.createBuffer({ size, usage, label });
   }

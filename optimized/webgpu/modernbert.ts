@@ -79,9 +79,21 @@ export async function forward(model: WebGpuModel, input: BatchInput, options: We
   if ((options.pooling?.length || options.tokenLogits) && !(weights.head && weights.classifier)) throw new Error('this checkpoint has no classification head (head.*, classifier.weight, classifier.bias)');
   // The rows the kernels run on: the real tokens, or in padded execution B x L rows.
   const rows = options.padded ? paddedLayout(batch, batch.paddedLength ?? batch.maxSeqlen, config.padTokenId) : batch;
+  pool.resetPeak();
+  try {
+    return await runPass(model, batch, rows, options);
+  } catch (e) {
+    // A pass that failed (a buffer over the device's limit, a lost device) leaves the model ready for the next.
+    l.abandon();
+    pool.abandonPass();
+    throw e;
+  }
+}
+
+async function runPass(model: WebGpuModel, batch: PackedBatch, rows: PackedBatch, options: WebGpuForwardOptions): Promise<ForwardOutput> {
+  const { config, weights, launcher: l, pool } = model;
   const T = rows.totalTokens;
   const C = config.hiddenSize;
-  pool.resetPeak();
 
   const inputs: BatchBuffers & { tokens: GPUBuffer } = {
     tokens: l.upload(Uint32Array.from(rows.tokens), 'tokens'),

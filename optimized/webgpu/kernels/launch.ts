@@ -364,6 +364,11 @@ export class Launcher {
     this.current.encodeStart = null;
   }
 
+  /** Drops a pass that failed while it was encoded (nothing of it is submitted): a clean state for the next. */
+  abandon(): void {
+    this.closePass([]);
+  }
+
   /** Closes the pass's books, whether it ran or failed: counters, profile, and a clean encoder state for the next. */
   private closePass(times: number[]): void {
     this.stopEncodeClock();
