@@ -1,4 +1,5 @@
-// What every kernel launcher shares: compiled pipelines (cached per kernel and override constants), one
+// What every kernel launcher shares: compiled pipelines (cached per device, kernel and override constants, so
+// a second model on a device compiles nothing), one
 // command encoder per forward pass, uploads and readbacks through the buffer pool. A steady pass allocates
 // nothing: each dispatch's parameters go into a slot of a uniform ring written once per pass, and bind
 // groups are cached by pipeline, buffers and slot (the pool hands a repeated pass the same buffers in the
@@ -189,8 +190,10 @@ interface PendingDispatch {
   workgroups: [number, number, number];
 }
 
+// Compiled pipelines, per device: every launcher (model) on a device shares them.
+const pipelinesByDevice = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>();
+
 export class Launcher {
-  private readonly pipelines = new Map<string, GPUComputePipeline>();
   private readonly bindGroups = new Map<string, GPUBindGroup>();
   private bindGroupEpoch = -1;
   private readonly bufferIds = new WeakMap<GPUBuffer, number>();
@@ -328,13 +331,12 @@ export class Launcher {
     return this.lastProfile;
   }
 
-  /** Releases what the launcher holds outside the pool (query sets) and its caches; the pool's destroyAll() frees the buffers. */
+  /** Releases what the launcher holds outside the pool (query sets) and its bind groups; the pool's destroyAll() frees the buffers (the device keeps the pipelines). */
   dispose(): void {
     this.timestamps?.dispose();
     this.timestamps = null;
     this.timer = null;
     this.bindGroups.clear();
-    this.pipelines.clear();
   }
 
   /** Wall-time profiling: each recorded dispatch submitted alone, timed to the queue's completion. */
@@ -401,12 +403,14 @@ export class Launcher {
 
   private pipeline(kernel: Kernel, constants: Record<string, number>): [GPUComputePipeline, string] {
     const key = `${kernel.name}:${JSON.stringify(constants)}`;
-    let p = this.pipelines.get(key);
+    const device = this.ctx!.device;
+    let pipelines = pipelinesByDevice.get(device);
+    if (!pipelines) pipelinesByDevice.set(device, (pipelines = new Map()));
+    let p = pipelines.get(key);
     if (!p) {
-      const device = this.ctx!.device;
       const module = device.createShaderModule({ code: kernel.source, label: kernel.name });
       p = device.createComputePipeline({ layout: 'auto', label: key, compute: { module, entryPoint: 'main', constants } });
-      this.pipelines.set(key, p);
+      pipelines.set(key, p);
     }
     return [p, key];
   }
