@@ -7,6 +7,7 @@ import { fp32, precisionByName } from '../reference/ops.ts';
 import { pack } from '../reference/unpad.ts';
 import type { GpuContext } from '../optimized/webgpu/device.ts';
 import { MAX_GRID } from '../optimized/webgpu/kernels/launch.ts';
+import type { GemmVariant } from '../optimized/webgpu/kernels/gemm.ts';
 import { type DType, encode } from '../optimized/webgpu/kernels/storage.ts';
 import { packageVersion } from './environment.ts';
 import { type ResultRow, resultRow } from './results.ts';
@@ -223,7 +224,7 @@ async function kernelStage(spec: StageSpec, config: ModernBertConfig, emit: Emit
   }
   const filled = (l: Launch, floats: number, label: string, dtype: DType = 'f32') => l.upload(encode(Float32Array.from({ length: floats }, (_, i) => Math.sin(i) * 0.05), dtype), label);
   // f16: as the model runs them: f16 activations and weights in, f16 out except into the f32 residual stream.
-  const gemmCase = (name: string, variant: (typeof gemm.GEMM_VARIANTS)[number], s: { M: number; N: number; K: number; epilogue: 'none' | 'residual' | 'glu' }, dtype: DType = 'f32'): Case => ({
+  const gemmCase = (name: string, variant: GemmVariant, s: { M: number; N: number; K: number; epilogue: 'none' | 'residual' | 'glu' }, dtype: DType = 'f32'): Case => ({
     name,
     variant,
     dtype: dtype === 'f16' ? dtype : undefined,

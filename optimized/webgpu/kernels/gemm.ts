@@ -1,6 +1,6 @@
-// Launcher for the GEMMs: gemm_v3.wgsl (2D register tiles of TM x TN outputs, register prefetch),
-// gemm_v2.wgsl (vec4, register tiles of TM x 4 outputs), both with the tile shape as override constants;
-// gemm_v1.wgsl (the first tiled kernel) and gemm_naive.wgsl (one thread per output) as baselines.
+// Launcher for the GEMMs: gemm_v3.wgsl (2D register tiles of TM x TN outputs, register prefetch; its tile
+// written into the source as consts), gemm_v2.wgsl (vec4, register tiles of TM x 4 outputs; its tile as
+// override constants), gemm_v1.wgsl (the first tiled kernel) and gemm_naive.wgsl (one thread per output).
 import activationSource from './activation.wgsl';
 import naiveSource from './gemm_naive.wgsl';
 import v1Source from './gemm_v1.wgsl';
@@ -16,8 +16,7 @@ export type Epilogue = 'none' | 'residual' | 'activation' | 'glu';
 const EPILOGUE: Record<Epilogue, number> = { none: 0, residual: 1, activation: 2, glu: 3 };
 const ACTIVATION: Record<Activation, number> = { gelu: 0, gelu_tanh: 1, silu: 2, relu: 3 };
 
-export const GEMM_VARIANTS = ['v3', 'v2', 'v1', 'naive'] as const;
-export type GemmVariant = (typeof GEMM_VARIANTS)[number];
+export type GemmVariant = 'v3' | 'v2' | 'v1' | 'naive';
 
 const F32 = { x: 'f32', W: 'f32', y: 'f32' } as const;
 
