@@ -125,6 +125,18 @@ describe('gemm v3 and v2', () => {
     }
   }
 
+  it('an f16 output saturates at +-65504 (v3 and v2), where WGSL would leave the packed value indeterminate', async () => {
+    const l = await gpu();
+    for (const variant of ['v3', 'v2'] as const) {
+      // y = x W^T with x = 300 and W = +-300 over K = 4: +-360,000
+      const x = l.upload(Float32Array.from({ length: 2 * 4 }, () => 300), 'x');
+      const W = l.upload(Float32Array.from({ length: 4 * 4 }, (_, i) => (i < 8 ? 300 : -300)), 'W');
+      const y = l.pool.storage(2 * 4 * 2, 'y');
+      gemm.run(l, { M: 2, N: 4, K: 4, epilogue: 'none', x, W, bias: null, y, variant, dtypes: { x: 'f32', W: 'f32', y: 'f16' } });
+      expect(Array.from(decode(await read(l, y, 4), 'f16', 8)), variant).toEqual([65504, 65504, -65504, -65504, 65504, 65504, -65504, -65504]);
+    }
+  });
+
   // The activations of ModernBERT-family configs, in both epilogues that apply one, on v3, v2 and v1.
   for (const variant of ['v3', 'v2', 'v1'] as const) {
     it(`${variant}: activation and glu epilogues with gelu_tanh, silu, relu: rows 1, 65 x (N, K) 34x20, 96x64`, async () => {

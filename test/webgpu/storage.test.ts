@@ -68,6 +68,13 @@ describe('binary16 conversion (toFloat16Bits: an f32 fast path, an exact path fo
     expect(Array.from(decode(words, 'f16', 3))).toEqual(v);
     expect(encode(v, 'f32')).toEqual(Float32Array.from(v));
   });
+
+  it('saturates at +-65504 on the host, as the kernels do (WGSL leaves packing past it indeterminate)', () => {
+    const big = [70000, -1e9, 65504, 1];
+    expect(Array.from(decode(new Float32Array(encode(big, 'f16').buffer), 'f16', 4))).toEqual([65504, -65504, 65504, 1]);
+    expect(big.map(roundHalf)).toEqual([65504, -65504, 65504, 1]);
+    expect(roundHalf(NaN)).toBeNaN();
+  });
 });
 
 describe('kernels on f16 storage', () => {
