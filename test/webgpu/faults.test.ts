@@ -1,7 +1,7 @@
 // Faults (issue 14, item 4): a device lost in the middle of a pass is an error on that call and the next, and a
 // model made afterwards works; a buffer over the device's limit is an error naming the tensor and the limit
-// (the library's batches stay under WebGPU's default 128 MiB for ModernBERT base and large: one long text's
-// MLM logits are what can exceed it), and the model runs the next pass as before.
+// (the library's batches keep activations under WebGPU's default 128 MiB for ModernBERT base and large: one
+// long text's MLM logits are what can exceed it), and the model runs the next pass as before.
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DeviceError, acquireDevice, sharedDevice } from '../../optimized/webgpu/device.ts';
