@@ -18,6 +18,12 @@ const USAGE = `usage:
       that ran) and "fallback" (why auto selection did not get webgpu, or null); with --dtype, "dtype".
       --dtype f16 (webgpu only): f16 storage of weights and activations, f32 arithmetic, f16 tolerances.
       Exit 0: every output within tolerance; 1: one is not; 2: bad input.
+  modernbert parity <case-dir> --outputs [NAME=]FILE [--outputs ...] [--map their=ours,...] [--precision fp32|fp64]
+      Checks another implementation's outputs against the case instead of running a backend ("backend":
+      "outputs"): FILE is safetensors, .npy (one array, named by NAME= or the file's stem) or JSON (an object
+      of nested arrays), with the golden names (last_hidden_state, hidden_states, mlm_logits, cls_logits,
+      mean_logits, token_logits, start_logits, end_logits); per-token outputs padded [B, L, ...] like input_ids
+      or packed [T, ...]. Only the outputs given are compared.
   modernbert plan --config base|large|small --lengths 8192x4 --backend webgpu [--ablate padded,materialized] [--dtype f32|f16]
       Plans a forward pass from the engine's own allocations, running no kernel, and prints one JSON line:
       {"backend", "tokens", "peak_bytes", "weight_bytes", "activation_bytes"}.
@@ -140,14 +146,34 @@ async function parity(args: string[], out: (s: string) => void): Promise<number>
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { backend: { type: 'string', default: 'reference' }, precision: { type: 'string', default: 'fp32' }, dtype: { type: 'string' } },
+    options: { backend: { type: 'string' }, precision: { type: 'string', default: 'fp32' }, dtype: { type: 'string' }, outputs: { type: 'string', multiple: true }, map: { type: 'string' } },
   });
   if (positionals.length !== 1) throw new Error(`expected one case directory, got ${positionals.length}`);
   const precision = values.precision;
   if (precision !== 'fp32' && precision !== 'fp64') throw new Error(`--precision must be fp32 or fp64, got "${precision}"`);
-  const result = await runParity(positionals[0], values.backend, precision as PrecisionName, values.dtype === undefined ? undefined : parseDtype(values.dtype));
+  if (values.outputs) {
+    // Another implementation's outputs, from files, in place of a backend.
+    if (values.backend !== undefined || values.dtype !== undefined) throw new Error('--outputs checks the outputs in the files: --backend and --dtype do not apply');
+    const { runParityOnOutputs } = await import('../evals/parity.ts');
+    const result = await runParityOnOutputs(positionals[0], values.outputs, parseMap(values.map), precision as PrecisionName);
+    out(JSON.stringify(result) + '\n');
+    return result.pass ? 0 : 1;
+  }
+  if (values.map !== undefined) throw new Error('--map renames the tensors of --outputs files');
+  const result = await runParity(positionals[0], values.backend ?? 'reference', precision as PrecisionName, values.dtype === undefined ? undefined : parseDtype(values.dtype));
   out(JSON.stringify(result) + '\n');
   return result.pass ? 0 : 1;
+}
+
+/** `their=ours,...` as {their: ours}. */
+function parseMap(text: string | undefined): Record<string, string> {
+  const map: Record<string, string> = {};
+  for (const pair of text ? text.split(',') : []) {
+    const [their, ours, ...rest] = pair.split('=');
+    if (!their || !ours || rest.length) throw new Error(`--map takes their=ours pairs separated by commas, got "${pair}"`);
+    map[their] = ours;
+  }
+  return map;
 }
 
 async function exampleCheckpoint(args: string[], out: (s: string) => void): Promise<number> {

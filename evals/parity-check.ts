@@ -147,9 +147,15 @@ export async function checkParity(golden: GoldenCase, backend: string, precision
 }
 
 /** checkParity, plus the mean absolute error of each output (for `modernbert eval parity`). */
-export async function evaluateParity(golden: GoldenCase, backend: string, precision: PrecisionName, dtype?: StorageName): Promise<{ result: ParityResult; meanAbsErr: Record<string, number> }> {
+/** Another implementation's outputs in place of a backend: a runner that returns them, and the golden names it has. */
+export interface ExternalOutputs {
+  runner: Runner;
+  provides: ReadonlySet<string>;
+}
+
+export async function evaluateParity(golden: GoldenCase, backend: string, precision: PrecisionName, dtype?: StorageName, external?: ExternalOutputs): Promise<{ result: ParityResult; meanAbsErr: Record<string, number> }> {
   if (dtype === 'f16' && precision !== 'fp32') throw new ParityInputError(`--dtype f16 computes in fp32: --precision ${precision} does not apply`);
-  const runner = parityRunner(backend);
+  const runner = external?.runner ?? parityRunner(backend);
   const { config, io, ioFile } = golden;
 
   const ids = requireTensor(io, 'input_ids', ioFile);
@@ -184,8 +190,9 @@ export async function evaluateParity(golden: GoldenCase, backend: string, precis
     start_logits: [B, L],
     end_logits: [B, L],
   };
-  const outputs = Object.keys(tolerance).filter((name) => io.has(name));
   const base = (name: string) => name.replace(/_f64$/, '');
+  const outputs = Object.keys(tolerance).filter((name) => io.has(name) && (!external || external.provides.has(base(name))));
+  if (outputs.length === 0 && external) throw new ParityInputError(`${ioFile}: the case has none of the outputs given (${[...external.provides].join(', ')}) for ${precision}`);
   if (outputs.length === 0) throw new ParityInputError(`${ioFile}: no expected outputs for ${precision} (looked for ${Object.keys(tolerance).join(', ')})`);
   const qa = outputs.find((n) => /^(start|end)_logits/.test(n));
   if (qa && config.numLabels !== 2) throw new ParityInputError(`${ioFile}: field "${qa}" is a question answering output, which needs num_labels 2 in config.json (it has ${config.numLabels})`);

@@ -3,7 +3,8 @@
 import { existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { loadConfig, readCheckpointTensors, readSafetensors } from '../reference/files.ts';
-import { type GoldenCase, type ParityResult, type PrecisionName, type StorageName, ParityInputError, checkParity, parityRunner } from './parity-check.ts';
+import { type GoldenCase, type ParityResult, type PrecisionName, type StorageName, ParityInputError, checkParity, evaluateParity, parityRunner } from './parity-check.ts';
+import { asForwardOutput, readOutputs } from './outputs-file.ts';
 
 export function readGoldenCase(caseDir: string): GoldenCase {
   const dir = resolve(caseDir);
@@ -19,4 +20,16 @@ export function readGoldenCase(caseDir: string): GoldenCase {
 export async function runParity(caseDir: string, backend: string, precision: PrecisionName, dtype?: StorageName): Promise<ParityResult> {
   parityRunner(backend); // an unknown backend fails before a large checkpoint is read
   return checkParity(readGoldenCase(caseDir), backend, precision, dtype);
+}
+
+/**
+ * Another implementation's outputs (`--outputs [name=]FILE`, renamed by `map`) against a golden case: the same
+ * result and tolerances as a backend's, with backend "outputs"; the outputs the files give are compared.
+ */
+export async function runParityOnOutputs(caseDir: string, files: readonly string[], map: Record<string, string>, precision: PrecisionName): Promise<ParityResult> {
+  const golden = readGoldenCase(caseDir);
+  const outputs = readOutputs(files, map);
+  const L = golden.io.get('input_ids')?.shape[1] ?? 0;
+  const runner = async (g: GoldenCase, _p: PrecisionName, batch: Parameters<typeof asForwardOutput>[2]) => asForwardOutput(outputs, g.config, batch, L);
+  return (await evaluateParity(golden, 'outputs', precision, undefined, { runner, provides: new Set(outputs.keys()) })).result;
 }
