@@ -5,6 +5,7 @@ import { basename, join, resolve } from 'node:path';
 import { loadConfig, readCheckpointTensors, readSafetensors } from '../reference/files.ts';
 import { type GoldenCase, type ParityResult, type PrecisionName, type StorageName, ParityInputError, checkParity, evaluateParity, parityRunner } from './parity-check.ts';
 import { asForwardOutput, readOutputs } from './outputs-file.ts';
+import type { PackedBatch } from '../reference/unpad.ts';
 
 export function readGoldenCase(caseDir: string): GoldenCase {
   const dir = resolve(caseDir);
@@ -30,6 +31,6 @@ export async function runParityOnOutputs(caseDir: string, files: readonly string
   const golden = readGoldenCase(caseDir);
   const outputs = readOutputs(files, map);
   const L = golden.io.get('input_ids')?.shape[1] ?? 0;
-  const runner = async (g: GoldenCase, _p: PrecisionName, batch: Parameters<typeof asForwardOutput>[2]) => asForwardOutput(outputs, g.config, batch, L);
+  const runner = async (g: GoldenCase, _p: PrecisionName, batch: PackedBatch) => asForwardOutput(outputs, g.config, batch, L);
   return (await evaluateParity(golden, 'outputs', precision, undefined, { runner, provides: new Set(outputs.keys()) })).result;
 }

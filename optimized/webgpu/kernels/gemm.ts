@@ -2,6 +2,7 @@
 // written into the source as consts), gemm_v2.wgsl (vec4, register tiles of TM x 4 outputs; its tile as
 // override constants), gemm_v1.wgsl (the first tiled kernel) and gemm_naive.wgsl (one thread per output).
 import activationSource from './activation.wgsl';
+import epilogueSource from './gemm_epilogue.wgsl';
 import naiveSource from './gemm_naive.wgsl';
 import v1Source from './gemm_v1.wgsl';
 import v2Source from './gemm_v2.wgsl';
@@ -102,7 +103,7 @@ export function run(l: Launcher, a: GemmArgs): void {
     return;
   }
   const name = `gemm_v2_x${dtypes.x}_w${dtypes.W}_y${dtypes.y}`;
-  l.dispatch({ name, source: storageSource(dtypes) + activationSource + v2Source }, { EPILOGUE: EPILOGUE[a.epilogue], ACTIVATION: activation, WG_M: tile.WG_M, WG_N: tile.WG_N, TM: tile.TM, TK: tile.TK }, buffers, params, grid2d, work);
+  l.dispatch({ name, source: storageSource(dtypes) + activationSource + epilogueSource + v2Source }, { EPILOGUE: EPILOGUE[a.epilogue], ACTIVATION: activation, WG_M: tile.WG_M, WG_N: tile.WG_N, TM: tile.TM, TK: tile.TK }, buffers, params, grid2d, work);
 }
 
 function storageSource(d: { x: DType; W: DType; y: DType }): string {
@@ -118,7 +119,7 @@ function v3Kernel(t: GemmTile, epilogue: Epilogue, d: { x: DType; W: DType; y: D
   let kernel = v3Kernels.get(name);
   if (!kernel) {
     const header = Object.entries(consts).map(([k, v]) => `const ${k}: u32 = ${v}u;\n`).join('');
-    kernel = { name, source: storageSource(d) + activationSource + header + v3Source };
+    kernel = { name, source: storageSource(d) + activationSource + epilogueSource + header + v3Source };
     v3Kernels.set(name, kernel);
   }
   return kernel;

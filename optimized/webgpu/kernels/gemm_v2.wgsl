@@ -2,7 +2,7 @@
 //   EPILOGUE 0: nothing        1: + residual[M, N]        2: act(y)
 //   EPILOGUE 3: GLU, W is [2N, K] (rows 0..N-1 activated, N..2N-1 gate):
 //               y[m, n] = act(x·W[n] + b[n]) * (x·W[N + n] + b[N + n])   (GeGLU when act is gelu)
-//   act is the ACTIVATION of activation.wgsl (prepended).
+//   act is the ACTIVATION of activation.wgsl; bias4 and residual4 come from gemm_epilogue.wgsl (both prepended).
 // W keeps the checkpoint's [N, K] layout: both operands are K-contiguous, so both tiles load as vec4 along K,
 // and the tied MLM decoder goes on sharing the embedding table. Needs K % 4 == 0 (the launcher checks;
 // ModernBERT's K are multiples of 64).
@@ -144,21 +144,4 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
     }
     store_y_columns(m * p.N + n, v, columns);
   }
-}
-
-// The `columns` (1 to 4) values of bias or residual from i, zeros after them.
-fn bias4(i: u32, columns: u32) -> vec4f {
-  var v = vec4f(0.0);
-  for (var c = 0u; c < columns; c++) {
-    v[c] = bias[i + c];
-  }
-  return v;
-}
-
-fn residual4(i: u32, columns: u32) -> vec4f {
-  var v = vec4f(0.0);
-  for (var c = 0u; c < columns; c++) {
-    v[c] = residual[i + c];
-  }
-  return v;
 }

@@ -13,7 +13,8 @@
 //   while flash attention v2, whose register loops are bounded by a const, ran at 14-17: private arrays indexed
 //   in loops the compiler does not unroll are spilled to local memory; this is the suspect, not yet measured.)
 // Layouts, dtypes and bindings are v2's: x and W are K-contiguous (read 4 values a load through the storage
-// accessors), bias and residual are f32, all arithmetic is f32, each output sums over k in order.
+// accessors), bias and residual are f32 (read by gemm_epilogue.wgsl's bias4 and residual4, prepended), all
+// arithmetic is f32, each output sums over k in order.
 // Bindings: 0 x, 1 W, 2 bias, 3 residual, 4 y, 5 params (uniform).
 // Written in front by the launcher (gemm.ts), as `const NAME: u32 = <n>u;`: EPILOGUE; WG_M x WG_N threads; TM (4
 // or 8) rows and TN (4 or 8) columns per thread; K in steps of TK (a multiple of 4). ACTIVATION stays an override.
@@ -190,21 +191,4 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
       }
     }
   }
-}
-
-// The `columns` (1 to 4) values of bias or residual from i, zeros after them.
-fn bias4(i: u32, columns: u32) -> vec4f {
-  var v = vec4f(0.0);
-  for (var c = 0u; c < columns; c++) {
-    v[c] = bias[i + c];
-  }
-  return v;
-}
-
-fn residual4(i: u32, columns: u32) -> vec4f {
-  var v = vec4f(0.0);
-  for (var c = 0u; c < columns; c++) {
-    v[c] = residual[i + c];
-  }
-  return v;
 }
