@@ -18,12 +18,23 @@ const USAGE = `usage:
       that ran) and "fallback" (why auto selection did not get webgpu, or null); with --dtype, "dtype".
       --dtype f16 (webgpu only): f16 storage of weights and activations, f32 arithmetic, f16 tolerances.
       Exit 0: every output within tolerance; 1: one is not; 2: bad input.
-  modernbert parity <case-dir> --outputs [NAME=]FILE [--outputs ...] [--map their=ours,...] [--precision fp32|fp64]
+  modernbert parity <case-dir> --outputs [NAME=]FILE [--outputs ...] [--map their=ours,...] [--precision fp32|fp64 | --dtype f16|bf16]
       Checks another implementation's outputs against the case instead of running a backend ("backend":
-      "outputs"): FILE is safetensors, .npy (one array, named by NAME= or the file's stem) or JSON (an object
-      of nested arrays), with the golden names (last_hidden_state, hidden_states, mlm_logits, cls_logits,
-      mean_logits, token_logits, start_logits, end_logits); per-token outputs padded [B, L, ...] like input_ids
-      or packed [T, ...]. Only the outputs given are compared.
+      "outputs"): FILE is safetensors, .npy (one array, named by NAME= or the file's stem), .npz (numpy.savez
+      or savez_compressed: member NAME.npy is output NAME) or JSON (an object of nested arrays), with the
+      golden names (last_hidden_state, hidden_states, mlm_logits, cls_logits, mean_logits, token_logits,
+      start_logits, end_logits); per-token outputs padded [B, L, ...] like input_ids or packed [T, ...]. Only
+      the outputs given are compared. --dtype f16|bf16: the implementation computed in float16 / bfloat16;
+      its low-precision tolerances (measured on HF: test/fixtures/golden/README.md), and "dtype" in the line.
+  modernbert diff <case-dir> (--outputs [NAME=]FILE ... [--map their=ours,...] [--dtype f16|bf16] | --backend B) [--no-catalog] [--json]
+      Where an implementation first diverges from the fp64 reference on the case: every stage (embeddings,
+      each layer's output from hidden_states, final_norm, the heads) with its max error and tolerance; in the
+      first stage over tolerance, each sequence's failing tokens and first failing position; what that
+      pattern suggests; and the known porting mistakes (window width, padding mask, f16 RoPE tables, theta,
+      Wqkv layout, GLU halves, ...) reproduced by the reference, a MATCH naming the likely cause.
+      --json: one object {"case", "source", "stages", "first_divergence", "patterns", "likely_causes",
+      "catalog", "pass"}. --dtype f16|bf16: the outputs' low-precision tolerances, as parity's.
+      Exit 0: no divergence; 1: a stage diverges; 2: bad input.
   modernbert plan --config base|large|small --lengths 8192x4 --backend webgpu [--ablate padded,materialized] [--dtype f32|f16]
       Plans a forward pass from the engine's own allocations, running no kernel, and prints one JSON line:
       {"backend", "tokens", "peak_bytes", "weight_bytes", "activation_bytes"}.
@@ -73,9 +84,21 @@ const USAGE = `usage:
   modernbert eval fill-mask --model DIR [--backend reference|webgpu|gpujs[:mode]] [--top-k 5] ["text with [MASK]" ...]
       The top predictions for the mask of each text (default: a few plain English sentences).
   modernbert eval embeddings --model DIR [--backend reference|webgpu|gpujs[:mode]]
-      Sanity check: paraphrase pairs must embed (mean pooling) closer than unrelated texts. Exit 1 if not.`;
+      Sanity check: paraphrase pairs must embed (mean pooling) closer than unrelated texts. Exit 1 if not.
+  modernbert golden make --model DIR (--texts FILE | --lengths 65,9) --out CASE [--seed N] [--weights copy|link]
+      Writes a golden case folder (config.json, the weights, io.safetensors, case.json) from a checkpoint folder,
+      the expected outputs from the fp64 reference: --texts, one text per line through the folder's tokenizer;
+      --lengths, seeded random ids as [CLS] ... [SEP]. --weights link writes weights.json pointing at DIR
+      instead of copying the weights. CASE must be absent or empty; it is written whole or not at all.
+  modernbert golden make --model DIR --stress --out DIR [--max-tokens N] [--seed N] [--weights copy|link]
+      One case per stress shape (1 to 8192 tokens, mixed batches, a 1-token sequence, the window cut on both
+      sides; longer than max_position_embeddings or than N tokens in all: skipped), encoder outputs only.
+  modernbert crosscheck --model DIR [--backends reference,webgpu,webgpu:f16,gpujs:webasm,...] [--max-tokens N] [--json]
+      The stress shapes, built in memory, on every backend (default: all available here) against the fp64
+      reference: per shape and backend the max / mean abs error of last_hidden_state and hidden_states, the
+      NaN/Inf count, pass. --json: one {"shape", "lengths", "backend", "max_abs_err", "mean_abs_err",
+      "tolerance", "non_finite", "pass"} object per row. Exit 0: all pass; 1: one fails; 2: bad input.`;
 
-/** Runs the CLI; returns the exit code. Output goes to the given streams (stdout, stderr). */
 /**
  * Ctrl-C (SIGINT) and SIGTERM end a command with 130 or 143, as a shell reports them, and a one-line note. Files
  * are written whole in one synchronous step (written, then renamed), which a handler cannot interrupt, so an
@@ -90,12 +113,15 @@ export function exitOnSignals(): void {
   }
 }
 
+/** Runs the CLI; returns the exit code. Output goes to the given streams (stdout, stderr). */
 export async function main(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s), err: (s: string) => void = (s) => process.stderr.write(s)): Promise<number> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
       case 'parity':
         return await parity(rest, out);
+      case 'diff':
+        return await (await import('./diff.ts')).diffCommand(rest, out);
       case 'info':
         return await info(rest, out);
       case 'tokenize':
@@ -122,6 +148,10 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         return await (await import('../benchmarks/run.ts')).main(rest);
       case 'eval':
         return await evaluate(rest, out);
+      case 'golden':
+        return await (await import('./golden.ts')).goldenCommand(rest, out);
+      case 'crosscheck':
+        return await (await import('./golden.ts')).crosscheckCommand(rest, out, err);
       case undefined:
       case 'help':
       case '--help':
@@ -153,9 +183,12 @@ async function parity(args: string[], out: (s: string) => void): Promise<number>
   if (precision !== 'fp32' && precision !== 'fp64') throw new Error(`--precision must be fp32 or fp64, got "${precision}"`);
   if (values.outputs) {
     // Another implementation's outputs, from files, in place of a backend.
-    if (values.backend !== undefined || values.dtype !== undefined) throw new Error('--outputs checks the outputs in the files: --backend and --dtype do not apply');
+    if (values.backend !== undefined) throw new Error('--outputs checks the outputs in the files: --backend does not apply');
+    // Here --dtype is what the implementation computed in (a tolerance table), not a backend's storage.
+    const dtype = values.dtype;
+    if (dtype !== undefined && dtype !== 'f16' && dtype !== 'bf16') throw new Error(`--dtype with --outputs: the dtype the implementation computed in, f16 or bf16 (float32 outputs need no --dtype), got "${dtype}"`);
     const { runParityOnOutputs } = await import('../evals/parity.ts');
-    const result = await runParityOnOutputs(positionals[0], values.outputs, parseMap(values.map), precision as PrecisionName);
+    const result = await runParityOnOutputs(positionals[0], values.outputs, parseMap(values.map), precision as PrecisionName, dtype);
     out(JSON.stringify(result) + '\n');
     return result.pass ? 0 : 1;
   }
@@ -166,7 +199,7 @@ async function parity(args: string[], out: (s: string) => void): Promise<number>
 }
 
 /** `their=ours,...` as {their: ours}. */
-function parseMap(text: string | undefined): Record<string, string> {
+export function parseMap(text: string | undefined): Record<string, string> {
   const map: Record<string, string> = {};
   for (const pair of text ? text.split(',') : []) {
     const [their, ours, ...rest] = pair.split('=');

@@ -1,15 +1,17 @@
 // Another implementation's outputs, for `modernbert parity <case> --outputs FILE`: safetensors (every tensor),
-// .npy (one array, named by `name=FILE.npy` or by the file's stem) or JSON (an object of nested arrays), with
-// the golden names (last_hidden_state, hidden_states, mlm_logits, cls_logits, mean_logits, token_logits,
-// start_logits, end_logits) or others renamed by --map their=ours. Per-token outputs may be padded
-// ([B, L, ...], as the case's input_ids) or packed ([T, ...], the real tokens one sequence after another):
-// the shape says which. They become the ForwardOutput a backend would have returned.
+// .npy (one array, named by `name=FILE.npy` or by the file's stem), .npz (numpy.savez / savez_compressed: each
+// member `<name>.npy` is output `<name>`) or JSON (an object of nested arrays), with the golden names
+// (last_hidden_state, hidden_states, mlm_logits, cls_logits, mean_logits, token_logits, start_logits,
+// end_logits) or others renamed by --map their=ours. Per-token outputs may be padded ([B, L, ...], as the case's
+// input_ids) or packed ([T, ...], the real tokens one sequence after another): the shape says which. They become
+// the ForwardOutput a backend would have returned.
 import { readFileSync } from 'node:fs';
 import { basename, extname } from 'node:path';
+import { crc32, inflateRawSync } from 'node:zlib';
 import type { ModernBertConfig } from '../reference/config.ts';
 import { readSafetensors } from '../reference/files.ts';
 import type { ForwardOutput } from '../reference/modernbert.ts';
-import { toFloat64 } from '../reference/safetensors.ts';
+import { halfToNumber, toFloat64 } from '../reference/safetensors.ts';
 import { type PackedBatch, paddedRowOfToken } from '../reference/unpad.ts';
 import { ParityInputError } from './parity-check.ts';
 
@@ -41,6 +43,7 @@ export function readOutputs(specs: readonly string[], map: Record<string, string
 
 function readFile(file: string, name: string | null): [string, OutputTensor][] {
   const ext = extname(file).toLowerCase();
+  if (name !== null && ext !== '.npy') throw new ParityInputError(`${name}=${file}: NAME= names the one array of a .npy file; the tensors of a ${ext || 'file without extension'} carry their own names (rename them with --map)`);
   if (ext === '.safetensors') {
     return [...readSafetensors(file).tensors].map(([n, t]) => [n, { shape: t.shape, data: toFloat64(t, `${file}: tensor "${n}"`) as Float64Array, file }]);
   }
@@ -51,6 +54,7 @@ function readFile(file: string, name: string | null): [string, OutputTensor][] {
     throw new ParityInputError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
   if (ext === '.npy') return [[name ?? basename(file, ext), { ...parseNpy(bytes, file), file }]];
+  if (ext === '.npz') return parseNpz(bytes, file).map(([n, array]) => [n, { ...array, file }]);
   if (ext === '.json') {
     let json: unknown;
     try {
@@ -61,10 +65,10 @@ function readFile(file: string, name: string | null): [string, OutputTensor][] {
     if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new ParityInputError(`${file}: expected an object {output name: nested arrays of numbers}`);
     return Object.entries(json).map(([n, v]) => [n, { ...nested(v, `${file}: field "${n}"`), file }]);
   }
-  throw new ParityInputError(`${file}: unknown format "${ext}" (safetensors, .npy or .json)`);
+  throw new ParityInputError(`${file}: unknown format "${ext}" (safetensors, .npy, .npz or .json)`);
 }
 
-/** A little-endian float32/float64 C-order .npy array (NumPy format 1.0 to 3.0). */
+/** A little-endian float16/float32/float64 C-order .npy array (NumPy format 1.0 to 3.0). */
 export function parseNpy(bytes: Uint8Array, file: string): { shape: number[]; data: Float64Array } {
   const magic = '\x93NUMPY';
   if (bytes.length < 10 || String.fromCharCode(...bytes.subarray(0, 6)) !== magic) throw new ParityInputError(`${file}: not a .npy file (no \\x93NUMPY magic)`);
@@ -76,17 +80,97 @@ export function parseNpy(bytes: Uint8Array, file: string): { shape: number[]; da
   const descr = /'descr':\s*'([^']*)'/.exec(header)?.[1];
   const fortran = /'fortran_order':\s*(True|False)/.exec(header)?.[1];
   const shapeText = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
-  if (descr !== '<f4' && descr !== '<f8') throw new ParityInputError(`${file}: dtype ${JSON.stringify(descr)} is not supported (little-endian float32 '<f4' or float64 '<f8')`);
+  const width = descr === '<f2' ? 2 : descr === '<f4' ? 4 : descr === '<f8' ? 8 : 0;
+  if (width === 0) throw new ParityInputError(`${file}: dtype ${JSON.stringify(descr)} is not supported (little-endian float16 '<f2', float32 '<f4' or float64 '<f8')`);
   if (fortran !== 'False') throw new ParityInputError(`${file}: Fortran-order arrays are not supported (save a C-order array)`);
   if (shapeText === undefined) throw new ParityInputError(`${file}: the header has no shape`);
   const shape = shapeText.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
   const count = shape.reduce((a, b) => a * b, 1);
-  const width = descr === '<f4' ? 4 : 8;
   const dataStart = start + headerLength;
   if (bytes.length - dataStart !== count * width) throw new ParityInputError(`${file}: holds ${bytes.length - dataStart} bytes of data, but ${descr} x [${shape.join(', ')}] needs ${count * width}`);
   const data = new Float64Array(count);
-  for (let i = 0; i < count; i++) data[i] = width === 4 ? view.getFloat32(dataStart + 4 * i, true) : view.getFloat64(dataStart + 8 * i, true);
+  for (let i = 0; i < count; i++) {
+    const at = dataStart + width * i;
+    data[i] = width === 2 ? halfToNumber(view.getUint16(at, true)) : width === 4 ? view.getFloat32(at, true) : view.getFloat64(at, true);
+  }
   return { shape, data };
+}
+
+const ZIP_END = 0x06054b50;
+const ZIP_CENTRAL = 0x02014b50;
+const ZIP_LOCAL = 0x04034b50;
+const ZIP_STORED = 0;
+const ZIP_DEFLATED = 8;
+
+/**
+ * The arrays of a .npz: a zip archive whose members are .npy files, `<name>.npy` -> `<name>`. numpy.savez stores
+ * them, numpy.savez_compressed deflates them. Sizes and offsets come from the central directory: numpy writes
+ * every local header with zip64 placeholders (0xFFFFFFFF) there, and the central directory's zip64 extra field
+ * is read when a value needs it. A zip64 end record (over 65535 members, or a directory past 4 GiB) is rejected.
+ */
+export function parseNpz(bytes: Uint8Array, file: string): [string, { shape: number[]; data: Float64Array }][] {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const u16 = (at: number) => view.getUint16(at, true);
+  const u32 = (at: number) => view.getUint32(at, true);
+  // The end record sits in the last 22 bytes plus an archive comment of at most 65535.
+  let end = -1;
+  for (let at = bytes.length - 22; at >= Math.max(0, bytes.length - 22 - 0xffff) && end < 0; at--) if (u32(at) === ZIP_END) end = at;
+  if (end < 0) throw new ParityInputError(`${file}: not a .npz file (no zip end-of-central-directory record)`);
+  const count = u16(end + 10);
+  const directorySize = u32(end + 12);
+  const directoryStart = u32(end + 16);
+  if (count === 0xffff || directorySize === 0xffffffff || directoryStart === 0xffffffff) throw new ParityInputError(`${file}: a zip64 archive (over 65535 members or past 4 GiB) is not supported; save fewer, smaller arrays per .npz`);
+  if (directoryStart + directorySize > end) throw new ParityInputError(`${file}: the zip central directory runs past the end record (a truncated or damaged file)`);
+
+  const arrays: [string, { shape: number[]; data: Float64Array }][] = [];
+  let at = directoryStart;
+  for (let i = 0; i < count; i++) {
+    if (at + 46 > end || u32(at) !== ZIP_CENTRAL) throw new ParityInputError(`${file}: zip central directory entry ${i} is damaged`);
+    const flags = u16(at + 8);
+    const method = u16(at + 10);
+    const crc = u32(at + 16);
+    let packedSize = u32(at + 20);
+    let size = u32(at + 24);
+    const nameLength = u16(at + 28);
+    const extraLength = u16(at + 30);
+    const commentLength = u16(at + 32);
+    let localStart = u32(at + 42);
+    const member = new TextDecoder().decode(bytes.subarray(at + 46, at + 46 + nameLength));
+    const where = `${file}: member "${member}"`;
+    // zip64 extra field (id 1): 8-byte values for exactly those of size, packed size, offset that read 0xFFFFFFFF
+    for (let x = at + 46 + nameLength; x + 4 <= at + 46 + nameLength + extraLength; x += 4 + u16(x + 2)) {
+      if (u16(x) !== 1) continue;
+      let field = x + 4;
+      const wide = () => {
+        const v = Number(view.getBigUint64(field, true));
+        field += 8;
+        return v;
+      };
+      if (size === 0xffffffff) size = wide();
+      if (packedSize === 0xffffffff) packedSize = wide();
+      if (localStart === 0xffffffff) localStart = wide();
+    }
+    at += 46 + nameLength + extraLength + commentLength;
+
+    if (flags & 1) throw new ParityInputError(`${where}: encrypted members are not supported`);
+    if (!member.endsWith('.npy')) throw new ParityInputError(`${where}: not a .npy array (a .npz holds <name>.npy members, as numpy.savez writes them)`);
+    if (method !== ZIP_STORED && method !== ZIP_DEFLATED) throw new ParityInputError(`${where}: compression method ${method} is not supported (stored, as numpy.savez writes, or deflated, as numpy.savez_compressed writes)`);
+    if (localStart + 30 > bytes.length || u32(localStart) !== ZIP_LOCAL) throw new ParityInputError(`${where}: no local header at offset ${localStart} (a damaged file)`);
+    const dataStart = localStart + 30 + u16(localStart + 26) + u16(localStart + 28);
+    if (dataStart + packedSize > bytes.length) throw new ParityInputError(`${where}: its data runs past the end of the file (a truncated file)`);
+    let npy = bytes.subarray(dataStart, dataStart + packedSize);
+    if (method === ZIP_DEFLATED) {
+      try {
+        npy = inflateRawSync(npy);
+      } catch (e) {
+        throw new ParityInputError(`${where}: cannot inflate (${(e as Error).message})`);
+      }
+    }
+    if (npy.length !== size || crc32(npy) !== crc) throw new ParityInputError(`${where}: the data does not match its size and CRC-32 in the zip directory (a damaged file)`);
+    arrays.push([member.slice(0, -'.npy'.length), parseNpy(npy, where)]);
+  }
+  if (arrays.length === 0) throw new ParityInputError(`${file}: the .npz holds no arrays`);
+  return arrays;
 }
 
 /** Nested arrays of numbers as a shape and flat data; ragged arrays and non-numbers are errors. */

@@ -24,8 +24,8 @@ export interface ParityResult {
   /** backends with modes (gpujs): the mode that ran, and why auto selection fell back (null when it did not) */
   mode?: string;
   fallback?: string | null;
-  /** present when a storage dtype was asked for (`--dtype`) */
-  dtype?: StorageName;
+  /** present when a dtype was asked for (`--dtype`): a backend's storage, or the compute dtype of `--outputs` */
+  dtype?: StorageName | ComputeDtype;
   /** present when an output held a NaN or an infinity: the first, named (the case then fails) */
   non_finite?: string;
 }
@@ -50,6 +50,18 @@ export const FP32_TOLERANCE: Record<string, number> = {
  */
 export const F16_FACTOR = 3;
 export const F16_ACTIVATION_ULPS = 8;
+/**
+ * Outputs of an implementation that computes in float16 / bfloat16 (`parity --outputs FILE --dtype f16|bf16`),
+ * against the float32 golden tensors: 4 times the worst error of Hugging Face transformers itself in that dtype
+ * (eager, SDPA, and autocast on float32 weights; CPU) over the golden cases, rounded up to one significant digit.
+ * test/fixtures/golden/measure_low_precision.py measures them; the golden README has the numbers and the
+ * porting mistakes these still catch (and the few they do not).
+ */
+export type ComputeDtype = 'f16' | 'bf16';
+export const LOW_PRECISION_TOLERANCE: Record<ComputeDtype, Record<string, number>> = {
+  f16: { last_hidden_state: 0.06, hidden_states: 0.4, mlm_logits: 0.7, cls_logits: 0.06, mean_logits: 0.04, token_logits: 0.1, start_logits: 0.06, end_logits: 0.1 },
+  bf16: { last_hidden_state: 0.5, hidden_states: 2, mlm_logits: 4, cls_logits: 0.4, mean_logits: 0.2, token_logits: 0.6, start_logits: 0.5, end_logits: 0.6 },
+};
 /** fp64 (the oracle) against the float64 golden tensors. */
 export const FP64_TOLERANCE: Record<string, number> = {
   last_hidden_state_f64: 1e-9,
@@ -146,39 +158,25 @@ export async function checkParity(golden: GoldenCase, backend: string, precision
   return (await evaluateParity(golden, backend, precision, dtype)).result;
 }
 
-/** checkParity, plus the mean absolute error of each output (for `modernbert eval parity`). */
-/** Another implementation's outputs in place of a backend: a runner that returns them, and the golden names it has. */
+/**
+ * Another implementation's outputs in place of a backend: a runner that returns them, the golden names it has, and
+ * the dtype it computed in when that was float16 / bfloat16 (LOW_PRECISION_TOLERANCE then applies).
+ */
 export interface ExternalOutputs {
   runner: Runner;
   provides: ReadonlySet<string>;
+  dtype?: ComputeDtype;
 }
 
+/** checkParity, plus the mean absolute error of each output (for `modernbert eval parity`); `external` replaces the backend by given outputs. */
 export async function evaluateParity(golden: GoldenCase, backend: string, precision: PrecisionName, dtype?: StorageName, external?: ExternalOutputs): Promise<{ result: ParityResult; meanAbsErr: Record<string, number> }> {
   if (dtype === 'f16' && precision !== 'fp32') throw new ParityInputError(`--dtype f16 computes in fp32: --precision ${precision} does not apply`);
+  if (external?.dtype && precision !== 'fp32') throw new ParityInputError(`--dtype ${external.dtype}: half-precision outputs are checked against the float32 golden tensors; --precision ${precision} does not apply`);
   const runner = external?.runner ?? parityRunner(backend);
   const { config, io, ioFile } = golden;
+  const { batch, B, L } = caseBatch(golden);
 
-  const ids = requireTensor(io, 'input_ids', ioFile);
-  if (ids.shape.length !== 2) throw new ParityInputError(`${ioFile}: field "input_ids" must be [B, L], got [${ids.shape.join(', ')}]`);
-  const [B, L] = ids.shape;
-  const mask = io.get('attention_mask');
-  if (mask && (mask.shape.length !== 2 || mask.shape[0] !== B || mask.shape[1] !== L)) {
-    throw new ParityInputError(`${ioFile}: field "attention_mask" must be [${B}, ${L}] like input_ids, got [${mask.shape.join(', ')}]`);
-  }
-  const inputIds = toInt32(ids, `${ioFile}: field "input_ids"`);
-  let batch: PackedBatch;
-  try {
-    batch = packPadded({ inputIds, attentionMask: mask ? toInt32(mask, `${ioFile}: field "attention_mask"`) : undefined, batchSize: B, seqLen: L });
-  } catch (e) {
-    throw new ParityInputError(`${ioFile}: field "${mask ? 'attention_mask' : 'input_ids'}": ${(e as Error).message}`);
-  }
-  try {
-    validateBatch(config, batch, { allowLongSequences: true }); // HF's eager path does not enforce the length either
-  } catch (e) {
-    throw new ParityInputError(`${ioFile}: field "input_ids": ${(e as Error).message}`);
-  }
-
-  const tolerance = precision === 'fp64' ? FP64_TOLERANCE : FP32_TOLERANCE;
+  const tolerance = external?.dtype ? LOW_PRECISION_TOLERANCE[external.dtype] : precision === 'fp64' ? FP64_TOLERANCE : FP32_TOLERANCE;
   const C = config.hiddenSize;
   const expectedShape: Record<string, number[]> = {
     last_hidden_state: [B, L, C],
@@ -246,8 +244,32 @@ export async function evaluateParity(golden: GoldenCase, backend: string, precis
   const nonFinite = firstNonFinite(out);
   if (nonFinite) Object.assign(result, { pass: false, non_finite: nonFinite });
   if (out.ran) Object.assign(result, out.ran);
-  if (dtype) result.dtype = dtype;
+  if (dtype ?? external?.dtype) result.dtype = dtype ?? external?.dtype;
   return { result, meanAbsErr: Object.fromEntries(outputs.map((n) => [n, errors[n].sum / errors[n].count])) };
+}
+
+/** The case's inputs as a packed batch, with the padded shape [B, L] of its io tensors; bad fields are errors naming them. */
+export function caseBatch({ config, io, ioFile }: GoldenCase): { batch: PackedBatch; B: number; L: number } {
+  const ids = requireTensor(io, 'input_ids', ioFile);
+  if (ids.shape.length !== 2) throw new ParityInputError(`${ioFile}: field "input_ids" must be [B, L], got [${ids.shape.join(', ')}]`);
+  const [B, L] = ids.shape;
+  const mask = io.get('attention_mask');
+  if (mask && (mask.shape.length !== 2 || mask.shape[0] !== B || mask.shape[1] !== L)) {
+    throw new ParityInputError(`${ioFile}: field "attention_mask" must be [${B}, ${L}] like input_ids, got [${mask.shape.join(', ')}]`);
+  }
+  const inputIds = toInt32(ids, `${ioFile}: field "input_ids"`);
+  let batch: PackedBatch;
+  try {
+    batch = packPadded({ inputIds, attentionMask: mask ? toInt32(mask, `${ioFile}: field "attention_mask"`) : undefined, batchSize: B, seqLen: L });
+  } catch (e) {
+    throw new ParityInputError(`${ioFile}: field "${mask ? 'attention_mask' : 'input_ids'}": ${(e as Error).message}`);
+  }
+  try {
+    validateBatch(config, batch, { allowLongSequences: true }); // HF's eager path does not enforce the length either
+  } catch (e) {
+    throw new ParityInputError(`${ioFile}: field "input_ids": ${(e as Error).message}`);
+  }
+  return { batch, B, L };
 }
 
 /** The case with every 2-D tensor (linear weights, embeddings: what f16 storage stores as f16) rounded to f16. */

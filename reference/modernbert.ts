@@ -28,6 +28,8 @@ export interface ForwardOptions {
   tokenLogits?: boolean;
   /** Sequences longer than max_position_embeddings are an error unless this is set. */
   allowLongSequences?: boolean;
+  /** The precision the RoPE cos/sin tables are built in (default: the model's); evals/diff.ts builds them in f16 to reproduce ports that do. */
+  ropePrecision?: Precision;
 }
 
 export interface ForwardOutput {
@@ -83,9 +85,10 @@ export function forward(model: ModernBertModel, input: BatchInput, options: Forw
   if (options.mlmLogits && !weights.decoder) throw new BatchError('this checkpoint has no MLM head (head.*, and decoder.bias when decoder_bias is set)');
   if ((options.pooling?.length || options.tokenLogits) && !(weights.head && weights.classifier)) throw new BatchError('this checkpoint has no classification head (head.*, classifier.weight, classifier.bias)');
 
+  const ropeP = options.ropePrecision ?? p;
   const rope = {
-    global: ropeTables(p, config.globalRopeTheta, config.headDim, batch.maxSeqlen),
-    local: ropeTables(p, config.localRopeTheta, config.headDim, batch.maxSeqlen),
+    global: ropeTables(ropeP, config.globalRopeTheta, config.headDim, batch.maxSeqlen),
+    local: ropeTables(ropeP, config.localRopeTheta, config.headDim, batch.maxSeqlen),
   };
   let hidden = embeddings(model, batch);
   const hiddenStates = options.hiddenStates ? [hidden] : undefined;

@@ -14,7 +14,8 @@ import type { Activation } from './config.ts';
 export type FloatArray = Float32Array | Float64Array;
 
 export interface Precision {
-  readonly name: 'fp32' | 'fp64';
+  /** f16 only builds RoPE tables the way some ports do (evals/diff.ts); models run in fp32 or fp64. */
+  readonly name: 'fp32' | 'fp64' | 'f16';
   /** Rounds one arithmetic result to the working float type. */
   round(x: number): number;
   alloc(length: number): FloatArray;

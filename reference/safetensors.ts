@@ -308,6 +308,11 @@ function numberToHalf(x: number): number {
   return sign | ((exponent + 15) << 10) | mantissa;
 }
 
+/** x rounded to the nearest half-precision value (Node 20 has no Math.f16round). */
+export function roundToHalf(x: number): number {
+  return halfToNumber(Math.fround(x) === x ? float32ToHalf(x) : numberToHalf(x));
+}
+
 /** Encodes numbers as bfloat16 bit patterns (round the f32 value to nearest even), for writing BF16. */
 export function toBFloat16Bits(values: ArrayLike<number>): Uint16Array {
   const f = Float32Array.from(values);

@@ -9,6 +9,11 @@ the columns of RESULT_COLUMNS in benchmarks/results.ts. Progress and warnings go
   torch_peer.py --checkpoint DIR --workloads FILE [--impl sdpa,eager] [--dtype fp32] [--device cpu|cuda]
                 [--runs 3] [--warmup 1] [--common JSON] [--dump-hidden FILE.safetensors]
   torch_peer.py --checkpoint DIR --export-onnx OUT_DIR
+  torch_peer.py --case DIR --write-outputs OUT.safetensors [--dtype fp32|fp16|bf16] [--impl sdpa|eager] [--device cpu|cuda]
+
+--write-outputs runs a golden case (config.json, model.safetensors, io.safetensors: test/fixtures/golden/<case>)
+through HF's own classes and writes its outputs under the golden names, for `modernbert parity DIR --outputs
+OUT.safetensors [--dtype f16|bf16]`: the whole loop a port goes through, with HF as the port.
 
 HF pads: each workload's sequences are right-padded into one batch with an attention mask, and the pads are
 computed. Throughput counts real tokens only.
@@ -129,13 +134,122 @@ def load_config(checkpoint):
 def load_model(torch, checkpoint, impl, torch_dtype, device):
     from transformers import ModernBertModel
 
-    # A checkpoint with heads (model.* backbone names) loads into the bare model; a missing backbone weight
-    # would silently be random-initialized, so it is an error here.
-    config = load_config(checkpoint)
-    model, info = ModernBertModel.from_pretrained(checkpoint, config=config, attn_implementation=impl, dtype=torch_dtype, output_loading_info=True)
+    # A checkpoint with heads (model.* backbone names) loads into the bare model.
+    return from_checkpoint(ModernBertModel, checkpoint, load_config(checkpoint), impl, torch_dtype, device)
+
+
+def from_checkpoint(cls, checkpoint, config, impl, torch_dtype, device):
+    """cls loaded from the folder; a missing weight would silently be random-initialized, so it is an error here.
+    Each model gets its own copy of the config (golden_outputs changes the classifier's pooling)."""
+    import copy
+
+    model, info = cls.from_pretrained(checkpoint, config=copy.deepcopy(config), attn_implementation=impl, dtype=torch_dtype, output_loading_info=True)
     if info.get("missing_keys"):
-        fail(f"{checkpoint}: weights missing from the checkpoint: {', '.join(sorted(info['missing_keys']))}", 1)
+        fail(f"{checkpoint}: weights missing from the checkpoint for {cls.__name__}: {', '.join(sorted(info['missing_keys']))}", 1)
     return model.to(device).eval()
+
+
+def tensor_names(checkpoint):
+    """The tensor names of a checkpoint folder: model.safetensors, or the shards its index lists."""
+    index = os.path.join(checkpoint, "model.safetensors.index.json")
+    try:
+        if os.path.exists(index):
+            with open(index, encoding="utf8") as f:
+                return set(json.load(f)["weight_map"])
+        from safetensors import safe_open
+
+        with safe_open(os.path.join(checkpoint, "model.safetensors"), "pt") as f:
+            return set(f.keys())
+    except (OSError, ValueError, KeyError) as e:
+        fail(f"{checkpoint}: cannot read the checkpoint's tensor names ({e})")
+
+
+def load_case_models(torch, checkpoint, config, impl, torch_dtype, device):
+    """The HF models a golden case's outputs come from, for the heads the checkpoint has: "model"
+    (ModernBertModel) always; "mlm" (ModernBertForMaskedLM) when it has the prediction head and is an MLM
+    checkpoint (decoder.bias, no classifier, or architectures says so; the decoder is tied to the embeddings);
+    with a classifier, "classifier" (ModernBertForSequenceClassification), "tokens" (...ForTokenClassification)
+    and, for 2 labels, "qa" (...ForQuestionAnswering), which share head.* and classifier.*."""
+    import transformers
+
+    names = tensor_names(checkpoint)
+    has_classifier = "classifier.weight" in names
+    is_mlm = "head.dense.weight" in names and ("decoder.bias" in names or not has_classifier or "ModernBertForMaskedLM" in (config.architectures or []))
+    classes = {"model": transformers.ModernBertModel}
+    if is_mlm:
+        classes["mlm"] = transformers.ModernBertForMaskedLM
+    if has_classifier:
+        classes.update(classifier=transformers.ModernBertForSequenceClassification, tokens=transformers.ModernBertForTokenClassification)
+        if config.num_labels == 2:
+            classes["qa"] = transformers.ModernBertForQuestionAnswering
+    return {key: from_checkpoint(cls, checkpoint, config, impl, torch_dtype, device) for key, cls in classes.items()}
+
+
+def golden_outputs(torch, models, ids, mask):
+    """The outputs of load_case_models' models under the golden names (test/fixtures/golden/README.md),
+    padded [B, L, ...] like ids, as float32 on the CPU. hidden_states is [n_layers + 1, B, L, H] as HF 4.x
+    reports it: the embeddings, then each layer's output, the last one before final_norm (5.x puts the
+    final-normed state last, so that one is taken from the last layer's output)."""
+    backbone = models["model"]
+    n_layers = backbone.config.num_hidden_layers
+    last_layer = []
+    hook = backbone.layers[-1].register_forward_hook(lambda module, args, output: last_layer.append(output[0] if isinstance(output, tuple) else output))
+    inputs = dict(input_ids=ids, attention_mask=mask)
+    out = {}
+    with torch.inference_mode():
+        try:
+            base = backbone(**inputs, output_hidden_states=True)
+        finally:
+            hook.remove()
+        out["last_hidden_state"] = base.last_hidden_state
+        out["hidden_states"] = torch.stack([*base.hidden_states[:n_layers], last_layer[0]])
+        if "mlm" in models:
+            out["mlm_logits"] = models["mlm"](**inputs).logits
+        if "classifier" in models:
+            # Both poolings from the same weights, whatever config.json's classifier_pooling says.
+            classifier = models["classifier"]
+            configured = classifier.config.classifier_pooling
+            try:
+                for pooling in ("cls", "mean"):
+                    classifier.config.classifier_pooling = pooling
+                    out[f"{pooling}_logits"] = classifier(**inputs).logits
+            finally:
+                classifier.config.classifier_pooling = configured
+            out["token_logits"] = models["tokens"](**inputs).logits
+        if "qa" in models:
+            qa = models["qa"](**inputs)
+            out.update(start_logits=qa.start_logits, end_logits=qa.end_logits)
+    return {name: t.float().cpu().contiguous() for name, t in out.items()}
+
+
+def write_outputs(args):
+    """--write-outputs: a golden case's inputs through HF, its outputs to a safetensors file (float32)."""
+    torch, transformers = import_packages()
+    from safetensors.torch import load_file, save_file
+
+    impl = parse_list(args.impl or "sdpa", IMPLS, "--impl")
+    dtype = parse_list(args.dtype or "fp32", DTYPES, "--dtype")
+    if len(impl) != 1 or len(dtype) != 1:
+        fail("--write-outputs takes one --impl and one --dtype")
+    if args.device not in ("cpu", "cuda"):
+        fail(f"--device must be cpu or cuda, got {args.device!r}")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        fail("--device cuda: torch.cuda.is_available() is false", 1)
+    io_file = os.path.join(args.case, "io.safetensors")
+    try:
+        io = load_file(io_file)
+    except Exception as e:  # a missing or malformed file: one line naming it
+        fail(f"{io_file}: cannot read ({e})".replace("\n", " "))
+    if "input_ids" not in io or io["input_ids"].dim() != 2:
+        fail(f'{io_file}: field "input_ids" must be a [B, L] tensor')
+    ids = io["input_ids"].long()
+    mask = io["attention_mask"].long() if "attention_mask" in io else torch.ones_like(ids)
+    torch_dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[dtype[0]]
+    models = load_case_models(torch, args.case, load_config(args.case), impl[0], torch_dtype, args.device)
+    outputs = golden_outputs(torch, models, ids.to(args.device), mask.to(args.device))
+    produced = f"torch_peer.py --write-outputs: {versions(torch, transformers)}; {impl[0]} attention; {dtype[0]} on {args.device}"
+    save_file(outputs, args.write_outputs, metadata={"format": "pt", "produced_by": produced})
+    log(f"wrote {', '.join(outputs)} ({produced}) to {args.write_outputs}")
 
 
 def padded_batch(torch, sequences, pad_id, device):
@@ -335,17 +449,23 @@ def main():
     p.add_argument("--check", action="store_true", help="print versions and exit 0, or exit 3 with the reason")
     p.add_argument("--checkpoint", help="folder with config.json and model.safetensors")
     p.add_argument("--workloads", help='JSON file {"workloads": [{"name", "sequences": [[ids...], ...]}, ...]}')
-    p.add_argument("--impl", default="sdpa,eager", help="attention implementations, comma-separated: sdpa, eager")
-    p.add_argument("--dtype", default="fp32", help="fp32 (fp16, bf16 only on cuda), comma-separated")
+    p.add_argument("--impl", help="attention implementations, comma-separated: sdpa, eager (default sdpa,eager; --write-outputs: one, default sdpa)")
+    p.add_argument("--dtype", help="fp32 (fp16, bf16 only on cuda), comma-separated (default fp32; --write-outputs: one of fp32, fp16, bf16, on cpu too)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--common", help="JSON object of result columns every row carries (date, commit, device, config, ...)")
     p.add_argument("--dump-hidden", help="also write each workload's fp32 last_hidden_state (real tokens, [T, C]) to this safetensors file")
     p.add_argument("--export-onnx", metavar="OUT_DIR", help="export an ONNX model folder for transformers.js instead of benchmarking")
+    p.add_argument("--case", help="a golden case folder (config.json, model.safetensors, io.safetensors), for --write-outputs")
+    p.add_argument("--write-outputs", metavar="OUT.safetensors", help="write the case's outputs under the golden names (padded [B, L, ...], float32) instead of benchmarking")
     args = p.parse_args()
     if args.check:
         check()
+    elif args.write_outputs:
+        if not args.case:
+            fail("--write-outputs needs --case")
+        write_outputs(args)
     elif args.export_onnx:
         if not args.checkpoint:
             fail("--export-onnx needs --checkpoint")
@@ -353,6 +473,8 @@ def main():
     else:
         if not args.checkpoint or not args.workloads:
             fail("give --checkpoint and --workloads (or --check, or --export-onnx)")
+        args.impl = args.impl or "sdpa,eager"
+        args.dtype = args.dtype or "fp32"
         run_benchmark(args)
 
 
