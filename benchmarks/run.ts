@@ -1,7 +1,8 @@
 // `npm run bench` (also `modernbert bench`): the benchmark suite sized to the machine, its table, and its
 // report folder (results.csv, summary.md, SVG plots). With a GPU adapter it runs the paper's four workloads
 // for ModernBERT-base on WebGPU; without one, a small config on short workloads on the reference. The peers
-// (PyTorch, transformers.js) run in the same command on the same weights and token ids when available.
+// (transformers.js on ONNX Runtime always, PyTorch where Python has torch) run in the same command on the same
+// weights and token ids, and a table gives each backend relative to the ONNX Runtime peer.
 // Every stage runs in its own child process; rows stream back as JSON lines.
 //
 // Regression gate: `--compare baseline.csv --max-slowdown 10` fails (exit 1) when a row is more than 10%
@@ -18,8 +19,8 @@ import { median } from 'mathjs';
 import { presetConfig } from '../reference/config.ts';
 import { randomTensors } from '../reference/checkpoint.ts';
 import { saveCheckpoint } from '../reference/files.ts';
-import { resultTables, tableToMarkdown } from '../reports/tables.ts';
-import { writeRunReport } from '../reports/run-report.ts';
+import { tableToMarkdown } from '../reports/tables.ts';
+import { runTables, writeRunReport } from '../reports/run-report.ts';
 import { PROJECT_ROOT, commonFields, cpuModel, deviceSlug } from './environment.ts';
 import { type PeerName, runPeers } from './peers/index.ts';
 import { type ResultColumn, type ResultRow, parseResultsCsv } from './results.ts';
@@ -27,7 +28,7 @@ import { MODEL_BACKENDS, type ModelBackend, type StageSpec, runStage } from './s
 import { type Workload, parseWorkload, randomSequences } from './workloads.ts';
 
 const SUITES = {
-  // No GPU: about five minutes on 2 cores with the peers (5 min 11 s measured).
+  // No GPU: under five minutes on 2 cores with the peers (4 min 38 s measured without Python, 4 min 30 s with torch).
   cpu: { config: 'small', workloads: ['fixed_short:2', 'variable_short:4'], backends: ['reference:fp32', 'reference:fp64', 'gpujs:webasm', 'gpujs:cpu'], kernels: false, runs: 3, warmup: 1 },
   // The paper's four workloads, about 32k real tokens per batch each.
   gpu: { config: 'base', workloads: ['fixed_short:64', 'variable_short:128', 'fixed_long:4', 'variable_long:8'], backends: ['webgpu', 'webgpu:f16', 'webgpu:padded', 'webgpu:materialized', 'gpujs:webgpu'], kernels: true, runs: 5, warmup: 2 },
@@ -58,7 +59,8 @@ const HELP = `usage: npm run bench -- [options]   (or: modernbert bench [options
   --workload SPEC          repeatable: fixed_short:N, variable_short:N, fixed_long:N, variable_long:N (the
                            paper's sets, first N documents) or LENxCOUNT,... (e.g. 512x8,128x4)
   --backends LIST          ${MODEL_BACKENDS.join(',')}
-  --peers LIST|none        torch,transformersjs (default both; each skips with a reason when unavailable)
+  --peers LIST|none        torch,transformersjs (default both; torch needs Python with torch and skips with
+                           a reason without it; transformersjs, ONNX Runtime, needs no Python)
   --kernels yes|no         WebGPU kernel benchmarks at the model's shapes (default: yes on a GPU)
   --max-batch yes|no|verify  the largest batch that fits, from the engine's allocation plan (default yes);
                            verify also runs that batch once on the device
@@ -297,7 +299,7 @@ export async function main(args: string[]): Promise<number> {
 
   const out = options.out ?? uniqueDir(join(PROJECT_ROOT, 'reports', `${started.toISOString().slice(0, 10)}-${device}`));
   writeRunReport(out, rows, { title: `modernbert-ts benchmark: ${device}`, command: `npm run bench -- ${args.join(' ')}`.trim(), notes });
-  for (const table of resultTables(rows)) process.stdout.write(tableToMarkdown(table) + '\n\n');
+  for (const table of runTables(rows)) process.stdout.write(tableToMarkdown(table) + '\n\n');
   for (const n of notes) process.stdout.write(n + '\n');
   process.stdout.write(`wrote ${relative(process.cwd(), out) || '.'}/ (results.csv, summary.md, throughput.svg, memory.svg)\n`);
   return gate;

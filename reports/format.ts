@@ -75,9 +75,9 @@ export function formatBytes(bytes: number): string {
   return bytes >= GiB ? `${(bytes / GiB).toFixed(1)} GiB` : `${(bytes / MiB).toFixed(1)} MiB`;
 }
 
-/** A ratio such as 0.43× (two decimals). */
+/** A ratio such as 0.43× (two decimals); below 0.1 two significant digits (0.011×), so a 90× gap does not read 0.01×. */
 export function formatRatio(ratio: number): string {
-  return `${ratio.toFixed(2)}×`;
+  return `${ratio >= 0.1 ? ratio.toFixed(2) : ratio.toPrecision(2)}×`;
 }
 
 /**

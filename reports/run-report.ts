@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { type ResultRow, resultsToCsv } from '../benchmarks/results.ts';
 import { type AnyResultRow, distinct, escapeMarkdown, text, writeFileAtomic } from './format.ts';
 import { memoryPlot, throughputPlot } from './plots.ts';
-import { resultTables, tableToMarkdown } from './tables.ts';
+import { type Table, peerRatioTable, resultTables, tableToMarkdown } from './tables.ts';
 
 export interface RunReportMeta {
   title: string;
@@ -29,6 +29,15 @@ export function writeRunReport(dir: string, rows: ResultRow[], meta: RunReportMe
     return path;
   });
   return { files };
+}
+
+/** The tables of one run (what `npm run bench` prints): resultTables, and after the model table each backend relative to the ONNX Runtime peer. */
+export function runTables(rows: readonly AnyResultRow[]): Table[] {
+  const tables = resultTables(rows);
+  const vsPeer = peerRatioTable(rows);
+  // Peer rows are model rows, so the model table is there, first.
+  if (vsPeer.rows.length) tables.splice(1, 0, vsPeer);
+  return tables;
 }
 
 /** summary.md: what ran (device and adapter, commit, date, command), a table per kind of row, links to the plots. */
@@ -60,11 +69,12 @@ export function runSummaryMarkdown(rows: readonly AnyResultRow[], meta: RunRepor
     '## Results',
     '',
   ];
-  const tables = resultTables(rows);
+  const tables = runTables(rows);
   if (tables.length === 0) lines.push('No results.', '');
   for (const t of tables) lines.push(tableToMarkdown(t));
   if (tables.length > 0) {
-    lines.push('"vs fastest" is tokens/s (kernels: time) relative to the best row of the same workload and config (kernels: the same kernel and shape); "vs largest" likewise for the batch size.', '');
+    const vsPeer = peerRatioTable(rows).rows.length ? ' Relative to the ONNX Runtime peer, 2.00× is twice the tokens/s of the peer.' : '';
+    lines.push(`"vs fastest" is tokens/s (kernels: time) relative to the best row of the same workload and config (kernels: the same kernel and shape); "vs largest" likewise for the batch size.${vsPeer}`, '');
   }
   lines.push(
     '## Plots',

@@ -1,7 +1,7 @@
 // The tables of a report, one per kind of result row, built once as text cells and rendered as markdown
 // (summary.md, leaderboard.md) or HTML (index.html), so both say the same thing.
 import { PAPER_WORKLOADS } from '../benchmarks/workloads.ts';
-import { type AnyResultRow, compareText, escapeMarkdown, escapeXml, formatBytes, formatCount, formatRate, formatRatio, formatSeconds, num, text } from './format.ts';
+import { type AnyResultRow, compareText, distinct, escapeMarkdown, escapeXml, formatBytes, formatCount, formatRate, formatRatio, formatSeconds, num, text } from './format.ts';
 
 export interface Table {
   caption: string;
@@ -46,6 +46,38 @@ export function modelTable(rows: readonly AnyResultRow[], options: TableOptions 
     { header: 'note', cell: (r) => text(r.note) },
     ...runColumns(options),
   ]);
+}
+
+/** The backend of the ONNX Runtime peer's rows (transformers.js; variant onnxruntime-cpu, or webgpu on a GPU). */
+export const ONNX_RUNTIME_PEER = 'transformersjs';
+
+/**
+ * Every other model row's tokens/s over the ONNX Runtime peer's (fp32) on the same workload and config: a row
+ * per backend, variant, config and dtype, a column per workload. The peer needs no Python, so every run has it.
+ */
+export function peerRatioTable(rows: readonly AnyResultRow[]): Table {
+  const models = rows.filter((r) => r.kind === 'model').sort((a, b) => compareWorkloads(a, b) || (num(b.tokens_per_s) ?? -1) - (num(a.tokens_per_s) ?? -1) || tieBreak(a, b));
+  const workloadKey = (r: AnyResultRow) => `${text(r.name)}\u0000${text(r.config)}`;
+  const peerRows = models.filter((r) => r.backend === ONNX_RUNTIME_PEER && r.dtype === 'fp32' && (num(r.tokens_per_s) ?? 0) > 0);
+  const peerRate = new Map<string, number>();
+  for (const r of peerRows) if (!peerRate.has(workloadKey(r))) peerRate.set(workloadKey(r), num(r.tokens_per_s)!);
+  const compared = models.filter((r) => r.backend !== ONNX_RUNTIME_PEER && peerRate.has(workloadKey(r)) && (num(r.tokens_per_s) ?? 0) > 0);
+  const workloads = distinct(compared.map((r) => text(r.name)));
+  // Rows in the order they first appear: fastest first on the first workload.
+  const byBackend = new Map<string, Map<string, number>>();
+  for (const r of compared) {
+    const key = [r.backend, r.variant, r.config, r.dtype].map(text).join('\u0000');
+    const ratios = byBackend.get(key) ?? new Map<string, number>();
+    if (!ratios.has(text(r.name))) ratios.set(text(r.name), num(r.tokens_per_s)! / peerRate.get(workloadKey(r))!);
+    byBackend.set(key, ratios);
+  }
+  const variants = distinct(peerRows.map((r) => text(r.variant))).join(', ');
+  return {
+    caption: `Relative to the ONNX Runtime peer (tokens/s over ${ONNX_RUNTIME_PEER} ${variants} fp32 on the same workload and config)`,
+    headers: ['backend', 'variant', 'config', 'dtype', ...workloads],
+    numeric: [false, false, false, false, ...workloads.map(() => true)],
+    rows: [...byBackend].map(([key, ratios]) => [...key.split('\u0000'), ...workloads.map((w) => ratioCell(ratios.get(w)))]),
+  };
 }
 
 /** Kernel rows by name and shape, fastest first; each relative to the fastest of the same kernel and shape. */

@@ -3,6 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { ONNX_EXPORT_NOTE } from '../benchmarks/peers/onnx-export.ts';
 import { parseBenchArgs } from '../benchmarks/run.ts';
 import { RESULT_COLUMNS, parseResultsCsv } from '../benchmarks/results.ts';
 import { PAPER_WORKLOADS, parseWorkload, workloadLengths } from '../benchmarks/workloads.ts';
@@ -62,6 +63,19 @@ describe('npm run bench', () => {
     }
     expect(Object.keys(rows[0])).toEqual([...RESULT_COLUMNS]);
     expect(rows.find((x) => x.backend === 'webgpu' && x.kind === 'model')!.adapter).toMatch(/swiftshader/i);
+  });
+
+  it('without Python still runs the ONNX Runtime peer, and prints each backend relative to it', () => {
+    const out = join(tempDir(), 'run');
+    // Default peers (torch and transformersjs), as on a fresh clone; the interpreter does not exist.
+    const r = bench(['--suite', 'cpu', '--backends', 'reference:fp32', '--workload', '8x2', '--max-batch', 'no', '--runs', '1', '--warmup', '0', '--out', out], { MODERNBERT_PYTHON: '/nonexistent/python3' });
+    expect(r.code, r.stderr).toBe(0);
+    const rows = parseResultsCsv(readFileSync(join(out, 'results.csv'), 'utf8'), 'results.csv');
+    expect(rows.map((x) => `${x.backend}/${x.variant}`)).toEqual(['reference/', 'transformersjs/onnxruntime-cpu']);
+    expect(rows[1].note).toContain(ONNX_EXPORT_NOTE);
+    expect(r.stdout).toContain('peer skipped: torch: no Python interpreter "/nonexistent/python3"');
+    expect(r.stdout).toContain('**Relative to the ONNX Runtime peer (tokens/s over transformersjs onnxruntime-cpu fp32 on the same workload and config)**');
+    expect(r.stdout).toMatch(/\| reference \|  \| small \| fp32 \| \d\.\d+× \|/);
   });
 
   it('runs every gpu.js mode, each row naming the mode that ran (auto selection in its variant and note)', () => {

@@ -45,8 +45,8 @@ export function copyOfCase(name: string): string {
 
 const ROOT = join(import.meta.dirname, '..');
 
-/** Runs `npm run bench -- args` (without npm) and returns its exit code and output. */
-export function bench(args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', './bin/register.js', 'benchmarks/run.ts', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 300_000 });
+/** Runs `npm run bench -- args` (without npm), with `env` added to the environment, and returns its exit code and output. */
+export function bench(args: string[], env: NodeJS.ProcessEnv = {}): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['--import', './bin/register.js', 'benchmarks/run.ts', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 300_000, env: { ...process.env, ...env } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }

@@ -1,12 +1,14 @@
-// The benchmark peers: PyTorch/transformers (torch_peer.py) and transformers.js (on torch's ONNX export). Where
-// the Python found by findPython() imports torch, the peers run for real on small models and their outputs are
-// compared with the reference; where it does not, the same tests assert the skip reason runPeers gives instead.
+// The benchmark peers: PyTorch/transformers (torch_peer.py) and transformers.js on ONNX Runtime (on the graph
+// onnx-export.ts writes). The ONNX Runtime peer needs no Python: it always runs, and its outputs are compared
+// with the reference. Where the Python found by findPython() imports torch, the torch peer runs for real too;
+// where it does not, the same tests assert the skip reason runPeers gives instead.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RESULT_COLUMNS } from '../benchmarks/results.ts';
 import { type PeerRun, findPython, runChild, runPeers } from '../benchmarks/peers/index.ts';
+import { ONNX_EXPORT_NOTE } from '../benchmarks/peers/onnx-export.ts';
 import { randomSequences } from '../benchmarks/workloads.ts';
 import { randomTensors } from '../reference/checkpoint.ts';
 import { type ModernBertConfig, parseConfig, presetConfig } from '../reference/config.ts';
@@ -25,7 +27,7 @@ const hasTorch = torchCheck.status === 0;
 /** What runPeers must say when torch is missing: the interpreter and the import that failed. */
 const NO_TORCH = new RegExp(`^torch: (${escape(python)} cannot import|no Python interpreter)`);
 
-// A tiny model (local window 16, so 20-32 token sequences meet it) for the ONNX path; `small` for torch.
+// A tiny model (local window 16, so 20-32 token sequences meet it) for the ONNX Runtime peer; `small` for torch.
 const TINY = parseConfig({ hidden_size: 64, intermediate_size: 96, num_attention_heads: 4, num_hidden_layers: 2, vocab_size: 1000, local_attention: 16, pad_token_id: 0 }, 'tiny test config');
 
 function checkpoint(config: ModernBertConfig): string {
@@ -68,14 +70,22 @@ describe('findPython', () => {
 });
 
 describe('runPeers without a working peer', () => {
-  it('skips both peers with a one-line reason when there is no Python', async () => {
+  it('without Python skips torch with a one-line reason, and the ONNX Runtime peer still runs', async () => {
     const dir = checkpoint(TINY);
     const { rows, skipped } = await runPeers({ ...baseRun(dir, TINY, ['torch', 'transformersjs']), python: '/nonexistent/python3' });
-    expect(rows).toEqual([]);
-    expect(skipped).toHaveLength(2);
+    expect(skipped).toHaveLength(1);
     expect(skipped[0]).toMatch(/^torch: no Python interpreter "\/nonexistent\/python3"/);
-    expect(skipped[1]).toMatch(/^transformersjs: needs the ONNX export from torch, and no Python interpreter/);
-    for (const line of skipped) expect(line).not.toContain('\n');
+    expect(skipped[0]).not.toContain('\n');
+    expect(rows.map((r) => `${r.backend}/${r.variant}`)).toEqual(['transformersjs/onnxruntime-cpu']);
+  });
+
+  it('says why when the ONNX export fails (a checkpoint without weights)', async () => {
+    const dir = checkpoint(TINY);
+    rmSync(join(dir, 'model.safetensors'));
+    const { rows, skipped } = await runPeers(baseRun(dir, TINY, ['transformersjs']));
+    expect(rows).toEqual([]);
+    expect(skipped).toHaveLength(1);
+    expect(skipped[0]).toMatch(/^transformersjs: 0 of 1 rows, then it failed \(exit 1\): the ONNX export failed: /);
   });
 
   it('keeps the rows a failing peer printed, rejects rows without the result columns, and says why', async () => {
@@ -148,35 +158,26 @@ describe('torch peer', () => {
 });
 
 describe('transformers.js peer', () => {
-  it(`runs the ONNX export end to end on a tiny config${hasTorch ? '' : ' (torch missing here: asserts the skip)'}`, async () => {
+  it('writes the ONNX graph and runs it end to end on a tiny config, with no Python', async () => {
     const dir = checkpoint(TINY);
-    const run = baseRun(dir, TINY, ['transformersjs']);
+    const run = { ...baseRun(dir, TINY, ['transformersjs']), python: '/nonexistent/python3' };
     const { rows, skipped } = await runPeers(run);
-    if (!hasTorch) {
-      expect(rows).toEqual([]);
-      expect(skipped).toHaveLength(1);
-      expect(skipped[0]).toMatch(/^transformersjs: needs the ONNX export from torch, and /);
-      return;
-    }
     expect(skipped).toEqual([]);
     expect(rows).toHaveLength(1);
     expect(Object.keys(rows[0])).toEqual([...RESULT_COLUMNS]);
     expect(rows[0]).toMatchObject({ ...run.common, kind: 'model', backend: 'transformersjs', variant: 'onnxruntime-cpu', dtype: 'fp32', sequences: 2, tokens: 52, runs: 2 });
     expect(rows[0].runtime).toBe(`node ${process.versions.node}`);
     expect(rows[0].versions).toMatch(/^@huggingface\/transformers 4\.\S+; onnxruntime-node \S+$/);
+    expect(rows[0].note).toBe(`padded batch: 64 tokens computed for 52 real; ${ONNX_EXPORT_NOTE}`);
   });
 
-  it(`computes what the reference computes on the real tokens (fp32, 1e-4)${hasTorch ? '' : ' (torch missing here: asserts --check says so)'}`, () => {
-    if (!hasTorch) return expectCheckFails();
+  it('computes what the reference computes on the real tokens (fp32, 1e-4)', () => {
     const dir = checkpoint(TINY);
-    const onnx = join(tempDir(), 'onnx-model');
-    const exported = spawnSync(python, [TORCH_PEER, '--checkpoint', dir, '--export-onnx', onnx], { encoding: 'utf8' });
-    expect(exported.status, exported.stderr).toBe(0);
     const sequences = workloads(TINY)[0].sequences;
     const workloadFile = join(tempDir(), 'workloads.json');
     writeFileSync(workloadFile, JSON.stringify({ workloads: [{ name: 'w', sequences: sequences.map((s) => Array.from(s)) }] }));
     const dump = join(tempDir(), 'hidden.safetensors');
-    const r = spawnSync(process.execPath, ['--import', REGISTER, join(PEERS_DIR, 'transformersjs.ts'), '--model', onnx, '--workloads', workloadFile, '--runs', '1', '--warmup', '0', '--dump-hidden', dump], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, ['--import', REGISTER, join(PEERS_DIR, 'transformersjs.ts'), '--checkpoint', dir, '--workloads', workloadFile, '--runs', '1', '--warmup', '0', '--dump-hidden', dump], { encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     const diff = maxDiffToReference(dir, sequences, readSafetensors(dump).tensors.get('w.onnxruntime-cpu')!.data as Float32Array);
     expect(diff).toBeLessThan(1e-4);

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RESULT_COLUMNS, type ResultRow, parseResultsCsv, resultRow, resultsToCsv } from '../benchmarks/results.ts';
-import { writeFileAtomic } from '../reports/format.ts';
+import { formatRatio, writeFileAtomic } from '../reports/format.ts';
 import { main } from '../reports/generate.ts';
 import { findResultFiles, readResultFiles, writeLeaderboard } from '../reports/leaderboard.ts';
 import { memoryPlot, memorySeries, throughputPlot, throughputSeries } from '../reports/plots.ts';
@@ -188,6 +188,29 @@ describe('run report', () => {
       ['flash', '256', '70.0 GiB', '1.00×'],
       ['padded', '128', '71.0 GiB', '0.50×'],
     ]);
+  });
+
+  it('gives each backend relative to the ONNX Runtime peer, a column per workload, after the model table', () => {
+    // The peer at 200,000 tokens/s on 128x8 and 512x8 only: 2048x8 has no peer row, so no column.
+    const peer = (name: string) => resultRow({ ...H100, kind: 'model', name, backend: 'transformersjs', variant: 'onnxruntime-cpu', sequences: 8, tokens: 1024, median_s: 1024 / 200000, tokens_per_s: 200000 });
+    const dir = tempDir();
+    writeRunReport(dir, [...modelRows(H100), peer('128x8'), peer('512x8')], { title: 'With the peer', command: 'npm run bench' });
+    const summary = readFileSync(join(dir, 'summary.md'), 'utf8');
+    const caption = 'Relative to the ONNX Runtime peer (tokens/s over transformersjs onnxruntime-cpu fp32 on the same workload and config)';
+    expect(summary.indexOf(caption)).toBeGreaterThan(summary.indexOf('Model forward passes'));
+    expect(summary).toContain('| backend | variant | config | dtype | 128x8 | 512x8 |');
+    expect(markdownTableRows(summary, caption)).toEqual([
+      ['webgpu', 'flash', 'base', 'fp32', '0.20×', '0.20×'],
+      ['torch', 'sdpa', 'base', 'fp32', '0.15×', '0.15×'],
+      ['webgpu', 'padded', 'base', 'fp32', '0.10×', '0.10×'],
+    ]);
+    // Without a peer row there is no such table.
+    writeRunReport(dir, modelRows(H100), { title: 'No peer', command: 'npm run bench' });
+    expect(readFileSync(join(dir, 'summary.md'), 'utf8')).not.toContain('Relative to the ONNX Runtime peer');
+  });
+
+  it('writes a ratio below 0.1 with two significant digits', () => {
+    expect([formatRatio(1), formatRatio(0.4321), formatRatio(0.1), formatRatio(0.0112), formatRatio(0.00456)]).toEqual(['1.00×', '0.43×', '0.10×', '0.011×', '0.0046×']);
   });
 
   it('writes a report that says so when there are no rows', () => {

@@ -1,7 +1,8 @@
 // The benchmark peers (DESIGN §5), as the harness calls them: PyTorch + HF transformers (torch_peer.py, in
-// Python) and transformers.js (transformersjs.ts, on an ONNX export torch_peer.py makes), each in a child
-// process, on the same checkpoint and token ids as our backends. A peer that cannot run is a one-line reason
-// in `skipped`, never an exception: a machine without Python still benchmarks everything else.
+// Python) and transformers.js on ONNX Runtime (transformersjs.ts, on the ONNX graph onnx-export.ts writes from
+// TypeScript), each in a child process, on the same checkpoint and token ids as our backends. Only the torch
+// peer needs Python, so every machine has the ONNX Runtime peer to compare with. A peer that cannot run is a
+// one-line reason in `skipped`, never an exception.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,7 +31,7 @@ export interface PeerRun {
   common: Partial<ResultRow>;
   peers: PeerName[];
   onProgress?: (message: string) => void;
-  /** the Python interpreter; default findPython() */
+  /** the Python interpreter of the torch peer; default findPython() */
   python?: string;
 }
 
@@ -70,17 +71,6 @@ export async function runPeers(run: PeerRun): Promise<PeerResult> {
   const wanted = PEERS.filter((p) => run.peers.includes(p));
   if (wanted.length === 0) return { rows, skipped };
 
-  // Both peers need Python: transformers.js runs the ONNX export that torch makes.
-  const check = await runChild(python, [TORCH_PEER, '--check'], { timeoutSeconds: 120, progress, prefix: 'torch_peer:' });
-  if (check.status !== 0) {
-    const reason = check.spawnError
-      ? `no Python interpreter "${python}" (${check.spawnError}); set MODERNBERT_PYTHON or create .venv`
-      : `${python} ${lastLine(check.stderr, 'torch_peer: ') ?? `torch_peer.py --check failed (${describeExit(check)})`}`;
-    for (const peer of wanted) skipped.push(peer === 'torch' ? `torch: ${reason}` : `transformersjs: needs the ONNX export from torch, and ${reason}`);
-    return { rows, skipped };
-  }
-  progress(`peers: ${check.stdout.trim()}`);
-
   const work = mkdtempSync(join(tmpdir(), 'modernbert-peers-'));
   try {
     const workloadsFile = join(work, 'workloads.json');
@@ -91,37 +81,46 @@ export async function runPeers(run: PeerRun): Promise<PeerResult> {
     const timing = ['--runs', String(run.runs), '--warmup', String(run.warmup), '--common', common];
 
     if (wanted.includes('torch')) {
-      const impls = run.impls ?? ['sdpa', 'eager'];
-      const dtypes = run.dtypes ?? ['fp32'];
-      const loads = impls.length * dtypes.length;
-      const args = [TORCH_PEER, '--checkpoint', run.checkpointDir, '--workloads', workloadsFile, '--impl', impls.join(','), '--dtype', dtypes.join(','), '--device', run.device, ...timing];
-      const env = { ...process.env, GLIBC_TUNABLES: process.env.GLIBC_TUNABLES ?? TORCH_MALLOC_TUNABLES };
-      const child = await runChild(python, args, { timeoutSeconds: 60 + loads * (60 + budget.loadSeconds + budget.workloadSeconds), progress, prefix: 'torch_peer:', env });
-      collect('torch', child, loads * workloads.length, rows, skipped);
+      const problem = await checkTorch(python, progress);
+      if (problem) skipped.push(`torch: ${problem}`);
+      else {
+        const impls = run.impls ?? ['sdpa', 'eager'];
+        const dtypes = run.dtypes ?? ['fp32'];
+        const loads = impls.length * dtypes.length;
+        const args = [TORCH_PEER, '--checkpoint', run.checkpointDir, '--workloads', workloadsFile, '--impl', impls.join(','), '--dtype', dtypes.join(','), '--device', run.device, ...timing];
+        const env = { ...process.env, GLIBC_TUNABLES: process.env.GLIBC_TUNABLES ?? TORCH_MALLOC_TUNABLES };
+        const child = await runChild(python, args, { timeoutSeconds: 60 + loads * (60 + budget.loadSeconds + budget.workloadSeconds), progress, prefix: 'torch_peer:', env });
+        collect('torch', child, loads * workloads.length, rows, skipped);
+      }
     }
 
     if (wanted.includes('transformersjs')) {
       if (run.dtypes && !run.dtypes.includes('fp32')) {
         skipped.push(`transformersjs: runs fp32 only (asked for ${run.dtypes.join(', ')})`);
       } else {
-        const onnxDir = join(work, 'onnx-model');
-        progress('peers: exporting the checkpoint to ONNX for transformers.js');
-        const exported = await runChild(python, [TORCH_PEER, '--checkpoint', run.checkpointDir, '--export-onnx', onnxDir], { timeoutSeconds: 300 + 4 * budget.loadSeconds, progress, prefix: 'torch_peer:' });
-        if (exported.status !== 0) {
-          skipped.push(`transformersjs: the ONNX export failed: ${lastLine(exported.stderr, 'torch_peer: ') ?? describeExit(exported)}`);
-        } else {
-          const device = run.device === 'cuda' ? 'webgpu' : 'cpu';
-          // Its own Node process (onnxruntime-node carries its own Dawn), with the project's .ts loader.
-          const args = ['--import', join(PROJECT_ROOT, 'bin', 'register.js'), TRANSFORMERSJS_PEER, '--model', onnxDir, '--workloads', workloadsFile, '--device', device, ...timing];
-          const child = await runChild(process.execPath, args, { timeoutSeconds: 60 + budget.loadSeconds + budget.workloadSeconds, progress, prefix: 'transformersjs:', cwd: PROJECT_ROOT });
-          collect('transformersjs', child, workloads.length, rows, skipped);
-        }
+        const device = run.device === 'cuda' ? 'webgpu' : 'cpu';
+        // Its own Node process (onnxruntime-node carries its own Dawn), with the project's .ts loader; it
+        // writes the ONNX graph itself (a load's worth of time more), so the graph and its note stay together.
+        const args = ['--import', join(PROJECT_ROOT, 'bin', 'register.js'), TRANSFORMERSJS_PEER, '--checkpoint', run.checkpointDir, '--workloads', workloadsFile, '--device', device, ...timing];
+        const child = await runChild(process.execPath, args, { timeoutSeconds: 60 + 2 * budget.loadSeconds + budget.workloadSeconds, progress, prefix: 'transformersjs:', cwd: PROJECT_ROOT });
+        collect('transformersjs', child, workloads.length, rows, skipped);
       }
     }
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
   return { rows, skipped };
+}
+
+/** Why the torch peer cannot run (one line), or null when torch_peer.py --check passes. */
+async function checkTorch(python: string, progress: (message: string) => void): Promise<string | null> {
+  const check = await runChild(python, [TORCH_PEER, '--check'], { timeoutSeconds: 120, progress, prefix: 'torch_peer:' });
+  if (check.status === 0) {
+    progress(`peers: ${check.stdout.trim()}`);
+    return null;
+  }
+  if (check.spawnError) return `no Python interpreter "${python}" (${check.spawnError}); set MODERNBERT_PYTHON or create .venv`;
+  return `${python} ${lastLine(check.stderr, 'torch_peer: ') ?? `torch_peer.py --check failed (${describeExit(check)})`}`;
 }
 
 /**

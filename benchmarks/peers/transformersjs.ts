@@ -1,20 +1,21 @@
 // The transformers.js peer of the benchmarks (DESIGN §5): @huggingface/transformers 4.x on ONNX Runtime, on an
-// ONNX export of the same checkpoint (torch_peer.py --export-onnx). Prints one JSON result row per line on
-// stdout, as torch_peer.py does; progress goes to stderr.
-//   node --import ./bin/register.js benchmarks/peers/transformersjs.ts --model DIR --workloads FILE
+// ONNX graph of the same checkpoint that onnx-export.ts writes here first (TypeScript, so no Python is needed).
+// Prints one JSON result row per line on stdout, as torch_peer.py does; progress goes to stderr.
+//   node --import ./bin/register.js benchmarks/peers/transformersjs.ts --checkpoint DIR --workloads FILE
 //        [--device cpu|webgpu] [--runs 3] [--warmup 1] [--common JSON] [--dump-hidden FILE.safetensors]
 // Run it in its own process and never import it from one that uses the `webgpu` package: onnxruntime-node
 // carries its own Dawn, and two Dawn copies in one process crash.
 // Like transformers.js itself, each workload runs as one right-padded batch with an attention mask: the pads
 // are computed, throughput counts real tokens.
-import { readFileSync } from 'node:fs';
-import { cpus } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AutoModel, Tensor, env } from '@huggingface/transformers';
 import type { Tensor as SafeTensor } from '../../reference/safetensors.ts';
 import { writeSafetensors } from '../../reference/files.ts';
 import { RESULT_COLUMNS, type ResultRow, resultRow } from '../results.ts';
+import { ONNX_EXPORT_NOTE, writeOnnxExport } from './onnx-export.ts';
 
 interface WorkloadFile {
   workloads: { name: string; sequences: number[][] }[];
@@ -22,7 +23,7 @@ interface WorkloadFile {
 
 const { values } = parseArgs({
   options: {
-    model: { type: 'string' },
+    checkpoint: { type: 'string' },
     workloads: { type: 'string' },
     device: { type: 'string', default: 'cpu' },
     runs: { type: 'string', default: '3' },
@@ -33,7 +34,7 @@ const { values } = parseArgs({
 });
 
 const VARIANTS: Record<string, string> = { cpu: 'onnxruntime-cpu', webgpu: 'webgpu' };
-if (!values.model || !values.workloads) fail('give --model DIR (an ONNX export: config.json, onnx/model.onnx) and --workloads FILE');
+if (!values.checkpoint || !values.workloads) fail('give --checkpoint DIR (config.json, model.safetensors) and --workloads FILE');
 const device = values.device;
 if (!Object.hasOwn(VARIANTS, device)) fail(`--device must be cpu or webgpu, got "${device}"`);
 const runs = Number(values.runs);
@@ -43,21 +44,32 @@ if (!(Number.isInteger(warmup) && warmup >= 0)) fail(`--warmup must be a non-neg
 const common = parseJson(values.common, '--common') as Partial<ResultRow>;
 if (common === null || typeof common !== 'object' || Array.isArray(common)) fail('--common must be a JSON object of result columns');
 const workloads = readWorkloads(values.workloads);
-const modelDir = resolve(values.model);
-const config = parseJson(readText(join(modelDir, 'config.json')), join(modelDir, 'config.json')) as { pad_token_id?: number };
+const configFile = join(values.checkpoint, 'config.json');
+const config = parseJson(readText(configFile), configFile) as { pad_token_id?: number };
 
-// Local files only: the folder is env.localModelPath/<model id>, and nothing is fetched.
-env.allowRemoteModels = false;
-env.allowLocalModels = true;
-env.localModelPath = dirname(modelDir);
+// The ONNX folder lives only as long as this process: a graph is as large as the checkpoint.
+const exportDir = mkdtempSync(join(tmpdir(), 'modernbert-onnx-'));
+const modelDir = join(exportDir, 'model');
+let step = 'the ONNX export';
+let failed = false;
 try {
+  process.stderr.write(`transformersjs: writing the ONNX graph of ${values.checkpoint}\n`);
+  writeOnnxExport(values.checkpoint, modelDir);
+  step = device;
+  // Local files only: the folder is env.localModelPath/<model id>, and nothing is fetched.
+  env.allowRemoteModels = false;
+  env.allowLocalModels = true;
+  env.localModelPath = dirname(modelDir);
   await benchmark();
 } catch (e) {
-  // One line the harness shows as the skip reason (e.g. "Failed to get a WebGPU adapter"), then the whole error.
+  // One line the harness shows as the skip reason (e.g. "webgpu failed: Failed to get a WebGPU adapter"), then the whole error.
   const message = (e as Error).message ?? String(e);
-  process.stderr.write(`${(e as Error).stack ?? message}\ntransformersjs: ${device} failed: ${message.split('\n').find((l) => l.trim()) ?? 'unknown error'}\n`);
-  process.exit(1);
+  process.stderr.write(`${(e as Error).stack ?? message}\ntransformersjs: ${step} failed: ${message.split('\n').find((l) => l.trim()) ?? 'unknown error'}\n`);
+  failed = true;
+} finally {
+  rmSync(exportDir, { recursive: true, force: true });
 }
+if (failed) process.exit(1);
 
 async function benchmark(): Promise<void> {
   const model = await AutoModel.from_pretrained(basename(modelDir), { device: device as 'cpu' | 'webgpu', dtype: 'fp32', local_files_only: true });
@@ -100,7 +112,7 @@ async function benchmark(): Promise<void> {
       adapter,
       runtime: `node ${process.versions.node}`,
       versions,
-      note: `padded batch: ${computedTokens} tokens computed for ${realTokens} real; ONNX export of HF eager attention, opset 17`,
+      note: `padded batch: ${computedTokens} tokens computed for ${realTokens} real; ${ONNX_EXPORT_NOTE}`,
     });
     process.stdout.write(JSON.stringify(Object.fromEntries(RESULT_COLUMNS.map((c) => [c, row[c]]))) + '\n');
   }
