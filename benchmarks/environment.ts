@@ -2,9 +2,12 @@
 // names the reports/ folder and groups the leaderboard), the runtime and package versions.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { arch, cpus, platform, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { ResultRow } from './results.ts';
+import { slug } from './adapter.ts';
+
+export { slug };
 
 export const PROJECT_ROOT = join(import.meta.dirname, '..');
 
@@ -18,16 +21,6 @@ export function gitCommit(root = PROJECT_ROOT): string {
 
 export function cpuModel(): string {
   return cpus()[0]?.model.replace(/\s+/g, ' ').trim() ?? 'unknown CPU';
-}
-
-/** "NVIDIA H100 80GB HBM3" -> "nvidia-h100-80gb-hbm3". */
-export function slug(text: string): string {
-  return text
-    .toLowerCase()
-    .replace(/\((r|tm)\)|\bcpu\b|@.*$/g, '')
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-|-$/g, '')
-    .slice(0, 48);
 }
 
 /** The machine: its GPU when it has one, else "cpu-<cores>x-<model>". SwiftShader is not a GPU. */
@@ -46,7 +39,7 @@ export function packageVersion(name: string): string {
   }
 }
 
-/** The fields every row of one run shares. */
+/** The fields every row of one run shares: where and when it ran. */
 export function commonFields(device: string, date = new Date().toISOString()): Partial<ResultRow> {
-  return { date, commit: gitCommit(), device, runtime: `node ${process.versions.node}` };
+  return { date, commit: gitCommit(), device, runtime: `node ${process.versions.node}`, cpu: `${cpuModel()} (${cpus().length} logical cores)`, memory_bytes: totalmem(), os: `${platform()} ${release()} ${arch()}` };
 }

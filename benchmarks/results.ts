@@ -1,6 +1,7 @@
 // One benchmark result row: the record every backend, peer and kernel benchmark writes, and what reports/
 // reads back. results.csv has exactly these columns in this order (csv-stringify writes it, csv-parse reads
 // it). Empty cells are values that do not apply (a kernel row has no tokens/s, a CPU row no adapter).
+// Columns are only ever added at the end; files written before a column existed read it as empty.
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 
@@ -28,7 +29,21 @@ export const RESULT_COLUMNS = [
   'runtime', // e.g. "node 20.19.0" or "python 3.11.7"
   'versions', // key packages, e.g. "webgpu 0.3.10" or "torch 2.5.1; transformers 4.57.1"
   'note', // anything a reader needs: a fallback, a timer, why a value is missing
+  // Cold start, apart from the warm runs above (median_s ... are warm: after the first call and the warm-up).
+  'load_s', // making the model ready once per process: device acquisition, reading the checkpoint, upload
+  'first_s', // the first forward pass of this workload in its process (shader compilation, JIT, allocation)
+  // The environment (with adapter, runtime and versions above).
+  'features', // WebGPU optional features: what the row's kernels used, and what the device had
+  'cpu', // CPU model and logical cores
+  'memory_bytes', // the machine's memory (a browser: navigator.deviceMemory, rounded by the browser)
+  'os', // operating system, release and architecture (a browser: its user agent's platform)
 ] as const;
+
+/** Columns that hold numbers (empty when they do not apply). */
+export const NUMERIC_COLUMNS: readonly ResultColumn[] = ['sequences', 'tokens', 'runs', 'median_s', 'min_s', 'max_s', 'tokens_per_s', 'gflop_per_s', 'gb_per_s', 'peak_bytes', 'load_s', 'first_s', 'memory_bytes'];
+
+/** The columns results.csv files written before them lack (added in this order at the end). */
+const ADDED_COLUMNS: readonly ResultColumn[] = ['load_s', 'first_s', 'features', 'cpu', 'memory_bytes', 'os'];
 
 export type ResultColumn = (typeof RESULT_COLUMNS)[number];
 export type ResultRow = Record<ResultColumn, string | number | null>;
@@ -52,7 +67,7 @@ export function parseResultsCsv(text: string, file: string): Record<ResultColumn
   }
   if (records.length === 0) throw new Error(`${file}: empty (no header row)`);
   const header = records[0];
-  const missing = RESULT_COLUMNS.filter((c) => !header.includes(c));
+  const missing = RESULT_COLUMNS.filter((c) => !header.includes(c) && !ADDED_COLUMNS.includes(c));
   if (missing.length) throw new Error(`${file}: header lacks column(s) ${missing.join(', ')}`);
   return records.slice(1).map((r) => Object.fromEntries(RESULT_COLUMNS.map((c) => [c, r[header.indexOf(c)] ?? ''])) as Record<ResultColumn, string>);
 }

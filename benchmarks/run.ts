@@ -5,10 +5,11 @@
 // weights and token ids, and a table gives each backend relative to the ONNX Runtime peer.
 // Every stage runs in its own child process; rows stream back as JSON lines.
 //
-// Regression gate: `--compare baseline.csv --max-slowdown 10` fails (exit 1) when a row is more than 10%
-// slower than its baseline row, after re-measuring it twice and keeping its best median.
+// Regression gate (benchmarks/gate.ts): `--compare baseline.csv` (repeatable: repeat runs of one commit) or
+// `--calibration calibration.json` (from `--calibrate N`) fails (exit 1) when a row is slower than its baseline
+// by more than max(--max-slowdown, --noise-k x its measured noise) and --min-delta-ms, after re-measuring it.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -23,7 +24,8 @@ import { tableToMarkdown } from '../reports/tables.ts';
 import { runTables, writeRunReport } from '../reports/run-report.ts';
 import { PROJECT_ROOT, commonFields, cpuModel, deviceSlug } from './environment.ts';
 import { type PeerName, runPeers } from './peers/index.ts';
-import { type ResultColumn, type ResultRow, parseResultsCsv } from './results.ts';
+import { type Baseline, type GateRule, baselineFromCsvFiles, loadCalibration, rowKey, runGate, writeCalibration } from './gate.ts';
+import type { ResultRow } from './results.ts';
 import { MODEL_BACKENDS, type ModelBackend, type StageSpec, runStage } from './stages.ts';
 import { type Workload, parseWorkload, randomSequences } from './workloads.ts';
 
@@ -48,8 +50,11 @@ export interface BenchOptions {
   seed: number;
   memoryLimit: number;
   out: string | null;
-  compare: string | null;
-  maxSlowdown: number;
+  compare: string[];
+  calibration: string | null;
+  baseline: Baseline | null; // read from --compare or --calibration while parsing, so a bad file fails first
+  calibrate: number; // runs of the suite for calibration.json; 1: none
+  gate: GateRule;
   slowdown: Record<string, number>;
 }
 
@@ -67,8 +72,13 @@ const HELP = `usage: npm run bench -- [options]   (or: modernbert bench [options
   --memory-limit GIB       memory the max-batch plan must fit (default 24, the paper's RTX 4090)
   --runs N --warmup N --seed N
   --out DIR                report folder (default reports/<date>-<device>)
-  --compare CSV            regression gate against a baseline results.csv
-  --max-slowdown PCT       allowed slowdown for --compare (default 10)
+  --compare CSV            regression gate against a baseline results.csv; repeatable: repeat runs of the
+                           baseline commit (their spread is the rows' noise)
+  --calibration FILE       regression gate against a calibration.json (instead of --compare)
+  --calibrate N            run the suite N times (N >= 2) and write calibration.json to the report folder
+  --max-slowdown PCT       the gate fails a row whose median is slower than its baseline by more than
+  --noise-k K              max(PCT, K x noise) percent and by more than MS milliseconds (defaults 10, 1,
+  --min-delta-ms MS        0.05); noise: the larger of the spread across baseline runs and within a run
   --inject-slowdown NAME=F test hook for the gate: repeat the timed work of row NAME F times`;
 
 function fail(message: string): never {
@@ -95,8 +105,12 @@ export function parseBenchArgs(args: string[], gpu: boolean): BenchOptions {
       warmup: { type: 'string' },
       seed: { type: 'string', default: '42' },
       out: { type: 'string' },
-      compare: { type: 'string' },
+      compare: { type: 'string', multiple: true },
+      calibration: { type: 'string' },
+      calibrate: { type: 'string' },
       'max-slowdown': { type: 'string', default: '10' },
+      'noise-k': { type: 'string', default: '1' },
+      'min-delta-ms': { type: 'string', default: '0.05' },
       'inject-slowdown': { type: 'string', multiple: true },
     },
   });
@@ -133,9 +147,29 @@ export function parseBenchArgs(args: string[], gpu: boolean): BenchOptions {
   for (const p of peers) if (p !== 'torch' && p !== 'transformersjs') fail(`--peers: unknown peer "${p}" (torch, transformersjs, or none)`);
   const memoryLimitGib = Number(values['memory-limit']);
   if (!(memoryLimitGib > 0)) fail(`--memory-limit must be a positive number of GiB, got "${values['memory-limit']}"`);
-  const maxSlowdown = Number(values['max-slowdown']);
-  if (!(maxSlowdown >= 0)) fail(`--max-slowdown must be a non-negative percentage, got "${values['max-slowdown']}"`);
-  if (values.compare && !existsSync(values.compare)) fail(`--compare: ${values.compare}: file not found`);
+  const nonNegative = (name: string, what: string, v: string) => {
+    const n = Number(v);
+    if (!(n >= 0) || v.trim() === '') fail(`--${name} must be a non-negative ${what}, got "${v}"`);
+    return n;
+  };
+  const gate: GateRule = {
+    maxSlowdownPct: nonNegative('max-slowdown', 'percentage', values['max-slowdown']),
+    noiseK: nonNegative('noise-k', 'number', values['noise-k']),
+    minDeltaS: nonNegative('min-delta-ms', 'number of milliseconds', values['min-delta-ms']) / 1000,
+  };
+  const compare = values.compare ?? [];
+  for (const file of compare) if (!existsSync(file)) fail(`--compare: ${file}: file not found`);
+  if (values.calibration && !existsSync(values.calibration)) fail(`--calibration: ${values.calibration}: file not found`);
+  if (values.calibration && compare.length) fail('--calibration and --compare are two baselines: give one');
+  const calibrate = values.calibrate === undefined ? 1 : int('calibrate', values.calibrate, 2, 2); // one run has no spread across runs
+  if (calibrate > 1 && (compare.length || values.calibration)) fail('--calibrate measures a baseline: it does not take --compare or --calibration');
+  let baseline: Baseline | null = null;
+  try {
+    if (compare.length) baseline = baselineFromCsvFiles(compare);
+    if (values.calibration) baseline = loadCalibration(values.calibration);
+  } catch (e) {
+    fail(`${values.calibration ? '--calibration' : '--compare'}: ${(e as Error).message}`);
+  }
   const slowdown: Record<string, number> = {};
   for (const item of values['inject-slowdown'] ?? []) {
     const m = /^([\w.:-]+)=(\d+(?:\.\d+)?)$/.exec(item);
@@ -155,8 +189,11 @@ export function parseBenchArgs(args: string[], gpu: boolean): BenchOptions {
     seed,
     memoryLimit: memoryLimitGib * GIB,
     out: values.out ?? null,
-    compare: values.compare ?? null,
-    maxSlowdown,
+    compare,
+    calibration: values.calibration ?? null,
+    baseline,
+    calibrate,
+    gate,
     slowdown,
   };
 }
@@ -266,8 +303,13 @@ export async function main(args: string[]): Promise<number> {
   const bars = new Progress(process.stderr.isTTY === true);
   const rows: ResultRow[] = [];
   const notes: string[] = [];
+  // The run's random weights, saved once as an HF folder: every model stage and peer loads them from there.
+  const checkpointDir = mkdtempSync(join(tmpdir(), 'modernbert-bench-model-'));
+  const config = presetConfig(options.config);
+  if (options.backends.length || options.peers.length) saveCheckpoint(checkpointDir, config, randomTensors(config, options.seed));
   const spec = (stage: StageSpec['stage'], extra: Partial<StageSpec> = {}): StageSpec => ({
     stage,
+    checkpointDir,
     config: options.config,
     workloads: options.workloads,
     runs: options.runs,
@@ -288,13 +330,14 @@ export async function main(args: string[]): Promise<number> {
       rows.push(...(await runStageInChild(spec('max_batch', { memoryLimit: options.memoryLimit, bindingLimit: adapter?.maxBinding ?? 2 * GIB, verify, common: planCommon }), 'max batch', bars, notes)));
     }
     if (options.peers.length) {
-      const peers = await runPeersOnSameModel(options, common, bars);
+      const peers = await runPeersOnSameModel(options, checkpointDir, common, bars);
       rows.push(...peers.rows);
       notes.push(...peers.skipped.map((n) => `peer skipped: ${n}`));
     }
-    if (options.compare) gate = await compareWithBaseline(options, rows, spec, bars);
+    if (options.baseline) gate = await runGate(options.baseline, rows, options.gate, (row) => remeasure(row, spec, bars), (line) => bars.log(line));
   } finally {
     bars.stop();
+    rmSync(checkpointDir, { recursive: true, force: true });
   }
 
   const out = options.out ?? uniqueDir(join(PROJECT_ROOT, 'reports', `${started.toISOString().slice(0, 10)}-${device}`));
@@ -302,6 +345,10 @@ export async function main(args: string[]): Promise<number> {
   for (const table of runTables(rows)) process.stdout.write(tableToMarkdown(table) + '\n\n');
   for (const n of notes) process.stdout.write(n + '\n');
   process.stdout.write(`wrote ${relative(process.cwd(), out) || '.'}/ (results.csv, summary.md, throughput.svg, memory.svg)\n`);
+  if (options.calibrate > 1) {
+    const once = args.filter((a, i) => a !== '--calibrate' && !a.startsWith('--calibrate=') && args[i - 1] !== '--calibrate');
+    await writeCalibration(out, options.calibrate, (dir) => main([...once, '--out', dir]), (line) => process.stderr.write(line + '\n'));
+  }
   return gate;
 }
 
@@ -311,77 +358,24 @@ function uniqueDir(base: string): string {
   return dir;
 }
 
-/** The peers load the same random weights (saved as an HF folder) and get the same token ids. */
-async function runPeersOnSameModel(options: BenchOptions, common: Partial<ResultRow>, bars: Progress): Promise<{ rows: ResultRow[]; skipped: string[] }> {
-  const dir = mkdtempSync(join(tmpdir(), 'modernbert-peer-model-'));
-  try {
-    const config = presetConfig(options.config);
-    saveCheckpoint(dir, config, randomTensors(config, options.seed));
-    const bar = bars.start('peers');
-    const result = await runPeers({
-      checkpointDir: dir,
-      workloads: options.workloads.map((w) => ({ name: w.name, sequences: randomSequences(w.lengths, config.vocabSize, options.seed) })),
-      runs: options.runs,
-      warmup: options.warmup,
-      device: options.suite === 'gpu' ? 'cuda' : 'cpu',
-      // DESIGN §5: half precision too on a GPU.
-      dtypes: options.suite === 'gpu' ? ['fp32', 'fp16', 'bf16'] : ['fp32'],
-      common: { ...common, config: options.config },
-      peers: options.peers,
-      onProgress: (m) => bar.step(m),
-    });
-    bar.done(result.rows.length);
-    return result;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-/** The identity of a row across runs. */
-export function rowKey(r: Pick<ResultRow, 'kind' | 'name' | 'backend' | 'variant' | 'config' | 'dtype' | 'sequences' | 'tokens'>): string {
-  return [r.kind, r.name, r.backend, r.variant, r.config, r.dtype, r.sequences, r.tokens].map((v) => String(v ?? '')).join('|');
-}
-
-export interface Regression {
-  key: string;
-  baselineS: number;
-  currentS: number;
-  slowdownPct: number;
-}
-
-/** Rows slower than their baseline by more than maxSlowdown percent (medians). Rows without a baseline are new, not slow. */
-export function findRegressions(baseline: Record<ResultColumn, string>[], current: ResultRow[], maxSlowdown: number): Regression[] {
-  const base = new Map(baseline.filter((r) => r.median_s !== '').map((r) => [rowKey(r), Number(r.median_s)]));
-  const out: Regression[] = [];
-  for (const r of current) {
-    const b = base.get(rowKey(r));
-    if (b === undefined || r.median_s === null || r.kind === 'max_batch') continue;
-    const slowdownPct = (Number(r.median_s) / b - 1) * 100;
-    if (slowdownPct > maxSlowdown) out.push({ key: rowKey(r), baselineS: b, currentS: Number(r.median_s), slowdownPct });
-  }
-  return out;
-}
-
-/** The gate: compare, re-measure each suspect twice (its best median counts), and fail on what stays slow. */
-async function compareWithBaseline(options: BenchOptions, rows: ResultRow[], spec: (stage: StageSpec['stage'], extra?: Partial<StageSpec>) => StageSpec, bars: Progress): Promise<number> {
-  const file = options.compare!;
-  const baseline = parseResultsCsv(readFileSync(file, 'utf8'), file);
-  const matched = rows.filter((r) => baseline.some((b) => rowKey(b) === rowKey(r)));
-  let suspects = findRegressions(baseline, rows, options.maxSlowdown);
-  process.stderr.write(`compare: ${matched.length} of ${rows.length} rows have a baseline row in ${file}; ${suspects.length} over +${options.maxSlowdown}%\n`);
-  for (let attempt = 1; attempt <= 2 && suspects.length; attempt++) {
-    for (const s of suspects) {
-      const row = rows.find((r) => rowKey(r) === s.key)!;
-      const again = await remeasure(row, spec, bars);
-      if (again) row.median_s = Math.min(Number(row.median_s), again);
-    }
-    suspects = findRegressions(baseline, rows, options.maxSlowdown);
-  }
-  for (const s of suspects) {
-    process.stderr.write(`REGRESSION ${s.key}: median ${s.currentS.toPrecision(4)} s vs baseline ${s.baselineS.toPrecision(4)} s (+${s.slowdownPct.toFixed(1)}%, allowed +${options.maxSlowdown}%)\n`);
-  }
-  if (suspects.length === 0) process.stderr.write(`compare: no row slower than +${options.maxSlowdown}% after re-measuring\n`);
-  return suspects.length ? 1 : 0;
+/** The peers load the same weights as our backends (the run's checkpoint folder) and get the same token ids. */
+async function runPeersOnSameModel(options: BenchOptions, checkpointDir: string, common: Partial<ResultRow>, bars: Progress): Promise<{ rows: ResultRow[]; skipped: string[] }> {
+  const config = presetConfig(options.config);
+  const bar = bars.start('peers');
+  const result = await runPeers({
+    checkpointDir,
+    workloads: options.workloads.map((w) => ({ name: w.name, sequences: randomSequences(w.lengths, config.vocabSize, options.seed) })),
+    runs: options.runs,
+    warmup: options.warmup,
+    device: options.suite === 'gpu' ? 'cuda' : 'cpu',
+    // DESIGN §5: half precision too on a GPU.
+    dtypes: options.suite === 'gpu' ? ['fp32', 'fp16', 'bf16'] : ['fp32'],
+    common: { ...common, config: options.config },
+    peers: options.peers,
+    onProgress: (m) => bar.step(m),
+  });
+  bar.done(result.rows.length);
+  return result;
 }
 
 /** The median of one row measured again in a fresh child, or null when the row cannot be re-run here (a peer). */

@@ -2,17 +2,20 @@
 // backend's JIT state or device cannot slow another's): model forward passes per backend x workload, WebGPU
 // kernels at the model's shapes, and the planned maximum batch size.
 import { type ModernBertConfig, presetConfig, slidingWindow } from '../reference/config.ts';
-import { forward as referenceForward, randomModel } from '../reference/modernbert.ts';
-import { fp32, precisionByName } from '../reference/ops.ts';
+import { forward as referenceForward, createModel, randomModel } from '../reference/modernbert.ts';
+import type { Checkpoint } from '../reference/checkpoint.ts';
+import { loadCheckpoint } from '../reference/files.ts';
+import { type Precision, fp32, precisionByName } from '../reference/ops.ts';
 import { pack } from '../reference/unpad.ts';
 import type { GpuContext } from '../optimized/webgpu/device.ts';
 import { MAX_GRID } from '../optimized/webgpu/kernels/launch.ts';
 import type { GemmVariant } from '../optimized/webgpu/kernels/gemm.ts';
 import { type DType, encode } from '../optimized/webgpu/kernels/storage.ts';
+import { adapterName, featuresText } from './adapter.ts';
 import { packageVersion } from './environment.ts';
 import { type ResultRow, resultRow } from './results.ts';
-import { type Timing, time } from './timing.ts';
-import { PAPER_DOCUMENTS, PAPER_WORKLOADS, type Workload, randomSequences, workloadLengths } from './workloads.ts';
+import { type Timing, seconds, time } from './timing.ts';
+import { PAPER_DOCUMENTS, PAPER_WORKLOADS, type Workload, largestFitting, randomSequences, workloadLengths } from './workloads.ts';
 
 /**
  * Model backends `npm run bench` can run: the reference in each precision, the WebGPU engine (f32, f16
@@ -25,6 +28,8 @@ export interface StageSpec {
   stage: 'model' | 'kernels' | 'max_batch';
   /** model stage: which backend */
   backend?: ModelBackend;
+  /** model stage: the run's random checkpoint, saved once as an HF folder; loading it is part of load_s, as for the peers */
+  checkpointDir?: string;
   config: string;
   workloads: Workload[];
   runs: number;
@@ -55,14 +60,23 @@ export async function runStage(spec: StageSpec, emit: Emit): Promise<void> {
   return maxBatchStage(spec, config, emit);
 }
 
+export { adapterName, featuresText };
+
 const wanted = (spec: StageSpec, name: string) => !spec.only || spec.only.includes(name);
 const repeat = (spec: StageSpec, name: string) => Math.max(1, Math.round(spec.slowdown?.[name] ?? 1));
 const tokensOf = (lengths: readonly number[]) => lengths.reduce((a, b) => a + b, 0);
 
+/** The run's checkpoint read from its folder, as a user's model would be. */
+function readCheckpoint(spec: StageSpec, precision: Precision): Checkpoint {
+  if (!spec.checkpointDir) throw new Error(`the ${spec.backend} model stage needs checkpointDir`);
+  return loadCheckpoint(spec.checkpointDir, precision);
+}
+
 async function referenceStage(spec: StageSpec, config: ModernBertConfig, emit: Emit): Promise<void> {
   const dtype = spec.backend!.split(':')[1];
   const precision = precisionByName(dtype);
-  const model = randomModel(config, precision, spec.seed);
+  let model!: ReturnType<typeof createModel>;
+  const loadS = await seconds(() => (model = createModel(readCheckpoint(spec, precision), precision)));
   for (const workload of spec.workloads.filter((w) => wanted(spec, w.name))) {
     emit({ progress: workload.name });
     const sequences = randomSequences(workload.lengths, config.vocabSize, spec.seed);
@@ -71,7 +85,7 @@ async function referenceStage(spec: StageSpec, config: ModernBertConfig, emit: E
       for (let i = 0; i < n; i++) referenceForward(model, sequences, { allowLongSequences: true });
     }, spec);
     const note = `pure TypeScript on the CPU, ${dtype === 'fp32' ? 'every step rounded to fp32 (Math.fround)' : 'double precision (the oracle)'}; peak memory: the process's peak RSS so far`;
-    emit({ row: modelRow(spec, workload, 'reference', '', dtype, t, process.resourceUsage().maxRSS * 1024, note) });
+    emit({ row: modelRow(spec, workload, 'reference', '', dtype, t, loadS, process.resourceUsage().maxRSS * 1024, note) });
   }
 }
 
@@ -81,8 +95,13 @@ async function webgpuStage(spec: StageSpec, config: ModernBertConfig, emit: Emit
   const variant = (suffix === undefined || suffix === 'f16' ? 'flash' : suffix) as 'flash' | 'padded' | 'materialized';
   const { sharedDevice, closeSharedDevice } = await import('../optimized/webgpu/device.ts');
   const gpu = await import('../optimized/webgpu/modernbert.ts');
-  const ctx = await sharedDevice();
-  const model = gpu.createWebGpuModel(ctx, randomModel(config, fp32, spec.seed), dtype);
+  let ctx!: GpuContext;
+  let model!: ReturnType<typeof gpu.createWebGpuModel>;
+  const loadS = await seconds(async () => {
+    ctx = await sharedDevice();
+    model = gpu.createWebGpuModel(ctx, readCheckpoint(spec, fp32), dtype);
+    await ctx.device.queue.onSubmittedWorkDone(); // the upload done
+  });
   try {
     for (const workload of spec.workloads.filter((w) => wanted(spec, w.name))) {
       const limit = bindingLimit(ctx, config, workload.lengths, variant);
@@ -100,7 +119,7 @@ async function webgpuStage(spec: StageSpec, config: ModernBertConfig, emit: Emit
       const host = model.launcher.passStats(); // the last timed pass: a steady one
       const kernels = `${dtype === 'f16' ? 'f16 storage, f32 arithmetic; ' : ''}${ctx.tuning ? 'tuned tiles' : 'default tiles'}`;
       const note = `${kernels}; wall clock per forward pass, through the readback of last_hidden_state; ${host.dispatches} dispatches, ${host.encodeMs.toFixed(2)} ms CPU encode per pass${ctx.swiftshader ? '; SwiftShader: a CPU emulation, not a GPU number' : ''}`;
-      emit({ row: modelRow(spec, workload, 'webgpu', variant, dtype === 'f16' ? 'fp16' : 'fp32', t, gpu.memoryStats(model).peakBytes, note, ctx) });
+      emit({ row: modelRow(spec, workload, 'webgpu', variant, dtype === 'f16' ? 'fp16' : 'fp32', t, loadS, gpu.memoryStats(model).peakBytes, note, ctx) });
     }
   } finally {
     gpu.destroyModel(model);
@@ -117,7 +136,8 @@ async function gpujsStage(spec: StageSpec, config: ModernBertConfig, emit: Emit)
   const requested = (spec.backend!.split(':')[1] ?? 'auto') as 'auto' | 'webgpu' | 'webasm' | 'cpu';
   const gpujs = await import('../optimized/gpujs/modernbert.ts');
   const { closeGpuJsDevice } = await import('../optimized/gpujs/mode.ts');
-  const model = await gpujs.createGpuJsModel(randomModel(config, fp32, spec.seed), requested);
+  let model!: Awaited<ReturnType<typeof gpujs.createGpuJsModel>>;
+  const loadS = await seconds(async () => (model = await gpujs.createGpuJsModel(readCheckpoint(spec, fp32), requested)));
   try {
     for (const workload of spec.workloads.filter((w) => wanted(spec, w.name))) {
       let groups: number[][];
@@ -142,7 +162,7 @@ async function gpujsStage(spec: StageSpec, config: ModernBertConfig, emit: Emit)
         model.mode === 'webgpu' ? 'device memory not measured (gpu.js does not report it)' : 'peak memory: the process peak RSS so far',
       ].filter(Boolean).join('; ');
       const peak = model.mode === 'webgpu' ? null : process.resourceUsage().maxRSS * 1024;
-      emit({ row: { ...modelRow(spec, workload, `gpujs:${model.mode}`, requested === 'auto' ? 'auto' : '', 'fp32', t, peak, note), versions: `gpu.js ${packageVersion('gpu.js')}` } });
+      emit({ row: { ...modelRow(spec, workload, `gpujs:${model.mode}`, requested === 'auto' ? 'auto' : '', 'fp32', t, loadS, peak, note), versions: `gpu.js ${packageVersion('gpu.js')}` } });
     }
   } finally {
     gpujs.destroyModel(model);
@@ -158,7 +178,7 @@ function bindingLimit(ctx: GpuContext, config: ModernBertConfig, lengths: readon
   return scores > max ? `the score matrix needs ${scores} bytes, over this device's maxStorageBufferBindingSize ${max}` : null;
 }
 
-function modelRow(spec: StageSpec, workload: Workload, backend: string, variant: string, dtype: string, t: Timing, peakBytes: number | null, note: string, ctx?: GpuContext): ResultRow {
+function modelRow(spec: StageSpec, workload: Workload, backend: string, variant: string, dtype: string, t: Timing, loadS: number, peakBytes: number | null, note: string, ctx?: GpuContext): ResultRow {
   const tokens = tokensOf(workload.lengths);
   return resultRow({
     ...spec.common,
@@ -179,12 +199,10 @@ function modelRow(spec: StageSpec, workload: Workload, backend: string, variant:
     adapter: ctx ? adapterName(ctx) : (spec.common.adapter ?? null),
     versions: ctx ? `webgpu ${packageVersion('webgpu')}` : `tinybench ${packageVersion('tinybench')}`,
     note,
+    load_s: loadS,
+    first_s: t.firstS,
+    features: ctx ? featuresText(ctx) : null,
   });
-}
-
-export function adapterName(ctx: GpuContext): string {
-  const { vendor, architecture, description } = ctx.adapter;
-  return [vendor, architecture, description].filter(Boolean).join(' / ') || 'unnamed adapter';
 }
 
 /**
@@ -306,6 +324,7 @@ async function kernelStage(spec: StageSpec, config: ModernBertConfig, emit: Emit
             peak_bytes: l.pool.stats().peakBytes,
             adapter: adapterName(ctx),
             versions: `webgpu ${packageVersion('webgpu')}`,
+            features: featuresText(ctx),
             note: `${k.shape}${c.dtype === 'f16' ? '; f16 storage, f32 arithmetic' : ''}; dispatches per timed run: ${reps}, wall clock to queue completion${ctx.swiftshader ? '; SwiftShader' : ''}`,
           }),
         });
@@ -382,28 +401,4 @@ async function runOnce(spec: StageSpec, config: ModernBertConfig, lengths: numbe
   } finally {
     gpu.destroyModel(model);
   }
-}
-
-/** Doubling, then bisection, for the largest B in [1, max] with fits(B); fits must be monotone. */
-async function largestFitting<P>(fits: (B: number) => Promise<P | null>, max: number): Promise<{ batch: number; plan: P } | null> {
-  let plan = await fits(1);
-  if (!plan) return null;
-  let lo = 1;
-  let loPlan = plan;
-  let hi = 2;
-  while (hi <= max && (plan = await fits(hi))) {
-    lo = hi;
-    loPlan = plan;
-    hi *= 2;
-  }
-  hi = Math.min(hi, max + 1); // hi does not fit (or is past max)
-  while (hi - lo > 1) {
-    const mid = Math.floor((lo + hi) / 2);
-    const p = await fits(mid);
-    if (p) {
-      lo = mid;
-      loPlan = p;
-    } else hi = mid;
-  }
-  return { batch: lo, plan: loPlan };
 }

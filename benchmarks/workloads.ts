@@ -69,3 +69,27 @@ export function randomSequences(lengths: readonly number[], vocabSize: number, s
   const hi = Math.min(16000, vocabSize);
   return lengths.map((n) => Int32Array.from({ length: n }, () => lo + Math.floor(random() * (hi - lo))));
 }
+
+/** Doubling, then bisection, for the largest B in [1, max] with fits(B); fits must be monotone. */
+export async function largestFitting<P>(fits: (B: number) => Promise<P | null>, max: number): Promise<{ batch: number; plan: P } | null> {
+  let plan = await fits(1);
+  if (!plan) return null;
+  let lo = 1;
+  let loPlan = plan;
+  let hi = 2;
+  while (hi <= max && (plan = await fits(hi))) {
+    lo = hi;
+    loPlan = plan;
+    hi *= 2;
+  }
+  hi = Math.min(hi, max + 1); // hi does not fit (or is past max)
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    const p = await fits(mid);
+    if (p) {
+      lo = mid;
+      loPlan = p;
+    } else hi = mid;
+  }
+  return { batch: lo, plan: loPlan };
+}

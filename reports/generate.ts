@@ -1,14 +1,15 @@
-// Regenerates the leaderboard from every results.csv under a folder:
-//   node --import ./bin/register.js reports/generate.ts [--root reports] [--out reports]
-// writes <out>/leaderboard.md and <out>/index.html. Exit 0 on success (also with no results yet), 1 when a
-// results.csv is malformed (stderr names the file), 2 on bad arguments.
+// Regenerates the leaderboard from every results.csv and *.results.json (a submission) under a folder:
+//   npm run report -- [--root reports] [--out reports]
+// writes <out>/leaderboard.md and <out>/index.html. Every row is checked against the results schema; a row or
+// file that fails is reported on stderr (file, row, field) and not merged, and the rest still is.
+// Exit 0 when everything merged (also with no results yet), 1 when something was rejected, 2 on bad arguments.
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { writeLeaderboard } from './leaderboard.ts';
 
-const USAGE = 'usage: node --import ./bin/register.js reports/generate.ts [--root reports] [--out reports]';
+const USAGE = 'usage: npm run report -- [--root reports] [--out reports]';
 
 /** The command line: returns the exit code; messages go to the given streams. */
 export function main(argv: string[], stdout: (line: string) => void = console.log, stderr: (line: string) => void = console.error): number {
@@ -36,11 +37,13 @@ export function main(argv: string[], stdout: (line: string) => void = console.lo
     return 2;
   }
   try {
-    const { files, resultFiles, devices } = writeLeaderboard(root, out);
+    const { files, resultFiles, devices, rejected } = writeLeaderboard(root, out);
     const rows = devices.reduce((n, d) => n + d.rows.length, 0);
-    stdout(`${resultFiles.length} results.csv file(s), ${rows} row(s), ${devices.length} device(s)`);
+    const submissions = resultFiles.filter((f) => f.endsWith('.json')).length;
+    stdout(`${resultFiles.length - submissions} results.csv file(s), ${rows} row(s), ${devices.length} device(s)${submissions ? `; ${submissions} submission file(s)` : ''}`);
     for (const f of files) stdout(`wrote ${f}`);
-    return 0;
+    for (const r of rejected) stderr(`generate: not merged: ${r.where}: ${r.problems.join('; ')}`);
+    return rejected.length ? 1 : 0;
   } catch (e) {
     stderr(`generate: ${(e as Error).message}`);
     return 1;

@@ -2,7 +2,7 @@
 // the tables) and the plots as SVG files.
 import { join } from 'node:path';
 import { type ResultRow, resultsToCsv } from '../benchmarks/results.ts';
-import { type AnyResultRow, distinct, escapeMarkdown, text, writeFileAtomic } from './format.ts';
+import { type AnyResultRow, distinct, escapeMarkdown, formatBytes, text, writeFileAtomic } from './format.ts';
 import { memoryPlot, throughputPlot } from './plots.ts';
 import { type Table, peerRatioTable, resultTables, tableToMarkdown } from './tables.ts';
 
@@ -56,8 +56,10 @@ export function runSummaryMarkdown(rows: readonly AnyResultRow[], meta: RunRepor
     `- Device: ${escapeMarkdown(devices.join('; ') || 'unknown')}`,
     `- Commit: ${listed('commit')}`,
     `- Date: ${listed('date')}`,
+    `- CPU: ${listed('cpu')}; memory: ${escapeMarkdown(values('memory_bytes').filter(Boolean).map((b) => formatBytes(Number(b))).join(', ') || 'unknown')}; OS: ${listed('os')}`,
     `- Runtime: ${listed('runtime')}`,
     `- Versions: ${listed('versions')}`,
+    ...(values('features').some(Boolean) ? [`- WebGPU features: ${escapeMarkdown(values('features').filter(Boolean).join('; '))}`] : []),
     `- Rows: ${rows.length} (${kinds}); the record is [results.csv](results.csv)`,
     '- Command:',
     '',
@@ -74,7 +76,7 @@ export function runSummaryMarkdown(rows: readonly AnyResultRow[], meta: RunRepor
   for (const t of tables) lines.push(tableToMarkdown(t));
   if (tables.length > 0) {
     const vsPeer = peerRatioTable(rows).rows.length ? ' Relative to the ONNX Runtime peer, 2.00× is twice the tokens/s of the peer.' : '';
-    lines.push(`"vs fastest" is tokens/s (kernels: time) relative to the best row of the same workload and config (kernels: the same kernel and shape); "vs largest" likewise for the batch size.${vsPeer}`, '');
+    lines.push(`"median s" and tokens/s are warm runs; "load s" (model ready: device, checkpoint read, upload) and "first call s" (the workload's first forward pass) are the cold start. "vs fastest" is tokens/s (kernels: time) relative to the best row of the same workload and config (kernels: the same kernel and shape); "vs largest" likewise for the batch size.${vsPeer}`, '');
   }
   lines.push(
     '## Plots',

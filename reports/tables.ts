@@ -42,6 +42,9 @@ export function modelTable(rows: readonly AnyResultRow[], options: TableOptions 
     { header: 'median s (min–max)', numeric: true, cell: timing },
     { header: 'tokens/s', numeric: true, cell: (r) => rate(r.tokens_per_s) },
     { header: 'vs fastest', numeric: true, cell: (r) => ratioCell(vsFastest.get(r)) },
+    // Cold start, apart from the warm runs: making the model ready, then its first call on this workload.
+    { header: 'load s', numeric: true, cell: (r) => seconds(r.load_s) },
+    { header: 'first call s', numeric: true, cell: (r) => seconds(r.first_s) },
     { header: 'peak memory', numeric: true, cell: (r) => bytes(r.peak_bytes) },
     { header: 'note', cell: (r) => text(r.note) },
     ...runColumns(options),
@@ -202,6 +205,11 @@ function count(value: AnyResultRow[keyof AnyResultRow]): string {
 function rate(value: AnyResultRow[keyof AnyResultRow]): string {
   const n = num(value);
   return n === undefined ? '' : formatRate(n);
+}
+
+function seconds(value: AnyResultRow[keyof AnyResultRow]): string {
+  const n = num(value);
+  return n === undefined ? '' : formatSeconds(n);
 }
 
 function bytes(value: AnyResultRow[keyof AnyResultRow]): string {

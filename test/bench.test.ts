@@ -1,6 +1,7 @@
 // The benchmark harness: options, workloads, and the CSV record of a run. Tiny workloads on the small
 // config; WebGPU runs on SwiftShader here. test/bench-gate.test.ts tests the regression gate.
 import { existsSync, readFileSync } from 'node:fs';
+import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ONNX_EXPORT_NOTE } from '../benchmarks/peers/onnx-export.ts';
@@ -56,11 +57,22 @@ describe('npm run bench', () => {
     // DESIGN §5: every row carries backend, workload, config, dtype, tokens, seconds, tokens/s, peak bytes,
     // adapter, runtime and versions, commit, date. Planned max-batch rows have no seconds (they do not run).
     for (const x of rows) {
-      const must = ['date', 'commit', 'device', 'kind', 'name', 'backend', 'config', 'dtype', 'sequences', 'tokens', 'peak_bytes', 'adapter', 'runtime', 'versions'] as const;
+      // Issue 15: and the environment: CPU, memory, OS.
+      const must = ['date', 'commit', 'device', 'kind', 'name', 'backend', 'config', 'dtype', 'sequences', 'tokens', 'peak_bytes', 'adapter', 'runtime', 'versions', 'cpu', 'memory_bytes', 'os'] as const;
       for (const c of must) expect(x[c], `${x.kind} ${x.name} ${c}`).not.toBe('');
       if (x.kind !== 'max_batch') for (const c of ['median_s', 'min_s', 'max_s', 'tokens_per_s', 'runs'] as const) expect(x[c], `${x.kind} ${x.name} ${c}`).not.toBe('');
       if (x.kind === 'kernel') expect(Number(x.gflop_per_s)).toBeGreaterThan(0);
+      // Cold start apart from the warm runs: every model row, on every backend.
+      if (x.kind === 'model') for (const c of ['load_s', 'first_s'] as const) expect(Number(x[c]), `${x.backend} ${c}`).toBeGreaterThan(0);
+      if (x.backend === 'webgpu' && x.kind !== 'max_batch') expect(x.features).toMatch(/^used: none \(core WGSL\); device has: /);
     }
+    expect(Number(rows[0].memory_bytes)).toBe(totalmem());
+    // SwiftShader compiles every pipeline on the first call: it is far slower than a warm one.
+    const webgpu = rows.find((x) => x.backend === 'webgpu' && x.kind === 'model')!;
+    expect(Number(webgpu.first_s)).toBeGreaterThan(Number(webgpu.median_s));
+    const summary = readFileSync(join(out, 'summary.md'), 'utf8');
+    expect(summary).toMatch(/\| median s \(min–max\) \| tokens\/s \| vs fastest \| load s \| first call s \|/);
+    expect(summary).toMatch(/^- CPU: .+ \(\d+ logical cores\); memory: [\d.]+ GiB; OS: /m);
     expect(Object.keys(rows[0])).toEqual([...RESULT_COLUMNS]);
     expect(rows.find((x) => x.backend === 'webgpu' && x.kind === 'model')!.adapter).toMatch(/swiftshader/i);
   });
@@ -73,6 +85,7 @@ describe('npm run bench', () => {
     const rows = parseResultsCsv(readFileSync(join(out, 'results.csv'), 'utf8'), 'results.csv');
     expect(rows.map((x) => `${x.backend}/${x.variant}`)).toEqual(['reference/', 'transformersjs/onnxruntime-cpu']);
     expect(rows[1].note).toContain(ONNX_EXPORT_NOTE);
+    for (const c of ['load_s', 'first_s'] as const) expect(Number(rows[1][c]), `the peer's ${c}`).toBeGreaterThan(0);
     expect(r.stdout).toContain('peer skipped: torch: no Python interpreter "/nonexistent/python3"');
     expect(r.stdout).toContain('**Relative to the ONNX Runtime peer (tokens/s over transformersjs onnxruntime-cpu fp32 on the same workload and config)**');
     expect(r.stdout).toMatch(/\| reference \|  \| small \| fp32 \| \d\.\d+× \|/);

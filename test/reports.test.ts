@@ -177,7 +177,7 @@ describe('run report', () => {
       ['webgpu', 'flash', '512x8', '40,000', '1.00×'],
     ]);
     expect(models[0][7]).toBe('0.0256 (0.023–0.0282)');
-    expect(models[0][10]).toBe('16.0 MiB');
+    expect(models[0][12]).toBe('16.0 MiB');
     const kernels = markdownTableRows(summary, 'Kernels');
     expect(kernels.map((r) => [r[1], r[2], r[3], r[4], r[5], r[6]])).toEqual([
       ['tiled', '4096x768x768', '0.001 (0.00098–0.0011)', '5,000', '300', '1.00×'],
@@ -298,22 +298,29 @@ describe('leaderboard', () => {
     expect(html).not.toMatch(/<script|<link|\ssrc=|https?:\/\/(?!www\.w3\.org\/2000\/svg)/);
   });
 
-  it('rejects a malformed results.csv, naming the file', () => {
+  it('reports a malformed file or row, naming file, row and field, and merges the rest', () => {
     const root = resultsTree();
     const bad = join(root, 'broken', 'results.csv');
     mkdirSync(join(root, 'broken'));
-    writeFileSync(bad, 'date,commit\n2026-11-26,abc\n');
-    expect(() => writeLeaderboard(root, root)).toThrow(`${bad}: header lacks column(s)`);
-    writeFileSync(bad, resultsToCsv([resultRow({ ...H100, kind: 'model', tokens_per_s: 'fast' })]));
-    expect(() => readResultFiles([bad])).toThrow(`${bad}: row 1: tokens_per_s "fast" is not a number`);
-    writeFileSync(bad, resultsToCsv([resultRow({ ...H100, kind: 'nonsense' })]));
-    expect(() => readResultFiles([bad])).toThrow(`${bad}: row 1: kind "nonsense"`);
-    writeFileSync(bad, `${RESULT_COLUMNS.join(',')}\n"unterminated`);
-    expect(() => readResultFiles([bad])).toThrow(`${bad}: not valid CSV`);
+    const rejectedBy = (content: string) => {
+      writeFileSync(bad, content);
+      return readResultFiles([bad]).rejected.map((r) => `${r.where}: ${r.problems.join('; ')}`);
+    };
+    expect(rejectedBy('date,commit\n2026-11-26,abc\n')[0]).toMatch(`${bad}: header lacks column(s) device, kind`);
+    expect(rejectedBy(`${RESULT_COLUMNS.join(',')}\n"unterminated`)[0]).toMatch(`${bad}: not valid CSV`);
+    const good = modelRows(H100)[0];
+    expect(rejectedBy(resultsToCsv([good, { ...good, tokens_per_s: 'fast' }, { ...good, kind: 'nonsense' }]))).toEqual([
+      `${bad}: row 2: tokens_per_s: must be number`,
+      `${bad}: row 3: kind: must be equal to one of the allowed values`,
+    ]);
+    expect(readResultFiles([bad]).files[0].rows).toHaveLength(1); // the good row is merged
 
+    writeFileSync(bad, resultsToCsv([{ ...good, tokens_per_s: 'fast' }]));
     const errors: string[] = [];
-    expect(main(['--root', root], () => {}, (line) => errors.push(line))).toBe(1);
-    expect(errors.join('\n')).toContain(bad);
+    const lines: string[] = [];
+    expect(main(['--root', root], (line) => lines.push(line), (line) => errors.push(line))).toBe(1);
+    expect(errors).toEqual([`generate: not merged: ${bad}: row 1: tokens_per_s: must be number`]);
+    expect(lines[0]).toBe('4 results.csv file(s), 31 row(s), 2 device(s)'); // the other files still merged
   });
 
   it('still writes both files when there are no results yet', () => {
@@ -354,7 +361,7 @@ describe('leaderboard page in headless Chromium', () => {
     root = mkdtempSync(join(tmpdir(), 'modernbert-reports-'));
     writeResultsTree(root);
     // A run whose labels need escaping, to check the SVG files parse.
-    writeRunReport(join(root, 'odd'), [resultRow({ ...H100, device: 'odd <device>', kind: 'model', backend: `<b>&"x'`, variant: 'v', sequences: 2, tokens: 256, tokens_per_s: 10, peak_bytes: 4096 })], { title: 'odd', command: 'x' });
+    writeRunReport(join(root, 'odd'), [resultRow({ ...H100, device: 'odd <device>', kind: 'model', name: '128x2', backend: `<b>&"x'`, variant: 'v', sequences: 2, tokens: 256, median_s: 25.6, min_s: 25.6, max_s: 25.6, tokens_per_s: 10, peak_bytes: 4096 })], { title: 'odd', command: 'x' });
     writeLeaderboard(root, root);
     server = await serve((path) => {
       const file = join(root, path === '/' ? 'index.html' : path);
@@ -389,7 +396,7 @@ describe('leaderboard page in headless Chromium', () => {
     })));
     expect(sections.map((s) => s.heading)).toEqual(['cpu-2x-epyc', 'nvidia-h100', 'odd <device>']);
     expect(sections[1].tables).toEqual([
-      { caption: 'Model forward passes (real tokens per second)', rows: 18, columns: 14 },
+      { caption: 'Model forward passes (real tokens per second)', rows: 18, columns: 16 },
       { caption: 'Kernels', rows: 2, columns: 9 },
       { caption: 'Largest batch that fits', rows: 2, columns: 12 },
     ]);

@@ -32,7 +32,7 @@ import time
 RESULT_COLUMNS = [
     "date", "commit", "device", "kind", "name", "backend", "variant", "config", "dtype", "sequences", "tokens",
     "runs", "median_s", "min_s", "max_s", "tokens_per_s", "gflop_per_s", "gb_per_s", "peak_bytes", "adapter",
-    "runtime", "versions", "note",
+    "runtime", "versions", "note", "load_s", "first_s", "features", "cpu", "memory_bytes", "os",
 ]
 IMPLS = ("sdpa", "eager")
 DTYPES = ("fp32", "fp16", "bf16")
@@ -272,7 +272,13 @@ def measure(torch, model, workload, pad_id, args, cuda):
     log(f"{workload['name']} {model.config._attn_implementation} {str(model.dtype).removeprefix('torch.')}: {args.warmup} warm-up + {args.runs} runs of {len(sequences)} sequences, {real} real / {ids.numel()} computed tokens")
     times = []
     with torch.inference_mode():
-        for _ in range(args.warmup):
+        # The first call is timed on its own and counts as the first warm-up run (benchmarks/timing.ts does the same).
+        start = time.perf_counter()
+        model(input_ids=ids, attention_mask=mask)
+        if cuda:
+            torch.cuda.synchronize()
+        first = time.perf_counter() - start
+        for _ in range(args.warmup - 1):
             model(input_ids=ids, attention_mask=mask)
         if cuda:
             torch.cuda.synchronize()
@@ -299,6 +305,7 @@ def measure(torch, model, workload, pad_id, args, cuda):
         "min_s": min(times),
         "max_s": max(times),
         "tokens_per_s": real / median,
+        "first_s": first,
         "peak_bytes": torch.cuda.max_memory_allocated() if cuda else None,
         "note": f"padded batch: {ids.numel()} tokens computed for {real} real{setup}",
     }
@@ -332,7 +339,11 @@ def run_benchmark(args):
     failures = []
     for dtype in dtypes:
         for impl in impls:
+            start = time.perf_counter()
             model = load_model(torch, args.checkpoint, impl, torch_dtypes[dtype], args.device)
+            if cuda:
+                torch.cuda.synchronize()
+            load_seconds = time.perf_counter() - start
             pad_id = model.config.pad_token_id if model.config.pad_token_id is not None else 0
             for w in workloads:
                 # One case failing (out of GPU memory with eager attention on long documents) leaves the others.
@@ -347,7 +358,7 @@ def run_benchmark(args):
                 if args.dump_hidden and dtype == "fp32":
                     dumped[f"{w['name']}.{impl}"] = hidden
                 note = "; ".join(n for n in (common.get("note"), row.pop("note")) if n)
-                values = {"kind": "model", **common, **row, "variant": impl, "dtype": dtype, "adapter": adapter, "note": note}
+                values = {"kind": "model", **common, **row, "variant": impl, "dtype": dtype, "adapter": adapter, "note": note, "load_s": load_seconds}
                 values.update(runtime=f"python {platform.python_version()}", versions=versions(torch, transformers))
                 sys.stdout.write(json.dumps({c: values.get(c) for c in RESULT_COLUMNS}) + "\n")
                 sys.stdout.flush()

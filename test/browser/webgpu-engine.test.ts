@@ -2,31 +2,14 @@
 // (SwiftShader adapter) and passes with the same tolerances as `modernbert parity`.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
+import { bundleForBrowser } from '../../benchmarks/browser/build.ts';
 import { FP32_TOLERANCE, type ParityResult } from '../../evals/parity-check.ts';
 import { GOLDEN } from '../helpers.ts';
 import { type StaticServer, launchChromium, serve } from './chromium.ts';
 
 const CASE = 'window'; // sliding-window and global layers, a padded batch, every output kind
-
-/** The page script as the browser gets it: one ES module, shaders inlined as text. */
-async function bundlePage(): Promise<string> {
-  const result = await build({
-    entryPoints: [join(import.meta.dirname, 'page.ts')],
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'chrome120',
-    write: false,
-    loader: { '.wgsl': 'text' },
-    // Only reached in Node (device.ts acquires Dawn there); a static Node import anywhere else fails the test.
-    external: ['webgpu', 'node:fs'],
-    logLevel: 'silent',
-  });
-  return result.outputFiles[0].text;
-}
 
 describe('WebGPU engine in headless Chromium', () => {
   let server: StaticServer;
@@ -34,7 +17,7 @@ describe('WebGPU engine in headless Chromium', () => {
   let script: string;
 
   beforeAll(async () => {
-    script = await bundlePage();
+    script = await bundleForBrowser(join(import.meta.dirname, 'page.ts'));
     server = await serve((path) => {
       if (path === '/') return { body: '<!doctype html><meta charset="utf-8"><script type="module" src="/page.js"></script>', type: 'text/html' };
       if (path === '/page.js') return { body: script, type: 'text/javascript' };
