@@ -7,8 +7,6 @@ import { join } from 'node:path';
 import type { ResultRow } from './results.ts';
 import { slug } from './adapter.ts';
 
-export { slug };
-
 export const PROJECT_ROOT = join(import.meta.dirname, '..');
 
 /** Short commit hash, "-dirty" when tracked files are modified; "unknown" outside a git checkout. */

@@ -395,7 +395,7 @@ async function remeasure(row: ResultRow, spec: (stage: StageSpec['stage'], extra
 async function childMain(args: string[]): Promise<void> {
   if (args[0] === '--probe') {
     const { sharedDevice, closeSharedDevice } = await import('../optimized/webgpu/device.ts');
-    const { adapterName } = await import('./stages.ts');
+    const { adapterName } = await import('./adapter.ts');
     try {
       const ctx = await sharedDevice();
       process.stdout.write(JSON.stringify({ name: adapterName(ctx), swiftshader: ctx.swiftshader, maxBinding: ctx.device.limits.maxStorageBufferBindingSize }) + '\n');

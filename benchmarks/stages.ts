@@ -60,8 +60,6 @@ export async function runStage(spec: StageSpec, emit: Emit): Promise<void> {
   return maxBatchStage(spec, config, emit);
 }
 
-export { adapterName, featuresText };
-
 const wanted = (spec: StageSpec, name: string) => !spec.only || spec.only.includes(name);
 const repeat = (spec: StageSpec, name: string) => Math.max(1, Math.round(spec.slowdown?.[name] ?? 1));
 const tokensOf = (lengths: readonly number[]) => lengths.reduce((a, b) => a + b, 0);

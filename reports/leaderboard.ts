@@ -7,7 +7,7 @@ import { RESULT_COLUMNS, type ResultColumn, parseResultsCsv } from '../benchmark
 import { parseSubmission, rowProblems, typedRow } from '../benchmarks/submission.ts';
 import { type AnyResultRow, compareText, distinct, escapeMarkdown, escapeXml, formatBytes, text, writeFileAtomic } from './format.ts';
 import { memoryPlot, throughputPlot } from './plots.ts';
-import { resultTables, tableToHtml, tableToMarkdown } from './tables.ts';
+import { RESULTS_CSS, resultTables, tableToHtml, tableToMarkdown } from './tables.ts';
 
 export interface ResultsFile {
   file: string;
@@ -194,21 +194,9 @@ export function leaderboardHtml(devices: readonly DeviceResults[], link: (file: 
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Benchmark leaderboard</title>
 <style>
-  body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #111; background: #fafafa; margin: 0 auto; padding: 1rem 1.5rem 3rem; max-width: 1400px; }
+${RESULTS_CSS}
   h1 { margin-bottom: 0.25rem; }
   section { border-top: 1px solid #ccc; margin-top: 2rem; }
-  dl { display: grid; grid-template-columns: max-content 1fr; gap: 0.2rem 1rem; }
-  dt { font-weight: 600; }
-  dd { margin: 0; }
-  .plots { display: flex; flex-wrap: wrap; gap: 1rem; }
-  figure { margin: 0; }
-  svg { max-width: 100%; height: auto; border: 1px solid #ddd; }
-  .table-scroll { overflow-x: auto; margin: 1.5rem 0; }
-  table { border-collapse: collapse; background: #fff; }
-  caption { text-align: left; font-weight: 600; padding: 0.3rem 0; }
-  th, td { border: 1px solid #ddd; padding: 0.25rem 0.5rem; text-align: left; white-space: nowrap; }
-  th { background: #f0f0f0; }
-  .num { text-align: right; font-variant-numeric: tabular-nums; }
   tbody tr:nth-child(even) { background: #f7f7f7; }
   .empty { font-size: 1.1rem; }
 </style>

@@ -3,6 +3,21 @@
 import { PAPER_WORKLOADS } from '../benchmarks/workloads.ts';
 import { type AnyResultRow, compareText, distinct, escapeMarkdown, escapeXml, formatBytes, formatCount, formatRate, formatRatio, formatSeconds, num, text } from './format.ts';
 
+/** The styles every page that shows these tables and the plots uses (the leaderboard, the bench page). */
+export const RESULTS_CSS = `  body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #111; background: #fafafa; margin: 0 auto; padding: 1rem 1.5rem 3rem; max-width: 1400px; }
+  dl { display: grid; grid-template-columns: max-content 1fr; gap: 0.2rem 1rem; }
+  dt { font-weight: 600; }
+  dd { margin: 0; }
+  .plots { display: flex; flex-wrap: wrap; gap: 1rem; }
+  figure { margin: 0; }
+  svg { max-width: 100%; height: auto; border: 1px solid #ddd; }
+  .table-scroll { overflow-x: auto; margin: 1.5rem 0; }
+  table { border-collapse: collapse; background: #fff; }
+  caption { text-align: left; font-weight: 600; padding: 0.3rem 0; }
+  th, td { border: 1px solid #ddd; padding: 0.25rem 0.5rem; text-align: left; white-space: nowrap; }
+  th { background: #f0f0f0; }
+  .num { text-align: right; font-variant-numeric: tabular-nums; }`;
+
 export interface Table {
   caption: string;
   headers: string[];

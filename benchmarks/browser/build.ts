@@ -3,12 +3,13 @@
 // The page runs the WebGPU engine on the visitor's navigator.gpu; its downloaded *.results.json merges into the
 // leaderboard with `npm run report`. WebGPU needs a secure context and module scripts are not loaded from
 // file:// URLs, hence the server (any static server will do). Exit 0, 1 when the build fails, 2 on bad arguments.
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type Plugin, build } from 'esbuild';
 import { PROJECT_ROOT, gitCommit } from '../environment.ts';
+import { RESULTS_CSS } from '../../reports/tables.ts';
 import { type StaticServer, serve } from './serve.ts';
 
 export const DEFAULT_OUT = join(PROJECT_ROOT, '.bench-page');
@@ -55,7 +56,11 @@ export async function buildBenchPage(out: string): Promise<string[]> {
   const script = await bundleForBrowser(join(import.meta.dirname, 'page.ts'), { BENCH_PAGE_COMMIT: JSON.stringify(gitCommit()), BENCH_PAGE_VERSION: JSON.stringify(version) });
   mkdirSync(out, { recursive: true });
   writeFileSync(join(out, 'page.js'), script);
-  copyFileSync(join(import.meta.dirname, 'index.html'), join(out, 'index.html'));
+  // The tables and plots look as on the leaderboard: its styles go where index.html marks them.
+  const html = readFileSync(join(import.meta.dirname, 'index.html'), 'utf8');
+  const marker = /^\/\* RESULTS_CSS: .*\*\/$/m;
+  if (!marker.test(html)) throw new Error('benchmarks/browser/index.html: the RESULTS_CSS marker is missing');
+  writeFileSync(join(out, 'index.html'), html.replace(marker, () => RESULTS_CSS));
   return Object.keys(PAGE_FILES).map((f) => join(out, f));
 }
 
