@@ -13,13 +13,21 @@ export function slug(text: string): string {
 }
 
 /**
- * The WebGPU optional features of a row: which the engine's kernels used (none yet: f16 storage is core
- * WGSL's pack2x16float) and which the device had.
+ * The WebGPU optional features of a row: which the engine's kernels used (f16 storage is core WGSL's
+ * pack2x16float; only the subgroup-matrix GEMM uses optional features) and which the device had.
  */
-export function featuresText(ctx: Pick<GpuContext, 'features'>): string {
-  const names = { shaderF16: 'shader-f16', subgroups: 'subgroups', timestampQuery: 'timestamp-query' } as const;
+export function featuresText(ctx: Pick<GpuContext, 'features'>, used: readonly string[] = []): string {
+  const names = { shaderF16: 'shader-f16', subgroups: 'subgroups', timestampQuery: 'timestamp-query', subgroupMatrix: SUBGROUP_MATRIX_FEATURES[0] } as const;
   const had = (Object.keys(names) as (keyof typeof names)[]).filter((k) => ctx.features[k]).map((k) => names[k]);
-  return `used: none (core WGSL); device has: ${had.join(', ') || 'none'}`;
+  return `used: ${used.length ? used.join(', ') : 'none (core WGSL)'}; device has: ${had.join(', ') || 'none'}`;
+}
+
+/** What gemm_sgmat.wgsl enables. */
+export const SUBGROUP_MATRIX_FEATURES = ['chromium-experimental-subgroup-matrix', 'shader-f16', 'subgroups'] as const;
+
+/** The features a model row (dtype fp32 or fp16) used on this device: the subgroup-matrix GEMM where the tuner chose it for f16 storage. */
+export function modelFeatures(ctx: Pick<GpuContext, 'tuning'>, dtype: string): readonly string[] {
+  return dtype === 'fp16' && ctx.tuning?.gemm.some((c) => c.tile.kernel === 'sgmat') ? SUBGROUP_MATRIX_FEATURES : [];
 }
 
 export function adapterName(ctx: Pick<GpuContext, 'adapter'>): string {

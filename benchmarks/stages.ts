@@ -11,7 +11,7 @@ import type { GpuContext } from '../optimized/webgpu/device.ts';
 import { MAX_GRID } from '../optimized/webgpu/kernels/launch.ts';
 import type { GemmVariant } from '../optimized/webgpu/kernels/gemm.ts';
 import { type DType, encode } from '../optimized/webgpu/kernels/storage.ts';
-import { adapterName, featuresText } from './adapter.ts';
+import { SUBGROUP_MATRIX_FEATURES, adapterName, featuresText, modelFeatures } from './adapter.ts';
 import { packageVersion } from './environment.ts';
 import { type ResultRow, resultRow } from './results.ts';
 import { type Timing, seconds, time } from './timing.ts';
@@ -115,7 +115,7 @@ async function webgpuStage(spec: StageSpec, config: ModernBertConfig, emit: Emit
         for (let i = 0; i < n; i++) await gpu.forward(model, sequences, options);
       }, spec);
       const host = model.launcher.passStats(); // the last timed pass: a steady one
-      const kernels = `${dtype === 'f16' ? 'f16 storage, f32 arithmetic; ' : ''}${ctx.tuning ? 'tuned tiles' : 'default tiles'}`;
+      const kernels = `${dtype === 'f16' ? (modelFeatures(ctx, 'fp16').length ? 'f16 storage, f16 x f16 -> f32 subgroup matrices in the GEMMs tuned to them; ' : 'f16 storage, f32 arithmetic; ') : ''}${ctx.tuning ? 'tuned tiles' : 'default tiles'}`;
       const note = `${kernels}; wall clock per forward pass, through the readback of last_hidden_state; ${host.dispatches} dispatches, ${host.encodeMs.toFixed(2)} ms CPU encode per pass${ctx.swiftshader ? '; SwiftShader: a CPU emulation, not a GPU number' : ''}`;
       emit({ row: modelRow(spec, workload, 'webgpu', variant, dtype === 'f16' ? 'fp16' : 'fp32', t, loadS, gpu.memoryStats(model).peakBytes, note, ctx) });
     }
@@ -199,7 +199,7 @@ function modelRow(spec: StageSpec, workload: Workload, backend: string, variant:
     note,
     load_s: loadS,
     first_s: t.firstS,
-    features: ctx ? featuresText(ctx) : null,
+    features: ctx ? featuresText(ctx, modelFeatures(ctx, dtype)) : null,
   });
 }
 
@@ -249,7 +249,7 @@ async function kernelStage(spec: StageSpec, config: ModernBertConfig, emit: Emit
       const dtypes = { x: dtype, W: dtype, y: s.epilogue === 'residual' ? ('f32' as const) : dtype };
       const shape = { ...s, dtypes };
       const args = { x: filled(l, s.M * s.K, 'x', dtype), W: filled(l, wRows * s.K, 'W', dtype), bias: null, residual: s.epilogue === 'residual' ? filled(l, s.M * s.N, 'residual') : null, y: l.pool.storage(s.M * s.N * 4, 'y'), ...shape, variant };
-      const tile = variant === 'v2' || variant === 'v3' ? ` tile ${gemm.tileName(gemm.tileFor(l, shape, variant))}` : '';
+      const tile = variant === 'v2' || variant === 'v3' ? ` tile ${gemm.tileName(gemm.tileFor(l, shape, variant))}` : variant === 'sgmat' ? ` ${gemm.tileName(gemm.defaultSgmatTile(l))}` : '';
       return { shape: `M=${s.M} N=${s.N} K=${s.K} ${s.epilogue}${tile}`, flops: gemm.flops(shape), bytes: gemm.bytes(shape), run: () => gemm.run(l, args) };
     },
   });
@@ -266,13 +266,16 @@ async function kernelStage(spec: StageSpec, config: ModernBertConfig, emit: Emit
   });
   const materializedFits = H * T * maxSeqlen * 4 <= ctx.device.limits.maxStorageBufferBindingSize;
   if (!materializedFits) emit({ note: `kernels: materialized attention skipped: its ${H * T * maxSeqlen * 4}-byte score matrix exceeds maxStorageBufferBindingSize` });
+  // The subgroup-matrix GEMM (tensor cores) where the device has it: f16 storage only.
+  const f16Gemms = ctx.subgroupMatrix ? (['sgmat', 'v3', 'v2'] as const) : (['v3', 'v2'] as const);
+  if (!ctx.subgroupMatrix) emit({ note: `kernels: no sgmat rows: ${ctx.subgroupMatrixReason}` });
   const cases: Case[] = [
     ...(['v3', 'v2', 'v1', 'naive'] as const).map((v) => gemmCase('gemm.wqkv', v, { M: T, N: 3 * C, K: C, epilogue: 'none' })),
-    ...(['v3', 'v2'] as const).map((v) => gemmCase('gemm.wqkv', v, { M: T, N: 3 * C, K: C, epilogue: 'none' }, 'f16')),
+    ...f16Gemms.map((v) => gemmCase('gemm.wqkv', v, { M: T, N: 3 * C, K: C, epilogue: 'none' }, 'f16')),
     ...(['v3', 'v2', 'v1'] as const).map((v) => gemmCase('gemm.wi_geglu', v, { M: T, N: I, K: C, epilogue: 'glu' })),
-    ...(['v3', 'v2'] as const).map((v) => gemmCase('gemm.wi_geglu', v, { M: T, N: I, K: C, epilogue: 'glu' }, 'f16')),
+    ...f16Gemms.map((v) => gemmCase('gemm.wi_geglu', v, { M: T, N: I, K: C, epilogue: 'glu' }, 'f16')),
     ...(['v3', 'v2', 'v1', 'naive'] as const).map((v) => gemmCase('gemm.mlp_wo', v, { M: T, N: C, K: I, epilogue: 'residual' })),
-    ...(['v3', 'v2'] as const).map((v) => gemmCase('gemm.mlp_wo', v, { M: T, N: C, K: I, epilogue: 'residual' }, 'f16')),
+    ...f16Gemms.map((v) => gemmCase('gemm.mlp_wo', v, { M: T, N: C, K: I, epilogue: 'residual' }, 'f16')),
     attentionCase('attention.global', 'flash_v2', [-1, -1]),
     attentionCase('attention.global', 'flash_v2', [-1, -1], 'f16'),
     attentionCase('attention.global', 'flash_v1', [-1, -1]),
@@ -322,8 +325,8 @@ async function kernelStage(spec: StageSpec, config: ModernBertConfig, emit: Emit
             peak_bytes: l.pool.stats().peakBytes,
             adapter: adapterName(ctx),
             versions: `webgpu ${packageVersion('webgpu')}`,
-            features: featuresText(ctx),
-            note: `${k.shape}${c.dtype === 'f16' ? '; f16 storage, f32 arithmetic' : ''}; dispatches per timed run: ${reps}, wall clock to queue completion${ctx.swiftshader ? '; SwiftShader' : ''}`,
+            features: featuresText(ctx, c.variant === 'sgmat' ? SUBGROUP_MATRIX_FEATURES : []),
+            note: `${k.shape}${c.dtype === 'f16' ? (c.variant === 'sgmat' ? '; f16 storage, f16 x f16 -> f32 subgroup matrices' : '; f16 storage, f32 arithmetic') : ''}; dispatches per timed run: ${reps}, wall clock to queue completion${ctx.swiftshader ? '; SwiftShader' : ''}`,
           }),
         });
       } finally {

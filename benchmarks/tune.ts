@@ -61,6 +61,17 @@ const GEMM_SPACE: gemm.GemmTile[] = [
 ];
 const ATTENTION_SPACE = [32, 64, 128].flatMap((BR) => [16, 32, 64].map((BC) => ({ BR, BC })));
 
+/** The subgroup-matrix shapes of the device (tensor cores), for GEMMs whose x and W are stored in f16. */
+function matrixTiles(ctx: GpuContext, shape: GemmCase): gemm.SgmatTile[] {
+  if (shape.dtypes.x !== 'f16' || shape.dtypes.W !== 'f16') return [];
+  return (ctx.subgroupMatrix?.configs ?? []).map((c) => ({ kernel: 'sgmat', SM: c.M, SN: c.N, SK: c.K }));
+}
+
+function fits(t: gemm.AnyGemmTile, shape: GemmCase, limits: { workgroupBytes: number; threads: number }): boolean {
+  if (t.kernel === 'sgmat') return gemm.sgmatWorkgroupBytes(t, shape.epilogue) <= limits.workgroupBytes;
+  return t.WG_M * t.WG_N <= limits.threads && gemm.workgroupBytes(t, shape.epilogue) <= limits.workgroupBytes;
+}
+
 /** Tunes every kernel shape of the configs at the token counts; returns the choices and every timing. */
 export async function tune(ctx: GpuContext, o: TuneOptions): Promise<{ tuning: Tuning; rows: TuneRow[] }> {
   const limits = { workgroupBytes: ctx.device.limits.maxComputeWorkgroupStorageSize, threads: ctx.device.limits.maxComputeInvocationsPerWorkgroup };
@@ -72,8 +83,8 @@ export async function tune(ctx: GpuContext, o: TuneOptions): Promise<{ tuning: T
         for (const shape of gemmShapes(config, T, dtype)) {
           o.progress?.(`gemm ${describeGemm(shape)} ${dtypesKey(shape.dtypes)}`);
           const fallback = gemm.defaultTile(shape, limits.workgroupBytes);
-          const space = o.space === 'full' ? GEMM_SPACE : [fallback, fallback === gemm.SMALL_TILE ? gemm.LARGE_TILE : gemm.SMALL_TILE];
-          const candidates = unique([fallback, ...space].filter((t) => t.WG_M * t.WG_N <= limits.threads && gemm.workgroupBytes(t, shape.epilogue) <= limits.workgroupBytes), gemm.tileName);
+          const space: gemm.AnyGemmTile[] = o.space === 'full' ? GEMM_SPACE : [fallback, fallback === gemm.SMALL_TILE ? gemm.LARGE_TILE : gemm.SMALL_TILE];
+          const candidates = unique([fallback, ...space, ...matrixTiles(ctx, shape)].filter((t) => fits(t, shape, limits)), gemm.tileName);
           const inputs = gemmInputs(new Launcher(ctx, new BufferPool(ctx.device)), shape);
           const timed = await timeCandidates(ctx, o, candidates, gemm.tileName, (l, tile) => gemmRunner(l, shape, tile, inputs)).finally(() => inputs.l.pool.destroyAll());
           const best = fastestMatching(timed);
@@ -135,12 +146,13 @@ function gemmInputs(l: Launcher, s: GemmCase): { l: Launcher; x: GPUBuffer; W: G
   return { l, x: filled(l, s.M * s.K, s.dtypes.x, 1), W: filled(l, wRows * s.K, s.dtypes.W, 2), residual: s.epilogue === 'residual' ? filled(l, s.M * s.N, 'f32', 3) : null };
 }
 
-function gemmRunner(l: Launcher, s: GemmCase, tile: gemm.GemmTile, inputs: ReturnType<typeof gemmInputs>): Runner {
+function gemmRunner(l: Launcher, s: GemmCase, tile: gemm.AnyGemmTile, inputs: ReturnType<typeof gemmInputs>): Runner {
   const args = { ...s, x: inputs.x, W: inputs.W, bias: null, residual: inputs.residual, y: l.pool.storage(s.M * s.N * bytesOf(s.dtypes.y), 'y'), variant: tile.kernel ?? 'v2', tile };
   return {
     run: () => gemm.run(l, args),
     read: async () => decode((await l.finish([{ buffer: args.y, floats: Math.ceil((s.M * s.N * bytesOf(s.dtypes.y)) / 4) }]))[0], s.dtypes.y, s.M * s.N),
-    tolerance: (ref) => sameOutput(ref, s.dtypes.y),
+    // Matrix units add in their own order and precision: an f16 ulp, as for an f16 output.
+    tolerance: (ref) => sameOutput(ref, tile.kernel === 'sgmat' ? 'f16' : s.dtypes.y),
   };
 }
 
@@ -170,6 +182,8 @@ interface Timed<C> {
   candidate: C;
   ms: number;
   matches: boolean;
+  /** why the candidate could not run (then ms is Infinity) */
+  error?: string;
 }
 
 /**
@@ -177,7 +191,7 @@ interface Timed<C> {
  * candidate's time (a run cut short keeps them in its log; the table is printed only at the end).
  */
 function summary<C>(timed: Timed<C>[], best: Timed<C>, name: (c: C) => string): string {
-  const all = timed.map((t) => `${name(t.candidate)} ${t.ms.toFixed(4)}${t.matches ? '' : ' (differs)'}`).join(', ');
+  const all = timed.map((t) => `${name(t.candidate)} ${t.error ? `failed: ${t.error}` : `${t.ms.toFixed(4)}${t.matches ? '' : ' (differs)'}`}`).join(', ');
   return `default ${name(timed[0].candidate)} ${timed[0].ms.toFixed(4)} ms, chosen ${name(best.candidate)} ${best.ms.toFixed(4)} ms (${(timed[0].ms / best.ms).toFixed(2)}x), ${timed.filter((t) => t.matches).length}/${timed.length} matched\n    all (ms): ${all}`;
 }
 
@@ -207,6 +221,11 @@ async function timeCandidates<C>(ctx: GpuContext, o: TuneOptions, candidates: C[
         await l.finish([]);
       }, o);
       out.push({ candidate, ms: (t.medianS * 1000) / reps, matches });
+    } catch (e) {
+      // A candidate the device rejects (a shader its compiler refuses, a limit) is logged and left out; the
+      // default is the reference, and its failure is the run's.
+      if (!reference) throw e;
+      out.push({ candidate, ms: Infinity, matches: false, error: (e as Error).message });
     } finally {
       l.pool.destroyAll();
     }

@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import type { PrecisionName, StorageName } from '../evals/parity-check.ts';
 import type { Backend } from '../tasks/model.ts';
 import { runParity } from '../evals/parity.ts';
-import { type SubgroupMatrixConfig, closeSharedDevice, probeSubgroupMatrix, sharedDevice } from '../optimized/webgpu/device.ts';
+import { type SubgroupMatrixConfig, closeSharedDevice, configName, sharedDevice } from '../optimized/webgpu/device.ts';
 import { closeGpuJsDevice } from '../optimized/gpujs/mode.ts';
 import { presetConfig } from '../reference/config.ts';
 import { parseLengths } from '../benchmarks/workloads.ts';
@@ -376,7 +376,10 @@ export async function machineInfo(): Promise<MachineInfo> {
     const { tuningCachePath } = await import('../optimized/webgpu/tuning-cache.ts');
     const tuning = ctx.tuning ? `${ctx.tuning.gemm.length + ctx.tuning.attention.length} tuned kernel choices from ${tuningCachePath()}` : 'default tiles (modernbert tune times others)';
     backends.push({ name: 'webgpu', available: true, detail: `WGSL kernels on ${gpuAdapter}; features: ${features.join(', ') || 'none'}; ${tuning}` });
-    subgroupMatrix = await probeSubgroupMatrix();
+    const sm = ctx.subgroupMatrix;
+    subgroupMatrix = sm
+      ? { available: true, configs: sm.configs, detail: `chromium-experimental-subgroup-matrix: ${sm.configs.map(configName).join(', ')}, subgroups of up to ${sm.subgroupMaxSize}; the engine's device comes from a Dawn instance with allow_unsafe_apis for it; gemm sgmat (f16 storage) is a candidate of modernbert tune, used where it is fastest and matches` }
+      : { available: false, configs: [], detail: ctx.subgroupMatrixReason ?? 'unknown' };
   } catch (e) {
     backends.push({ name: 'webgpu', available: false, detail: (e as Error).message });
   }

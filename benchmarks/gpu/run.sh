@@ -98,8 +98,9 @@ stage() {
 # Tile shapes for this GPU, into a tuning cache that every later step reads (each candidate's output must match
 # the default kernel's; the choices so far are kept when the stage runs out of time).
 export MODERNBERT_TUNING="$out/tuning.json"
-# 8192 tokens first: passes of 32768 tokens (the benchmark's) take the choices of the nearest tuned size.
-read -r -a tune_args <<< "${MODERNBERT_TUNE_ARGS:---config base --tokens 8192,512 --runs 3}"
+# 8192 tokens first: passes of 32768 tokens (the benchmark's) take the choices of the nearest tuned size. f16
+# first: its candidates include the subgroup-matrix GEMM (tensor cores) where the adapter has it.
+read -r -a tune_args <<< "${MODERNBERT_TUNE_ARGS:---config base --tokens 8192,512 --dtype f16,f32 --runs 3}"
 stage tune "${MODERNBERT_TUNE_SECONDS:-240}" "${cli[@]}" tune "${tune_args[@]}" --cache "$MODERNBERT_TUNING" > "$out/tune.md" || true
 # Correctness of the tuned engine: every golden case on this GPU, in fp32 and in f16 storage.
 timeout 300 "${cli[@]}" eval parity --backends webgpu | tee "$out/parity.md"

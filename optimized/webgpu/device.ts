@@ -7,7 +7,11 @@ export interface GpuContext {
   adapter: { vendor: string; architecture: string; description: string };
   /** True when the adapter is SwiftShader (a CPU implementation: correct, slow). */
   swiftshader: boolean;
-  features: { shaderF16: boolean; subgroups: boolean; timestampQuery: boolean };
+  features: { shaderF16: boolean; subgroups: boolean; timestampQuery: boolean; subgroupMatrix: boolean };
+  /** The device's subgroup matrices (tensor cores) for gemm_sgmat.wgsl: the f16 x f16 -> f32 configurations and
+   *  the adapter's largest subgroup size; null where the device has none (subgroupMatrixReason says why). */
+  subgroupMatrix: { configs: SubgroupMatrixConfig[]; subgroupMaxSize: number } | null;
+  subgroupMatrixReason: string | null;
   /** The kernel choices `modernbert tune` made for this adapter (Node: from the tuning cache), or null: the defaults. */
   tuning: Tuning | null;
   /** Throws if the device was lost, or if WebGPU reported an error (a shader that does not compile, a bad binding). */
@@ -23,6 +27,14 @@ export class DeviceError extends Error {
 }
 
 const OPTIONAL_FEATURES: GPUFeatureName[] = ['shader-f16', 'subgroups' as GPUFeatureName, 'timestamp-query'];
+const SUBGROUP_MATRIX = 'chromium-experimental-subgroup-matrix';
+// Dawn's instance flags. Dawn withholds shader-f16 from NVIDIA's Vulkan driver pending a conformance
+// investigation (crbug.com/42251215) unless this toggle is on, and with it the f16 subgroup-matrix shapes; the
+// engine's f16 kernels are checked by the parity suite on whatever device runs them.
+const DAWN_FLAGS = ['enable-dawn-features=vulkan_enable_f16_on_nvidia'];
+// Subgroup matrices are an experimental Dawn feature, offered only on an instance that allows unsafe APIs:
+// such an instance is used only where the adapter has a configuration the engine's kernel takes.
+const UNSAFE_DAWN_FLAGS = ['enable-dawn-features=vulkan_enable_f16_on_nvidia,allow_unsafe_apis'];
 // Debian's chromium package ships SwiftShader's Vulkan ICD here (`dpkg -L chromium | grep icd`).
 const SWIFTSHADER_ICDS = ['/usr/lib/chromium/vk_swiftshader_icd.json', '/usr/lib64/chromium/vk_swiftshader_icd.json'];
 
@@ -64,8 +76,8 @@ export async function linuxGpuDeviceNodes(dev = '/dev'): Promise<string[]> {
   return [...nodes, ...list(`${dev}/dri`).filter((n) => /^(renderD|card)\d+$/.test(n)).map((n) => `${dev}/dri/${n}`)].sort();
 }
 
-/** The WebGPU entry point: navigator.gpu in a browser, Dawn in Node (falling back to SwiftShader). */
-async function requestAdapter(): Promise<GPUAdapter> {
+/** The WebGPU entry point: navigator.gpu in a browser, Dawn in Node (an instance made with `flags`; falling back to SwiftShader). */
+async function requestAdapter(flags = DAWN_FLAGS): Promise<GPUAdapter> {
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
   if (nav?.gpu) {
     const adapter = await nav.gpu.requestAdapter({ powerPreference: 'high-performance' });
@@ -79,13 +91,13 @@ async function requestAdapter(): Promise<GPUAdapter> {
   // Where Linux shows no GPU at all, asking Vulkan's drivers costs only noise: Dawn rejects Mesa's CPU driver
   // (lavapipe) with a warning on stderr. Go straight to SwiftShader there.
   const gpuPresent = process.platform !== 'linux' || process.env.VK_ICD_FILENAMES || process.env.VK_DRIVER_FILES || (await linuxGpuDeviceNodes()).length > 0;
-  let adapter = gpuPresent ? await dawnInstance(create).requestAdapter({ powerPreference: 'high-performance' }) : null;
+  let adapter = gpuPresent ? await dawnInstance(create, flags).requestAdapter({ powerPreference: 'high-performance' }) : null;
   if (!adapter && !process.env.VK_ICD_FILENAMES) {
     const { existsSync } = await import('node:fs');
     const icd = SWIFTSHADER_ICDS.find((f) => existsSync(f));
     if (icd) {
       process.env.VK_ICD_FILENAMES = icd;
-      adapter = await dawnInstance(create).requestAdapter();
+      adapter = await dawnInstance(create, flags).requestAdapter();
       if (adapter && !announcedSwiftshader) {
         announcedSwiftshader = true;
         process.stderr.write(`webgpu: no GPU adapter found; using SwiftShader (${icd}): correct but slow\n`);
@@ -105,9 +117,13 @@ async function requestAdapter(): Promise<GPUAdapter> {
  * Acquires a device with the adapter's largest storage limits and the optional features it has. `maxBufferBytes`
  * asks for less (no lower than WebGPU's defaults), to see how the engine behaves on a smaller GPU.
  */
-export async function acquireDevice(options: { maxBufferBytes?: number } = {}): Promise<GpuContext> {
-  const adapter = await requestAdapter();
+export async function acquireDevice(options: { maxBufferBytes?: number; subgroupMatrix?: boolean } = {}): Promise<GpuContext> {
+  let adapter = await requestAdapter(options.subgroupMatrix === false ? DAWN_FLAGS : UNSAFE_DAWN_FLAGS);
+  let matrices = usableSubgroupMatrices(adapter);
+  if (options.subgroupMatrix === false) matrices = { configs: [], reason: 'not asked for (subgroupMatrix: false)' };
+  else if (!matrices.configs.length && isDawn()) adapter = await requestAdapter(DAWN_FLAGS); // no unsafe instance without a reason
   const features = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f));
+  if (matrices.configs.length) features.push(SUBGROUP_MATRIX as GPUFeatureName);
   const l = adapter.limits;
   const cap = (n: number) => Math.min(n, options.maxBufferBytes ?? Infinity);
   const device = await adapter.requestDevice({
@@ -138,7 +154,14 @@ export async function acquireDevice(options: { maxBufferBytes?: number } = {}): 
     adapter: adapterInfo,
     tuning: await tuningFor(adapterInfo),
     swiftshader: /swiftshader/i.test(`${adapterInfo.vendor} ${adapterInfo.architecture} ${adapterInfo.description}`) || (typeof process !== 'undefined' && process.env?.VK_ICD_FILENAMES?.includes('swiftshader') === true),
-    features: { shaderF16: features.includes('shader-f16'), subgroups: features.includes('subgroups' as GPUFeatureName), timestampQuery: features.includes('timestamp-query') },
+    features: {
+      shaderF16: features.includes('shader-f16'),
+      subgroups: features.includes('subgroups' as GPUFeatureName),
+      timestampQuery: features.includes('timestamp-query'),
+      subgroupMatrix: matrices.configs.length > 0,
+    },
+    subgroupMatrix: matrices.configs.length ? { configs: matrices.configs, subgroupMaxSize: (info as GPUAdapterInfo & { subgroupMaxSize?: number }).subgroupMaxSize ?? 32 } : null,
+    subgroupMatrixReason: matrices.configs.length ? null : matrices.reason,
     isLost: () => lost !== null,
     check() {
       if (lost) throw new DeviceError(`the WebGPU device was lost (${lost.reason}: ${lost.message}); acquire a new one`);
@@ -167,24 +190,26 @@ export interface SubgroupMatrixConfig {
   K: number;
 }
 
-const SUBGROUP_MATRIX = 'chromium-experimental-subgroup-matrix';
+function isDawn(): boolean {
+  return !(globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu && typeof process !== 'undefined' && !!process.versions?.node;
+}
 
 /**
- * Whether the adapter offers Dawn's subgroup-matrix feature (tensor cores on NVIDIA through
- * VK_KHR_cooperative_matrix) and its shapes. Dawn exposes it only on an instance made with
- * `allow_unsafe_apis`, so this probe makes such an instance of its own; the engine's device never uses one,
- * and no engine kernel uses the feature yet. Node only (a browser decides for itself).
+ * The configurations gemm_sgmat.wgsl can use on this adapter (f16 x f16 -> f32, each side 8, 16 or 32, with
+ * shader-f16 and subgroups), or why there are none.
  */
-export async function probeSubgroupMatrix(): Promise<{ available: boolean; configs: SubgroupMatrixConfig[]; detail: string }> {
-  if (typeof process === 'undefined' || !process.versions?.node) return { available: false, configs: [], detail: 'probed in Node only' };
-  const { create } = await import('webgpu');
-  const adapter = await dawnInstance(create, ['enable-dawn-features=allow_unsafe_apis']).requestAdapter({ powerPreference: 'high-performance' });
-  if (!adapter) return { available: false, configs: [], detail: 'no adapter on an allow_unsafe_apis instance' };
-  const configs = ((adapter.info as GPUAdapterInfo & { subgroupMatrixConfigs?: SubgroupMatrixConfig[] }).subgroupMatrixConfigs ?? []).map((c) => ({ componentType: c.componentType, resultComponentType: c.resultComponentType, M: c.M, N: c.N, K: c.K }));
-  const has = adapter.features.has(SUBGROUP_MATRIX);
-  if (!has) return { available: false, configs, detail: `the adapter does not offer ${SUBGROUP_MATRIX} (probed with allow_unsafe_apis)` };
-  const shapes = configs.map((c) => `${c.componentType}x${c.componentType}->${c.resultComponentType} ${c.M}x${c.N}x${c.K}`).join(', ');
-  return { available: true, configs, detail: `${SUBGROUP_MATRIX} (allow_unsafe_apis): ${shapes || 'no configs listed'}; no engine kernel uses it yet` };
+export function usableSubgroupMatrices(adapter: GPUAdapter): { configs: SubgroupMatrixConfig[]; reason: string } {
+  const listed = (adapter.info as (GPUAdapterInfo & { subgroupMatrixConfigs?: SubgroupMatrixConfig[] }) | undefined)?.subgroupMatrixConfigs ?? [];
+  const all = listed.map((c) => ({ componentType: c.componentType, resultComponentType: c.resultComponentType, M: c.M, N: c.N, K: c.K }));
+  if (!adapter.features.has(SUBGROUP_MATRIX)) return { configs: [], reason: `the adapter does not offer ${SUBGROUP_MATRIX} (asked with allow_unsafe_apis)` };
+  const missing = ['shader-f16', 'subgroups'].filter((f) => !adapter.features.has(f as GPUFeatureName));
+  if (missing.length) return { configs: [], reason: `${SUBGROUP_MATRIX} is offered, but not ${missing.join(' or ')}` };
+  const configs = all.filter((c) => c.componentType === 'f16' && c.resultComponentType === 'f32' && [c.M, c.N, c.K].every((v) => v === 8 || v === 16 || v === 32));
+  return configs.length ? { configs, reason: '' } : { configs, reason: `no f16 x f16 -> f32 configuration (the adapter lists: ${all.map(configName).join(', ') || 'none'})` };
+}
+
+export function configName(c: SubgroupMatrixConfig): string {
+  return `${c.componentType}x${c.componentType}->${c.resultComponentType} ${c.M}x${c.N}x${c.K}`;
 }
 
 let shared: Promise<GpuContext> | null = null;

@@ -2,7 +2,7 @@
 // matched the default kernel's) for the GEMMs and attention at ModernBERT's shapes. The engine looks a shape up
 // here and falls back to the launchers' defaults where nothing was tuned. No IO here (it runs in browsers);
 // benchmarks/tune.ts measures and writes the cache file, device.ts reads it in Node.
-import type { Epilogue, GemmTile } from './kernels/gemm.ts';
+import type { AnyGemmTile, Epilogue } from './kernels/gemm.ts';
 import type { DType } from './kernels/storage.ts';
 
 export interface GemmChoice {
@@ -13,7 +13,8 @@ export interface GemmChoice {
   epilogue: Epilogue;
   /** storage of x, W and y, e.g. "f16.f16.f32" */
   dtypes: string;
-  tile: GemmTile;
+  /** a v2 or v3 tile, or a subgroup-matrix shape (kernel 'sgmat') */
+  tile: AnyGemmTile;
   /** the tuned tile's median milliseconds, and the default tile's */
   ms: number;
   defaultMs: number;
@@ -55,7 +56,7 @@ export function dtypesKey(d: { x: DType; W: DType; y: DType }): string {
 }
 
 /** The tile tuned for this GEMM (same N, K, epilogue and dtypes; the nearest M on a log scale), or null. */
-export function tunedGemmTile(tuning: Tuning | null | undefined, s: { M: number; N: number; K: number; epilogue: Epilogue; dtypes: { x: DType; W: DType; y: DType } }): GemmTile | null {
+export function tunedGemmTile(tuning: Tuning | null | undefined, s: { M: number; N: number; K: number; epilogue: Epilogue; dtypes: { x: DType; W: DType; y: DType } }): AnyGemmTile | null {
   const key = dtypesKey(s.dtypes);
   const same = tuning?.gemm.filter((c) => c.N === s.N && c.K === s.K && c.epilogue === s.epilogue && c.dtypes === key) ?? [];
   return nearest(same, (c) => Math.abs(Math.log2(c.M) - Math.log2(Math.max(1, s.M))))?.tile ?? null;
@@ -84,10 +85,17 @@ export function validateTuningCache(data: unknown, file: string): TuningCache {
     if (!Array.isArray(t?.gemm)) fail(`adapters["${key}"].gemm`, 'must be an array');
     if (!Array.isArray(t?.attention)) fail(`adapters["${key}"].attention`, 'must be an array');
     t.gemm.forEach((c, i) => {
-      const tile = c?.tile;
-      if (![c?.M, c?.N, c?.K, tile?.WG_M, tile?.WG_N, tile?.TM, tile?.TK].every((v) => Number.isInteger(v) && v > 0)) fail(`adapters["${key}"].gemm[${i}]`, 'needs positive integers M, N, K and tile.{WG_M, WG_N, TM, TK}');
-      if (tile.kernel !== undefined && tile.kernel !== 'v2' && tile.kernel !== 'v3') fail(`adapters["${key}"].gemm[${i}].tile.kernel`, `must be "v2" or "v3", got ${JSON.stringify(tile.kernel)}`);
-      if (tile.TN !== undefined && tile.TN !== 4 && tile.TN !== 8) fail(`adapters["${key}"].gemm[${i}].tile.TN`, `must be 4 or 8, got ${JSON.stringify(tile.TN)}`);
+      const at = `adapters["${key}"].gemm[${i}]`;
+      if (![c?.M, c?.N, c?.K].every((v) => Number.isInteger(v) && v > 0)) fail(at, 'needs positive integers M, N and K');
+      const tile = c.tile;
+      if (tile?.kernel === 'sgmat') {
+        if (![tile.SM, tile.SN, tile.SK].every((v) => v === 8 || v === 16 || v === 32)) fail(`${at}.tile`, 'of kernel "sgmat" needs SM, SN and SK of 8, 16 or 32');
+        if (tile.emulated) fail(`${at}.tile.emulated`, 'is for tests; a tuned choice runs on the adapter');
+        return;
+      }
+      if (![tile?.WG_M, tile?.WG_N, tile?.TM, tile?.TK].every((v) => Number.isInteger(v) && v > 0)) fail(at, 'needs positive integers tile.{WG_M, WG_N, TM, TK}');
+      if (tile.kernel !== undefined && tile.kernel !== 'v2' && tile.kernel !== 'v3') fail(`${at}.tile.kernel`, `must be "v2", "v3" or "sgmat", got ${JSON.stringify(tile.kernel)}`);
+      if (tile.TN !== undefined && tile.TN !== 4 && tile.TN !== 8) fail(`${at}.tile.TN`, `must be 4 or 8, got ${JSON.stringify(tile.TN)}`);
     });
     t.attention.forEach((c, i) => {
       if (![c?.D, c?.maxSeqlen, c?.tiles?.BR, c?.tiles?.BC].every((v) => Number.isInteger(v) && v > 0)) fail(`adapters["${key}"].attention[${i}]`, 'needs positive integers D, maxSeqlen and tiles.{BR, BC}');

@@ -28,7 +28,7 @@ function referenceGemm(p: Precision, x: FloatArray, W: FloatArray, bias: FloatAr
  * stored in f16 are f16 values for the references too; an f16 output adds its own rounding (half an f16 ulp,
  * 2^-11 relative) to the allowed error.
  */
-async function check(l: Launcher, s: gemm.GemmShape, variant: gemm.GemmVariant | undefined, tile?: gemm.GemmTile): Promise<void> {
+async function check(l: Launcher, s: gemm.GemmShape, variant: gemm.GemmVariant | undefined, tile?: gemm.AnyGemmTile): Promise<void> {
   const { M, N, K, epilogue } = s;
   const dtypes = s.dtypes ?? F32;
   const wRows = epilogue === 'glu' ? 2 * N : N;
@@ -125,6 +125,45 @@ describe('gemm v3 and v2', () => {
     }
   }
 
+  // The subgroup-matrix kernel's tiling, bounds and epilogues, with the matrix operations emulated in plain WGSL
+  // (SwiftShader has no subgroup matrices): the shapes adapters list (NVIDIA and AMD 16x16x16, Apple 8x8x8, Intel
+  // 8x16x16), K tails shorter than its step of 16, N not a multiple of 4 or of the 64-wide tile.
+  const matrixShapes: gemm.SgmatTile[] = [
+    { kernel: 'sgmat', SM: 8, SN: 8, SK: 8, emulated: true },
+    { kernel: 'sgmat', SM: 16, SN: 16, SK: 16, emulated: true },
+    { kernel: 'sgmat', SM: 8, SN: 16, SK: 16, emulated: true },
+  ];
+  // SwiftShader compiles each emulated pipeline for seconds: every epilogue on the first shape, GLU and the residual on the others.
+  for (const tile of matrixShapes) {
+    const cases = tile === matrixShapes[0] ? [...EPILOGUES.map((e) => [e, 'f16'] as const), ['residual', 'f32'] as const] : ([['glu', 'f16'], ['residual', 'f32']] as const);
+    it(`${gemm.tileName(tile)}: ${cases.map(([e, y]) => `${e} into ${y}`).join(', ')}; (M, N, K) 1x2x4, 64x70x36, 129x130x68`, async () => {
+      const l = await gpu();
+      for (const [epilogue, y] of cases) {
+        for (const [M, N, K] of [
+          [1, 2, 4],
+          [64, 70, 36],
+          [129, 130, 68],
+        ]) {
+          await check(l, { M, N, K, epilogue, dtypes: { x: 'f16', W: 'f16', y } }, 'sgmat', tile);
+        }
+      }
+    });
+  }
+
+  it('gemm sgmat refuses what it cannot do, naming the reason', async () => {
+    const l = await gpu();
+    const args = (dtypes: { x: DType; W: DType; y: DType }, tile: gemm.SgmatTile, K = 8) => ({ M: 4, N: 4, K, epilogue: 'none' as const, x: l.pool.storage(64, 'x'), W: l.pool.storage(64, 'W'), bias: null, y: l.pool.storage(64, 'y'), variant: 'sgmat' as const, tile, dtypes });
+    const emulated: gemm.SgmatTile = { kernel: 'sgmat', SM: 16, SN: 16, SK: 16, emulated: true };
+    const f16 = { x: 'f16', W: 'f16', y: 'f16' } as const;
+    expect(() => gemm.run(l, args({ ...f16, x: 'f32' }, emulated))).toThrow('gemm sgmat sgmat 16x16x16 emulated: needs x and W stored in f16 (its matrices are f16; f32 values would be rounded); got x f32, W f16');
+    expect(() => gemm.run(l, args(f16, emulated, 6))).toThrow('K = 6 is not a multiple of 4');
+    expect(() => gemm.run(l, args(f16, { ...emulated, SM: 4 }))).toThrow('M = 4 must be 8, 16 or 32');
+    // SwiftShader offers no subgroup matrices: the native kernel says why
+    expect(l.ctx?.subgroupMatrix).toBeNull();
+    expect(() => gemm.run(l, args(f16, { kernel: 'sgmat', SM: 16, SN: 16, SK: 16 }))).toThrow(`gemm sgmat sgmat 16x16x16: no subgroup matrices on this device (${l.ctx?.subgroupMatrixReason}); use emulated: true to test the kernel`);
+    expect(gemm.defaultSgmatTile(l)).toEqual(emulated);
+  });
+
   it('an f16 output saturates at +-65504 (v3 and v2), where WGSL would leave the packed value indeterminate', async () => {
     const l = await gpu();
     for (const variant of ['v3', 'v2'] as const) {
@@ -211,5 +250,52 @@ describe('gemm v1 and naive (baselines)', () => {
     expect(gemm.flops({ M: 2, N: 3, K: 4, epilogue: 'none' })).toBe(48);
     expect(gemm.flops({ M: 2, N: 3, K: 4, epilogue: 'glu' })).toBe(96);
     expect(gemm.bytes({ M: 2, N: 3, K: 4, epilogue: 'residual' })).toBe(4 * (8 + 12 + 12));
+  });
+});
+
+// The native subgroup-matrix kernel cannot run here (SwiftShader has no subgroup matrices), but Dawn's Null
+// backend offers the feature with allow_unsafe_apis: Tint's front end (parse, types, uniformity) checks every
+// shader the launcher can build, for the shapes adapters list and subgroups of 32 and 64.
+describe('gemm sgmat native WGSL', () => {
+  const keep: GPU[] = []; // Dawn instances must outlive their devices (see device.ts)
+  async function nullDevice(): Promise<GPUDevice> {
+    const { create } = await import('webgpu');
+    const instance = create(['backend=null', 'enable-dawn-features=allow_unsafe_apis']);
+    keep.push(instance);
+    const adapter = (await instance.requestAdapter())!;
+    const needed = ['shader-f16', 'subgroups', 'chromium-experimental-subgroup-matrix'] as GPUFeatureName[];
+    expect(needed.filter((f) => !adapter.features.has(f))).toEqual([]);
+    return adapter.requestDevice({ requiredFeatures: needed });
+  }
+  async function compileErrors(device: GPUDevice, code: string): Promise<string[]> {
+    device.pushErrorScope('validation'); // an invalid module is reported here, not printed
+    const info = await device.createShaderModule({ code }).getCompilationInfo();
+    await device.popErrorScope();
+    return info.messages.filter((m) => m.type === 'error').map((m) => `${m.lineNum}:${m.linePos} ${m.message}`);
+  }
+
+  it('compiles in Dawn for 16x16x16, 8x8x8 and 8x16x16, every epilogue and output dtype, 128 and 256 threads', async () => {
+    const device = await nullDevice();
+    try {
+      for (const [SM, SN, SK] of [
+        [16, 16, 16],
+        [8, 8, 8],
+        [8, 16, 16],
+      ]) {
+        for (const threads of [128, 256]) {
+          for (const epilogue of EPILOGUES) {
+            for (const y of ['f16', 'f32'] as const) {
+              const kernel = gemm.sgmatKernel({ kernel: 'sgmat', SM, SN, SK }, threads, epilogue, { x: 'f16', W: 'f16', y });
+              expect(await compileErrors(device, kernel.source), kernel.name).toEqual([]);
+            }
+          }
+        }
+      }
+      // and the check can fail: without the subgroups extension, subgroup_id is an error
+      const broken = gemm.sgmatKernel({ kernel: 'sgmat', SM: 16, SN: 16, SK: 16 }, 128, 'none', { x: 'f16', W: 'f16', y: 'f16' }).source.replace('enable subgroups;', '');
+      expect((await compileErrors(device, broken)).join('\n')).toMatch(/subgroup_id.*requires enabling extension 'subgroups'/);
+    } finally {
+      device.destroy();
+    }
   });
 });

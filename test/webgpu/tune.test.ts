@@ -10,7 +10,7 @@ import * as gemm from '../../optimized/webgpu/kernels/gemm.ts';
 import { Launcher } from '../../optimized/webgpu/kernels/launch.ts';
 import { BufferPool } from '../../optimized/webgpu/memory.ts';
 import { readTuningCache } from '../../optimized/webgpu/tuning-cache.ts';
-import { writeTuning } from '../../benchmarks/tune.ts';
+import { tune, writeTuning } from '../../benchmarks/tune.ts';
 import { type Tuning, adapterKey, tunedAttentionTiles, tunedGemmTile } from '../../optimized/webgpu/tuning.ts';
 import { read, values } from './harness.ts';
 
@@ -45,6 +45,25 @@ describe('modernbert tune', () => {
     expect(tuning.gemm.map((c) => `${c.M} ${c.N} ${c.K} ${c.epilogue} ${c.dtypes}`)).toEqual(['32 768 256 none f32.f32.f32', '32 256 256 residual f32.f32.f32', '32 384 256 glu f32.f32.f32', '32 256 384 residual f32.f32.f32']);
     for (const c of tuning.gemm) expect(c.ms).toBeLessThanOrEqual(c.defaultMs);
     expect(tuning.attention.map((c) => `${c.window} ${c.D} ${c.dtype} ${c.maxSeqlen}`)).toEqual(['global 64 f32 32', 'local 64 f32 32']);
+  });
+
+  it('times the tensor-core GEMM where the device lists a matrix shape, and logs a candidate the device rejects without stopping', async () => {
+    // SwiftShader has no subgroup matrices: a context that claims one makes the sgmat candidate fail to compile
+    const real = await acquireDevice();
+    const ctx = { ...real, subgroupMatrix: { configs: [{ componentType: 'f16', resultComponentType: 'f32', M: 16, N: 16, K: 16 }], subgroupMaxSize: 32 } };
+    const log: string[] = [];
+    try {
+      const { tuning, rows } = await tune(ctx, { configs: ['small'], tokens: [32], dtypes: ['f16'], space: 'reduced', runs: 1, warmup: 0, progress: (m) => log.push(m) });
+      const matrixRows = rows.filter((r) => r.candidate === 'sgmat 16x16x16');
+      expect(matrixRows.map((r) => r.dtype)).toEqual(['f16.f16.f16', 'f16.f16.f32', 'f16.f16.f16', 'f16.f16.f32']); // x and W in f16: every GEMM
+      for (const r of matrixRows) expect([r.ms, r.matches, r.chosen]).toEqual([Infinity, false, false]);
+      expect(log.join('\n')).toMatch(/sgmat 16x16x16 failed: WebGPU error: .*f16/);
+      expect(tuning.gemm.map((c) => c.tile.kernel ?? 'v2')).not.toContain('sgmat');
+      // the device is still good: the next kernels ran and matched
+      expect(rows.filter((r) => r.kernel === 'attention').every((r) => r.matches)).toBe(true);
+    } finally {
+      real.device.destroy();
+    }
   });
 
   it('merges new choices into the cache: a shape tuned again is replaced, others are kept', async () => {
@@ -114,7 +133,14 @@ describe('modernbert tune', () => {
     await expect(readTuningCache(cache)).rejects.toThrow(`${cache}: field "adapters["x"].gemm[0]" needs positive integers`);
     const tile = (extra: string) => `{"version": 1, "adapters": {"x": {"gemm": [{"M": 1, "N": 1, "K": 4, "tile": {"WG_M": 1, "WG_N": 1, "TM": 4, "TK": 4, ${extra}}}], "attention": []}}}`;
     writeFileSync(cache, tile('"kernel": "v9"'));
-    await expect(readTuningCache(cache)).rejects.toThrow(`${cache}: field "adapters["x"].gemm[0].tile.kernel" must be "v2" or "v3", got "v9"`);
+    await expect(readTuningCache(cache)).rejects.toThrow(`${cache}: field "adapters["x"].gemm[0].tile.kernel" must be "v2", "v3" or "sgmat", got "v9"`);
+    const matrix = (fields: string) => `{"version": 1, "adapters": {"x": {"gemm": [{"M": 1, "N": 1, "K": 4, "tile": {"kernel": "sgmat", ${fields}}}], "attention": []}}}`;
+    writeFileSync(cache, matrix('"SM": 16, "SN": 16, "SK": 12'));
+    await expect(readTuningCache(cache)).rejects.toThrow(`${cache}: field "adapters["x"].gemm[0].tile" of kernel "sgmat" needs SM, SN and SK of 8, 16 or 32`);
+    writeFileSync(cache, matrix('"SM": 16, "SN": 16, "SK": 16, "emulated": true'));
+    await expect(readTuningCache(cache)).rejects.toThrow(`${cache}: field "adapters["x"].gemm[0].tile.emulated" is for tests; a tuned choice runs on the adapter`);
+    writeFileSync(cache, matrix('"SM": 16, "SN": 16, "SK": 16'));
+    expect((await readTuningCache(cache)).adapters.x.gemm[0].tile).toEqual({ kernel: 'sgmat', SM: 16, SN: 16, SK: 16 });
     writeFileSync(cache, tile('"kernel": "v3", "TN": 6'));
     await expect(readTuningCache(cache)).rejects.toThrow(`${cache}: field "adapters["x"].gemm[0].tile.TN" must be 4 or 8, got 6`);
     writeFileSync(cache, 'not json');

@@ -1,4 +1,5 @@
-// Launcher for the GEMMs: gemm_v3.wgsl (2D register tiles of TM x TN outputs, register prefetch; its tile
+// Launcher for the GEMMs: gemm_sgmat.wgsl (subgroup matrices: tensor cores, f16 storage only),
+// gemm_v3.wgsl (2D register tiles of TM x TN outputs, register prefetch; its tile
 // written into the source as consts), gemm_v2.wgsl (vec4, register tiles of TM x 4 outputs; its tile as
 // override constants), gemm_v1.wgsl (the first tiled kernel) and gemm_naive.wgsl (one thread per output).
 import activationSource from './activation.wgsl';
@@ -7,6 +8,9 @@ import naiveSource from './gemm_naive.wgsl';
 import v1Source from './gemm_v1.wgsl';
 import v2Source from './gemm_v2.wgsl';
 import v3Source from './gemm_v3.wgsl';
+import sgmatSource from './gemm_sgmat.wgsl';
+import sgmatEmulated from './sgmat_emulated.wgsl';
+import sgmatNative from './sgmat_native.wgsl';
 import { type Kernel, type Launcher, MAX_GRID, grid } from './launch.ts';
 import { type DType, accessors, bytesOf, columnStore } from './storage.ts';
 import type { Activation } from '../../../reference/config.ts';
@@ -17,7 +21,7 @@ export type Epilogue = 'none' | 'residual' | 'activation' | 'glu';
 const EPILOGUE: Record<Epilogue, number> = { none: 0, residual: 1, activation: 2, glu: 3 };
 const ACTIVATION: Record<Activation, number> = { gelu: 0, gelu_tanh: 1, silu: 2, relu: 3 };
 
-export type GemmVariant = 'v3' | 'v2' | 'v1' | 'naive';
+export type GemmVariant = 'sgmat' | 'v3' | 'v2' | 'v1' | 'naive';
 
 const F32 = { x: 'f32', W: 'f32', y: 'f32' } as const;
 
@@ -49,6 +53,21 @@ export interface GemmTile {
   TK: number;
 }
 
+/**
+ * The subgroup-matrix GEMM's shape: one f16 x f16 -> f32 configuration of the adapter (M x N outputs, K deep;
+ * each of 8, 16 or 32). `emulated` runs the matrix operations in plain WGSL (sgmat_emulated.wgsl): for tests
+ * where the adapter has no subgroup matrices; otherwise the adapter must list the configuration.
+ */
+export interface SgmatTile {
+  kernel: 'sgmat';
+  SM: number;
+  SN: number;
+  SK: number;
+  emulated?: boolean;
+}
+
+export type AnyGemmTile = GemmTile | SgmatTile;
+
 /** 128 x 64 outputs per workgroup, for grids large enough to fill a big GPU. */
 export const LARGE_TILE: GemmTile = { WG_M: 16, WG_N: 16, TM: 8, TK: 16 };
 /** 64 x 64 outputs per workgroup: twice the workgroups where the large tile would leave a big GPU idle. */
@@ -65,8 +84,9 @@ export interface GemmArgs extends GemmShape {
   /** default: the tile's kernel (v1 when K % 4 != 0, which the vec4 loads of v2 and v3 cannot read) */
   variant?: GemmVariant;
   /** v2 and v3: the tile (default: the device's tuned choice for this shape, else defaultTile(shape)); a tile of
-   *  the other kernel than an explicit variant is replaced by that variant's default tile */
-  tile?: GemmTile;
+   *  the other kernel than an explicit variant is replaced by that variant's default tile. sgmat: its shape
+   *  (default: the adapter's first f16 -> f32 configuration) */
+  tile?: AnyGemmTile;
 }
 
 export function run(l: Launcher, a: GemmArgs): void {
@@ -75,7 +95,12 @@ export function run(l: Launcher, a: GemmArgs): void {
   if (a.epilogue === 'residual' && !a.residual) throw new Error('gemm: the residual epilogue needs a residual buffer');
   const dtypes = a.dtypes ?? F32;
   const limit = workgroupLimit(l);
-  const tile = tileFor(l, a, a.variant === 'v2' || a.variant === 'v3' ? a.variant : undefined, a.tile);
+  const chosen = tileFor(l, a, a.variant === 'v2' || a.variant === 'v3' ? a.variant : undefined, a.tile);
+  if (a.variant === 'sgmat' || (a.variant === undefined && chosen.kernel === 'sgmat')) {
+    runSgmat(l, a, chosen.kernel === 'sgmat' ? chosen : defaultSgmatTile(l), buffers, work);
+    return;
+  }
+  const tile = chosen.kernel === 'sgmat' ? defaultTile(a, limit) : chosen; // v1 or naive asked for where sgmat was tuned
   const variant = a.variant ?? (a.K % 4 === 0 ? (tile.kernel ?? 'v2') : 'v1');
   const f16 = Object.values(dtypes).includes('f16');
   if (f16 && variant !== 'v2' && variant !== 'v3') throw new Error(`gemm: f16 storage needs v2 or v3 (${variant} reads f32 only${a.K % 4 ? `; K = ${a.K} is not a multiple of 4` : ''})`);
@@ -125,6 +150,69 @@ function v3Kernel(t: GemmTile, epilogue: Epilogue, d: { x: DType; W: DType; y: D
   return kernel;
 }
 
+// The subgroup-matrix GEMM: 64 x 64 outputs per workgroup, four subgroups (see gemm_sgmat.wgsl).
+const SGMAT_BLOCK = 64;
+/** The emulation's subgroup: 32 threads, as gemm_sgmat.wgsl's four subgroups of a 128-thread workgroup assume. */
+const EMULATED_SUBGROUP = 32;
+
+/** The adapter's first f16 x f16 -> f32 subgroup-matrix configuration, else an emulated 16 x 16 x 16. */
+export function defaultSgmatTile(l: Launcher): SgmatTile {
+  const c = l.ctx?.subgroupMatrix?.configs[0];
+  return c ? { kernel: 'sgmat', SM: c.M, SN: c.N, SK: c.K } : { kernel: 'sgmat', SM: 16, SN: 16, SK: 16, emulated: true };
+}
+
+function hasMatrixShape(l: Launcher, t: SgmatTile): boolean {
+  return l.ctx?.subgroupMatrix?.configs.some((c) => c.M === t.SM && c.N === t.SN && c.K === t.SK) ?? false;
+}
+
+/** K per step: 32 on the device (f16 tiles), 16 emulated (f32 tiles, which must fit SwiftShader's 32 KiB); at least SK. */
+function sgmatTK(t: SgmatTile): number {
+  return Math.max(t.emulated ? 16 : 32, t.SK);
+}
+
+function runSgmat(l: Launcher, a: GemmArgs, t: SgmatTile, buffers: GPUBuffer[], work: { flops: number; bytes: number }): void {
+  const d = a.dtypes ?? F32;
+  const where = `gemm sgmat ${tileName(t)}`;
+  if (d.x !== 'f16' || d.W !== 'f16') throw new Error(`${where}: needs x and W stored in f16 (its matrices are f16; f32 values would be rounded); got x ${d.x}, W ${d.W}`);
+  if (a.K % 4 !== 0) throw new Error(`${where}: K = ${a.K} is not a multiple of 4 (its tile loads read 4 values)`);
+  if (d.y === 'f16' && a.N % 2) throw new Error(`${where}: an f16 output needs N even (N = ${a.N})`);
+  for (const [name, v] of Object.entries({ M: t.SM, N: t.SN, K: t.SK })) if (![8, 16, 32].includes(v)) throw new Error(`${where}: ${name} = ${v} must be 8, 16 or 32`);
+  const sm = l.ctx?.subgroupMatrix;
+  if (!t.emulated && !hasMatrixShape(l, t)) {
+    throw new Error(`${where}: ${sm ? `the adapter has no f16 -> f32 ${t.SM}x${t.SN}x${t.SK} configuration (it has ${sm.configs.map((c) => `${c.M}x${c.N}x${c.K}`).join(', ') || 'none'})` : `no subgroup matrices on this device (${l.ctx?.subgroupMatrixReason ?? 'no device'})`}; use emulated: true to test the kernel`);
+  }
+  const threads = 4 * (t.emulated ? EMULATED_SUBGROUP : sm!.subgroupMaxSize);
+  const bytes = sgmatWorkgroupBytes(t, a.epilogue);
+  if (bytes > workgroupLimit(l)) throw new Error(`${where}: needs ${bytes} bytes of workgroup memory; this device allows ${workgroupLimit(l)}`);
+  if (Math.ceil(a.M / SGMAT_BLOCK) > MAX_GRID) throw new Error(`gemm: ${a.M} rows exceed the grid`);
+  const params: ['u32', number][] = [['u32', a.M], ['u32', a.N], ['u32', a.K], ['u32', a.bias ? 1 : 0]];
+  const grid2d: [number, number] = [Math.ceil(a.N / SGMAT_BLOCK), Math.ceil(a.M / SGMAT_BLOCK)];
+  l.dispatch(sgmatKernel(t, threads, a.epilogue, d), { ACTIVATION: ACTIVATION[a.activation ?? 'gelu'] }, buffers, params, grid2d, work);
+}
+
+/** Workgroup memory of the subgroup-matrix GEMM: the x, W (and gate) tiles, and half the results in f32. */
+export function sgmatWorkgroupBytes(t: SgmatTile, epilogue: Epilogue): number {
+  const tile = SGMAT_BLOCK * (sgmatTK(t) + 8) * (t.emulated ? 4 : 2);
+  const gate = epilogue === 'glu' ? tile : 16; // unused, one element (aligned to 16 bytes)
+  return 2 * tile + gate + (SGMAT_BLOCK / 2) * (SGMAT_BLOCK + 4) * 4;
+}
+
+// One shader per shape, mode, thread count, epilogue and dtypes (consts written in front, as for v3). The
+// native file goes first: its `enable`s must open the module.
+const sgmatKernels = new Map<string, Kernel>();
+export function sgmatKernel(t: SgmatTile, threads: number, epilogue: Epilogue, d: { x: DType; W: DType; y: DType }): Kernel {
+  const consts = { EPILOGUE: EPILOGUE[epilogue], SM: t.SM, SN: t.SN, SK: t.SK, THREADS: threads, TK: sgmatTK(t) };
+  const name = `gemm_sgmat${t.emulated ? '_emulated' : ''}_x${d.x}_w${d.W}_y${d.y}_${epilogue}_${t.SM}x${t.SN}x${t.SK}_t${threads}`;
+  let kernel = sgmatKernels.get(name);
+  if (!kernel) {
+    const header = Object.entries(consts).map(([k, v]) => `const ${k}: u32 = ${v}u;\n`).join('');
+    const ops = t.emulated ? sgmatEmulated : sgmatNative;
+    kernel = { name, source: ops + header + storageSource(d) + activationSource + epilogueSource + sgmatSource };
+    sgmatKernels.set(name, kernel);
+  }
+  return kernel;
+}
+
 // Planning (no device) dispatches nothing; WebGPU's default limits stand in for the device's.
 function workgroupLimit(l: Launcher): number {
   return l.ctx?.device.limits.maxComputeWorkgroupStorageSize ?? 16384;
@@ -134,8 +222,11 @@ function workgroupLimit(l: Launcher): number {
  * The tile run() uses for a shape: the explicit one, else the device's tuned choice, else defaultTile; where a
  * kernel is asked for and the tile is the other kernel's, that kernel's default tile.
  */
-export function tileFor(l: Launcher, s: GemmShape, kernel?: 'v2' | 'v3', explicit?: GemmTile): GemmTile {
-  const tile = explicit ?? tunedGemmTile(l.ctx?.tuning, { ...s, dtypes: s.dtypes ?? F32 }) ?? defaultTile(s, workgroupLimit(l));
+export function tileFor(l: Launcher, s: GemmShape, kernel?: 'v2' | 'v3', explicit?: AnyGemmTile): AnyGemmTile {
+  const tuned = tunedGemmTile(l.ctx?.tuning, { ...s, dtypes: s.dtypes ?? F32 });
+  // a subgroup-matrix shape tuned for this adapter, on a device made without subgroup matrices: the defaults
+  const runnable = tuned?.kernel === 'sgmat' && !hasMatrixShape(l, tuned) ? null : tuned;
+  const tile = explicit ?? runnable ?? defaultTile(s, workgroupLimit(l));
   return kernel && (tile.kernel ?? 'v2') !== kernel ? defaultTile(s, workgroupLimit(l), kernel) : tile;
 }
 
@@ -158,7 +249,8 @@ export function workgroupBytes(t: GemmTile, epilogue: Epilogue): number {
   return xs + ws * (epilogue === 'glu' ? 2 : 1);
 }
 
-export function tileName(t: GemmTile): string {
+export function tileName(t: AnyGemmTile): string {
+  if (t.kernel === 'sgmat') return `sgmat ${t.SM}x${t.SN}x${t.SK}${t.emulated ? ' emulated' : ''}`;
   return t.kernel === 'v3' ? `v3 ${t.WG_M}x${t.WG_N}/tm${t.TM}/tn${t.TN ?? 4}/tk${t.TK}` : `${t.WG_M}x${t.WG_N}/tm${t.TM}/tk${t.TK}`;
 }
 

@@ -127,21 +127,6 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
     if (m >= p.M) {
       break;
     }
-    var v = acc[r];
-    if (p.hasBias != 0u) {
-      v += bias4(n, columns);
-    }
-    if (EPILOGUE == 1u) {
-      v += residual4(m * p.N + n, columns);
-    } else if (EPILOGUE == 2u) {
-      v = act4(v);
-    } else if (EPILOGUE == 3u) {
-      var g = gacc[r];
-      if (p.hasBias != 0u) {
-        g += bias4(p.N + n, columns);
-      }
-      v = act4(v) * g;
-    }
-    store_y_columns(m * p.N + n, v, columns);
+    finish4(acc[r], gacc[r], m, n, columns);
   }
 }

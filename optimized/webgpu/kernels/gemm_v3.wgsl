@@ -172,22 +172,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
     for (var r = 0u; r < TM; r++) {
       let m = row0 + lid.y * TM + r;
       if (m < p.M && columns > 0u) {
-        var v = acc[r * 2u + j];
-        if (p.hasBias != 0u) {
-          v += bias4(n, columns);
-        }
-        if (EPILOGUE == 1u) {
-          v += residual4(m * p.N + n, columns);
-        } else if (EPILOGUE == 2u) {
-          v = act4(v);
-        } else if (EPILOGUE == 3u) {
-          var g = gacc[r * 2u + j];
-          if (p.hasBias != 0u) {
-            g += bias4(p.N + n, columns);
-          }
-          v = act4(v) * g;
-        }
-        store_y_columns(m * p.N + n, v, columns);
+        finish4(acc[r * 2u + j], gacc[r * 2u + j], m, n, columns);
       }
     }
   }

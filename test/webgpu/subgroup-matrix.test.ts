@@ -1,0 +1,55 @@
+// Which subgroup-matrix shapes the engine takes from an adapter (f16 x f16 -> f32, with shader-f16 and
+// subgroups), why it takes none, and how result rows name the features a kernel used.
+import { describe, expect, it } from 'vitest';
+import { usableSubgroupMatrices } from '../../optimized/webgpu/device.ts';
+import { SUBGROUP_MATRIX_FEATURES, featuresText, modelFeatures } from '../../benchmarks/adapter.ts';
+import * as gemm from '../../optimized/webgpu/kernels/gemm.ts';
+import type { Launcher } from '../../optimized/webgpu/kernels/launch.ts';
+import type { Tuning } from '../../optimized/webgpu/tuning.ts';
+
+const SGMAT = 'chromium-experimental-subgroup-matrix';
+const config = (componentType: string, resultComponentType: string, M: number, N: number, K: number) => ({ componentType, resultComponentType, M, N, K });
+function adapter(features: string[], configs: ReturnType<typeof config>[]): GPUAdapter {
+  return { features: new Set(features), info: { subgroupMatrixConfigs: configs } } as unknown as GPUAdapter;
+}
+
+describe('subgroup matrices', () => {
+  it('takes the f16 -> f32 shapes of 8, 16 or 32 and says why it takes none', () => {
+    const all = ['shader-f16', 'subgroups', SGMAT];
+    // NVIDIA with vulkan_enable_f16_on_nvidia lists f16 shapes beside the integer ones
+    const nvidia = [config('f16', 'f16', 16, 16, 16), config('f16', 'f32', 16, 16, 16), config('i8', 'i32', 16, 16, 32)];
+    expect(usableSubgroupMatrices(adapter(all, nvidia))).toEqual({ configs: [config('f16', 'f32', 16, 16, 16)], reason: '' });
+    // what the H200 listed without the toggle (reports/2026-12-04-nvidia-h200/info.json): no shader-f16
+    const h200 = [config('u8', 'u32', 16, 16, 32), config('i8', 'i32', 16, 16, 32)];
+    expect(usableSubgroupMatrices(adapter(['subgroups', SGMAT], h200)).reason).toBe(`${SGMAT} is offered, but not shader-f16`);
+    expect(usableSubgroupMatrices(adapter(all, h200)).reason).toBe('no f16 x f16 -> f32 configuration (the adapter lists: u8xu8->u32 16x16x32, i8xi8->i32 16x16x32)');
+    expect(usableSubgroupMatrices(adapter(all, [config('f16', 'f32', 16, 16, 64)])).configs).toEqual([]);
+    expect(usableSubgroupMatrices(adapter(['shader-f16', 'subgroups'], [])).reason).toBe(`the adapter does not offer ${SGMAT} (asked with allow_unsafe_apis)`);
+  });
+
+  it('names the features a row used: the subgroup-matrix GEMM where the tuner chose it for f16 storage', () => {
+    const features = { shaderF16: true, subgroups: true, timestampQuery: false, subgroupMatrix: true };
+    expect(featuresText({ features })).toBe(`used: none (core WGSL); device has: shader-f16, subgroups, ${SGMAT}`);
+    expect(featuresText({ features }, SUBGROUP_MATRIX_FEATURES)).toBe(`used: ${SGMAT}, shader-f16, subgroups; device has: shader-f16, subgroups, ${SGMAT}`);
+    const tuning = (kernel: 'sgmat' | 'v3'): Tuning => ({
+      adapter: 'a',
+      date: 'd',
+      attention: [],
+      gemm: [{ M: 512, N: 2304, K: 768, epilogue: 'none', dtypes: 'f16.f16.f16', tile: kernel === 'sgmat' ? { kernel, SM: 16, SN: 16, SK: 16 } : { kernel, WG_M: 16, WG_N: 16, TM: 8, TK: 16 }, ms: 1, defaultMs: 2 }],
+    });
+    expect(modelFeatures({ tuning: tuning('sgmat') }, 'fp16')).toEqual(SUBGROUP_MATRIX_FEATURES);
+    expect(modelFeatures({ tuning: tuning('sgmat') }, 'fp32')).toEqual([]);
+    expect(modelFeatures({ tuning: tuning('v3') }, 'fp16')).toEqual([]);
+    expect(modelFeatures({ tuning: null }, 'fp16')).toEqual([]);
+  });
+
+  it('runs a tuned subgroup-matrix shape only on a device that has it; elsewhere the default tile', () => {
+    const shape = { M: 512, N: 2304, K: 768, epilogue: 'none' as const, dtypes: { x: 'f16', W: 'f16', y: 'f16' } as const };
+    const tile: gemm.SgmatTile = { kernel: 'sgmat', SM: 16, SN: 16, SK: 16 };
+    const tuning: Tuning = { adapter: 'a', date: 'd', attention: [], gemm: [{ ...shape, dtypes: 'f16.f16.f16', tile, ms: 1, defaultMs: 2 }] };
+    const launcher = (configs: ReturnType<typeof config>[] | null) => ({ ctx: { tuning, subgroupMatrix: configs && { configs, subgroupMaxSize: 32 }, device: { limits: { maxComputeWorkgroupStorageSize: 32768 } } } }) as unknown as Launcher;
+    expect(gemm.tileFor(launcher([config('f16', 'f32', 16, 16, 16)]), shape)).toEqual(tile);
+    expect(gemm.tileFor(launcher(null), shape)).toEqual(gemm.defaultTile(shape, 32768)); // made with subgroupMatrix: false
+    expect(gemm.tileFor(launcher([config('f16', 'f32', 8, 8, 8)]), shape)).toEqual(gemm.defaultTile(shape, 32768));
+  });
+});
