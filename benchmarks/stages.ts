@@ -204,8 +204,8 @@ function modelRow(spec: StageSpec, workload: Workload, backend: string, variant:
 }
 
 /**
- * Each WebGPU kernel at the model's shapes for the first workload's tokens: the GEMMs of a layer (v2, its
- * baseline v1, and naive), attention on global and local layers (flash and materialized), LayerNorm. Each case gets its own
+ * Each WebGPU kernel at the model's shapes for the first workload's tokens: the GEMMs of a layer (v3, v2, its
+ * baseline v1, naive, split-K), attention on global and local layers (flash and materialized), LayerNorm. Each case gets its own
  * pool, so its peak bytes are its own buffers. A timed run encodes `reps` dispatches and waits for the
  * queue; the row reports one dispatch.
  */
@@ -240,16 +240,18 @@ async function kernelStage(spec: StageSpec, config: ModernBertConfig, emit: Emit
   }
   const filled = (l: Launch, floats: number, label: string, dtype: DType = 'f32') => l.upload(encode(Float32Array.from({ length: floats }, (_, i) => Math.sin(i) * 0.05), dtype), label);
   // f16: as the model runs them: f16 activations and weights in, f16 out except into the f32 residual stream.
-  const gemmCase = (name: string, variant: GemmVariant, s: { M: number; N: number; K: number; epilogue: 'none' | 'residual' | 'glu' }, dtype: DType = 'f32'): Case => ({
+  // splitK (v2 and v3): the variant's tile for the shape, K split in that many slices (variant "v2/sk2").
+  const gemmCase = (name: string, variant: GemmVariant, s: { M: number; N: number; K: number; epilogue: 'none' | 'residual' | 'glu' }, dtype: DType = 'f32', splitK?: number): Case => ({
     name,
-    variant,
+    variant: splitK ? `${variant}/sk${splitK}` : variant,
     dtype: dtype === 'f16' ? dtype : undefined,
     build: (l) => {
       const wRows = s.epilogue === 'glu' ? 2 * s.N : s.N;
       const dtypes = { x: dtype, W: dtype, y: s.epilogue === 'residual' ? ('f32' as const) : dtype };
       const shape = { ...s, dtypes };
-      const args = { x: filled(l, s.M * s.K, 'x', dtype), W: filled(l, wRows * s.K, 'W', dtype), bias: null, residual: s.epilogue === 'residual' ? filled(l, s.M * s.N, 'residual') : null, y: l.pool.storage(s.M * s.N * 4, 'y'), ...shape, variant };
-      const tile = variant === 'v2' || variant === 'v3' ? ` tile ${gemm.tileName(gemm.tileFor(l, shape, variant))}` : variant === 'sgmat' ? ` ${gemm.tileName(gemm.defaultSgmatTile(l))}` : '';
+      const tiled = variant === 'v2' || variant === 'v3' ? { ...gemm.tileFor(l, shape, variant), ...(splitK ? { splitK } : {}) } : undefined;
+      const args = { x: filled(l, s.M * s.K, 'x', dtype), W: filled(l, wRows * s.K, 'W', dtype), bias: null, residual: s.epilogue === 'residual' ? filled(l, s.M * s.N, 'residual') : null, y: l.pool.storage(s.M * s.N * 4, 'y'), ...shape, variant, tile: tiled };
+      const tile = tiled ? ` tile ${gemm.tileName(tiled)}` : variant === 'sgmat' ? ` ${gemm.tileName(gemm.defaultSgmatTile(l))}` : '';
       return { shape: `M=${s.M} N=${s.N} K=${s.K} ${s.epilogue}${tile}`, flops: gemm.flops(shape), bytes: gemm.bytes(shape), run: () => gemm.run(l, args) };
     },
   });
@@ -275,6 +277,8 @@ async function kernelStage(spec: StageSpec, config: ModernBertConfig, emit: Emit
     ...(['v3', 'v2', 'v1'] as const).map((v) => gemmCase('gemm.wi_geglu', v, { M: T, N: I, K: C, epilogue: 'glu' })),
     ...f16Gemms.map((v) => gemmCase('gemm.wi_geglu', v, { M: T, N: I, K: C, epilogue: 'glu' }, 'f16')),
     ...(['v3', 'v2', 'v1', 'naive'] as const).map((v) => gemmCase('gemm.mlp_wo', v, { M: T, N: C, K: I, epilogue: 'residual' })),
+    // split-K, for grids too small to fill the GPU (768 outputs wide: 96 workgroups of 64 x 64 at 512 tokens)
+    ...([['v2', 2], ['v2', 4], ['v3', 2]] as const).map(([v, splitK]) => gemmCase('gemm.mlp_wo', v, { M: T, N: C, K: I, epilogue: 'residual' }, 'f32', splitK)),
     ...f16Gemms.map((v) => gemmCase('gemm.mlp_wo', v, { M: T, N: C, K: I, epilogue: 'residual' }, 'f16')),
     attentionCase('attention.global', 'flash_v2', [-1, -1]),
     attentionCase('attention.global', 'flash_v2', [-1, -1], 'f16'),

@@ -67,6 +67,17 @@ function matrixTiles(ctx: GpuContext, shape: GemmCase): gemm.SgmatTile[] {
   return (ctx.subgroupMatrix?.configs ?? []).map((c) => ({ kernel: 'sgmat', SM: c.M, SN: c.N, SK: c.K }));
 }
 
+/**
+ * Split-K where the default tile's grid is too small to fill a big GPU (base's 768-wide GEMMs at 512 tokens: 96
+ * workgroups): the default tile and a v3 tile in 2 and 4 slices (reduced space: the default in 2).
+ */
+function splitKTiles(shape: GemmCase, fallback: gemm.GemmTile, space: TuneOptions['space']): gemm.GemmTile[] {
+  if (gemm.fillsGpu(shape, fallback)) return [];
+  const tiles = space === 'full' ? [fallback, v3(16, 16, 4, 4, 16)] : [fallback];
+  const splits = space === 'full' ? [2, 4] : [2];
+  return tiles.flatMap((t) => splits.map((splitK) => ({ ...t, splitK })));
+}
+
 function fits(t: gemm.AnyGemmTile, shape: GemmCase, limits: { workgroupBytes: number; threads: number }): boolean {
   if (t.kernel === 'sgmat') return gemm.sgmatWorkgroupBytes(t, shape.epilogue) <= limits.workgroupBytes;
   return t.WG_M * t.WG_N <= limits.threads && gemm.workgroupBytes(t, shape.epilogue) <= limits.workgroupBytes;
@@ -84,7 +95,7 @@ export async function tune(ctx: GpuContext, o: TuneOptions): Promise<{ tuning: T
           o.progress?.(`gemm ${describeGemm(shape)} ${dtypesKey(shape.dtypes)}`);
           const fallback = gemm.defaultTile(shape, limits.workgroupBytes);
           const space: gemm.AnyGemmTile[] = o.space === 'full' ? GEMM_SPACE : [fallback, fallback === gemm.SMALL_TILE ? gemm.LARGE_TILE : gemm.SMALL_TILE];
-          const candidates = unique([fallback, ...space, ...matrixTiles(ctx, shape)].filter((t) => fits(t, shape, limits)), gemm.tileName);
+          const candidates = unique([fallback, ...space, ...splitKTiles(shape, fallback, o.space), ...matrixTiles(ctx, shape)].filter((t) => fits(t, shape, limits)), gemm.tileName);
           const inputs = gemmInputs(new Launcher(ctx, new BufferPool(ctx.device)), shape);
           const timed = await timeCandidates(ctx, o, candidates, gemm.tileName, (l, tile) => gemmRunner(l, shape, tile, inputs)).finally(() => inputs.l.pool.destroyAll());
           const best = fastestMatching(timed);

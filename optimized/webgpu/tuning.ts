@@ -2,7 +2,7 @@
 // matched the default kernel's) for the GEMMs and attention at ModernBERT's shapes. The engine looks a shape up
 // here and falls back to the launchers' defaults where nothing was tuned. No IO here (it runs in browsers);
 // benchmarks/tune.ts measures and writes the cache file, device.ts reads it in Node.
-import type { AnyGemmTile, Epilogue } from './kernels/gemm.ts';
+import { type AnyGemmTile, type Epilogue, MAX_SPLIT_K } from './kernels/gemm.ts';
 import type { DType } from './kernels/storage.ts';
 
 export interface GemmChoice {
@@ -96,6 +96,7 @@ export function validateTuningCache(data: unknown, file: string): TuningCache {
       if (![tile?.WG_M, tile?.WG_N, tile?.TM, tile?.TK].every((v) => Number.isInteger(v) && v > 0)) fail(at, 'needs positive integers tile.{WG_M, WG_N, TM, TK}');
       if (tile.kernel !== undefined && tile.kernel !== 'v2' && tile.kernel !== 'v3') fail(`${at}.tile.kernel`, `must be "v2", "v3" or "sgmat", got ${JSON.stringify(tile.kernel)}`);
       if (tile.TN !== undefined && tile.TN !== 4 && tile.TN !== 8) fail(`${at}.tile.TN`, `must be 4 or 8, got ${JSON.stringify(tile.TN)}`);
+      if (tile.splitK !== undefined && !(Number.isInteger(tile.splitK) && tile.splitK >= 1 && tile.splitK <= MAX_SPLIT_K)) fail(`${at}.tile.splitK`, `must be an integer from 1 to ${MAX_SPLIT_K}, got ${JSON.stringify(tile.splitK)}`);
     });
     t.attention.forEach((c, i) => {
       if (![c?.D, c?.maxSeqlen, c?.tiles?.BR, c?.tiles?.BC].every((v) => Number.isInteger(v) && v > 0)) fail(`adapters["${key}"].attention[${i}]`, 'needs positive integers D, maxSeqlen and tiles.{BR, BC}');

@@ -232,6 +232,80 @@ describe('gemm v3 and v2', () => {
   });
 });
 
+// Split-K: slices of K summed apart into an f32 workspace, then gemm_reduce.wgsl adds them and finishes. K
+// from one vec4 (a single slice whatever splitK asks) to uneven slices (the last shorter, down to one vec4).
+describe('gemm split-K', () => {
+  const tiles: gemm.GemmTile[] = [
+    { ...gemm.SMALL_TILE, splitK: 2 },
+    { WG_M: 32, WG_N: 8, TM: 4, TK: 32, splitK: 3 },
+    { kernel: 'v3', WG_M: 16, WG_N: 16, TM: 4, TN: 4, TK: 16, splitK: 4 },
+    { kernel: 'v3', WG_M: 4, WG_N: 4, TM: 8, TN: 8, TK: 16, splitK: gemm.MAX_SPLIT_K },
+  ];
+  const shapes: [number, number][] = [
+    [2, 4],
+    [70, 36],
+    [130, 132],
+  ];
+  for (const tile of tiles) {
+    it(`${gemm.tileName(tile)}: every epilogue, rows 1, 65, 129 x (N, K) ${shapes.map((s) => s.join('x')).join(', ')}; two dispatches where K splits`, async () => {
+      const l = await gpu();
+      for (const epilogue of EPILOGUES) {
+        for (const M of [1, 65, 129]) {
+          for (const [N, K] of shapes) {
+            await check(l, { M, N, K, epilogue }, tile.kernel ?? 'v2', tile);
+            expect(l.passStats().dispatches, `${epilogue} ${M}x${N}x${K}`).toBe(gemm.kSlices(K, tile).slices > 1 ? 2 : 1);
+          }
+        }
+      }
+    });
+  }
+
+  it('f16 storage (x, W f16; y f16 or f32), every epilogue, v2 and v3: rows 1, 65 x (N, K) 34x20, 96x64', async () => {
+    const l = await gpu();
+    for (const tile of [tiles[0], tiles[2]]) {
+      for (const y of ['f16', 'f32'] as const) {
+        for (const epilogue of EPILOGUES) {
+          for (const M of [1, 65]) {
+            for (const [N, K] of [
+              [34, 20],
+              [96, 64],
+            ]) {
+              await check(l, { M, N, K, epilogue, dtypes: { x: 'f16', W: 'f16', y } }, tile.kernel ?? 'v2', tile);
+            }
+          }
+        }
+      }
+    }
+  });
+
+  it('cuts K into whole TK steps, never an empty slice, at most splitK', () => {
+    const tile = { ...gemm.SMALL_TILE, splitK: 4 }; // TK 16: 4 vec4 a step
+    expect(gemm.kSlices(768, tile)).toEqual({ slices: 4, kSlice4: 48 });
+    expect(gemm.kSlices(132, tile)).toEqual({ slices: 3, kSlice4: 12 }); // 33 vec4: 12, 12, 9
+    expect(gemm.kSlices(16, tile)).toEqual({ slices: 1, kSlice4: 4 });
+    expect(gemm.kSlices(768, gemm.SMALL_TILE)).toEqual({ slices: 1, kSlice4: 192 });
+    for (let K = 4; K <= 400; K += 4) {
+      for (let splitK = 1; splitK <= gemm.MAX_SPLIT_K; splitK++) {
+        const { slices, kSlice4 } = gemm.kSlices(K, { ...tile, splitK });
+        expect(slices).toBeLessThanOrEqual(splitK);
+        expect(kSlice4 % 4).toBe(0);
+        expect((slices - 1) * kSlice4).toBeLessThan(K / 4); // the last slice has work
+        expect(slices * kSlice4).toBeGreaterThanOrEqual(K / 4); // and the slices cover K
+      }
+    }
+  });
+
+  it('refuses a splitK out of range, and names the tile', async () => {
+    const l = await gpu();
+    const args = (splitK: number) => ({ M: 4, N: 4, K: 8, epilogue: 'none' as const, x: l.pool.storage(64, 'x'), W: l.pool.storage(64, 'W'), bias: null, y: l.pool.storage(64, 'y'), variant: 'v2' as const, tile: { ...gemm.SMALL_TILE, splitK } });
+    expect(() => gemm.run(l, args(0))).toThrow('gemm v2: splitK = 0 must be an integer from 1 to 16');
+    expect(() => gemm.run(l, args(1.5))).toThrow('splitK = 1.5 must be an integer');
+    expect(() => gemm.run(l, args(17))).toThrow('splitK = 17 must be an integer from 1 to 16');
+    expect(gemm.tileName({ ...gemm.SMALL_TILE, splitK: 2 })).toBe('16x16/tm4/tk16/sk2');
+    expect(gemm.tileName({ ...gemm.SMALL_TILE, splitK: 1 })).toBe('16x16/tm4/tk16');
+  });
+});
+
 describe('gemm v1 and naive (baselines)', () => {
   const shapes: [number, number][] = [
     [33, 17],

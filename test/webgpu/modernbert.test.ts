@@ -9,6 +9,7 @@ import { createWebGpuModel, destroyModel, forward, memoryStats } from '../../opt
 import { GOLDEN, GOLDEN_CASES, goldenOutputs } from '../helpers.ts';
 import './harness.ts';
 import { loadCheckpoint } from '../../reference/files.ts';
+import * as gemm from '../../optimized/webgpu/kernels/gemm.ts';
 
 describe('webgpu golden parity', () => {
   for (const name of GOLDEN_CASES) {
@@ -106,6 +107,47 @@ describe('webgpu engine', () => {
     }
     destroyModel(model);
     expect(memoryStats(model).liveBytes).toBe(0);
+  });
+
+  it('runs the GEMM tiles tuned to split K (every GEMM of the model), with the default tiles\' result; a steady pass allocates nothing', async () => {
+    const ctx = await acquireDevice();
+    const { hiddenSize: C, intermediateSize: I, vocabSize: V, numLabels } = checkpoint.config;
+    // A tuning entry for every N, K and epilogue the model may run, each split in up to 4 slices of K.
+    const tile: gemm.GemmTile = { ...gemm.SMALL_TILE, splitK: 4 };
+    const epilogues = ['none', 'residual', 'activation', 'glu'] as const;
+    const choices = [3 * C, C, I, V, numLabels].flatMap((N) => [C, I].flatMap((K) => epilogues.map((epilogue) => ({ M: 64, N, K, epilogue, dtypes: 'f32.f32.f32', tile, ms: 0, defaultMs: 0 }))));
+    const sequences = [[250, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 251], [250, 99, 251]];
+    const options = { mlmLogits: true, pooling: ['cls' as const], hiddenStates: true };
+    const defaults = createWebGpuModel(await sharedDevice(), checkpoint);
+    const expected = await forward(defaults, sequences, options);
+    destroyModel(defaults);
+    ctx.tuning = { adapter: 'test', date: '', gemm: choices, attention: [] };
+    const model = createWebGpuModel(ctx, checkpoint);
+    const kernels: string[] = [];
+    const dispatch = model.launcher.dispatch.bind(model.launcher);
+    model.launcher.dispatch = (kernel, ...rest) => (kernels.push(kernel.name), dispatch(kernel, ...rest));
+    const first = await forward(model, sequences, options);
+    const second = await forward(model, sequences, options);
+    expect(model.launcher.passStats().buffersCreated).toBe(0); // the workspaces come from the pool, like activations
+    destroyModel(model);
+    ctx.device.destroy();
+    // Every tiled GEMM ran split: its slices' pass, then the reduction.
+    const gemms = kernels.filter((k) => k.startsWith('gemm_v2'));
+    expect(gemms.length).toBeGreaterThan(0);
+    expect(kernels.filter((k) => k.startsWith('gemm_reduce'))).toHaveLength(gemms.length);
+    expect(kernels.filter((k) => k.startsWith('gemm_') && !k.startsWith('gemm_v2') && !k.startsWith('gemm_reduce'))).toEqual([]);
+    // The same sums, grouped by slice: the default tiles' result to 1e-5 of each output's largest value.
+    const close = (got: ArrayLike<number>, want: ArrayLike<number>, what: string) => {
+      let [diff, max] = [0, 1];
+      for (let i = 0; i < want.length; i++) [diff, max] = [Math.max(diff, Math.abs(got[i] - want[i])), Math.max(max, Math.abs(want[i]))];
+      expect(got.length, what).toBe(want.length);
+      expect(diff, what).toBeLessThanOrEqual(1e-5 * max);
+    };
+    close(first.lastHiddenState, expected.lastHiddenState, 'last_hidden_state');
+    first.hiddenStates!.forEach((h, i) => close(h, expected.hiddenStates![i], `hidden_states[${i}]`));
+    close(first.mlmLogits!, expected.mlmLogits!, 'mlm_logits');
+    close(first.classifierLogits!.cls!, expected.classifierLogits!.cls!, 'cls_logits');
+    expect(second.lastHiddenState).toEqual(first.lastHiddenState);
   });
 
   it('turns a WebGPU error into an exception, and a lost device into an error on the next call', async () => {

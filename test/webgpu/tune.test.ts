@@ -38,7 +38,11 @@ describe('modernbert tune', () => {
     // small: hidden 256, intermediate 384, 4 heads of 64: the layer's 4 GEMMs and global and local attention
     const shapes = lines.slice(3, -1).map((l) => l.split('|')[2].trim());
     expect(shapes).toEqual(['M=32 N=768 K=256 none f32.f32.f32', 'M=32 N=256 K=256 residual f32.f32.f32', 'M=32 N=384 K=256 glu f32.f32.f32', 'M=32 N=256 K=384 residual f32.f32.f32', 'global T=32 H=4 D=64 f32', 'local T=32 H=4 D=64 f32']);
-    for (const l of lines.slice(3, -1)) expect(l).toMatch(/\| 2\/2 \|$/); // both candidates matched the default's output
+    // Every candidate matched the default's output: for the GEMMs (grids of 1 to 12 workgroups) the two tiles and the
+    // default split in 2 slices of K; for attention the two tiles.
+    for (const l of lines.slice(3, 7)) expect(l).toMatch(/\| 3\/3 \|$/);
+    for (const l of lines.slice(7, -1)) expect(l).toMatch(/\| 2\/2 \|$/);
+    expect(r.stderr.split('\n').filter((l) => /all \(ms\):.* 16x16\/tm4\/tk16\/sk2 \d/.test(l))).toHaveLength(4); // timed on each GEMM (the progress log)
     expect(lines.at(-1)).toBe(`wrote ${cache}`);
     const tuning = Object.values((await readTuningCache(cache)).adapters)[0];
     expect(tuning.adapter).toMatch(/swiftshader/i);
@@ -143,6 +147,8 @@ describe('modernbert tune', () => {
     expect((await readTuningCache(cache)).adapters.x.gemm[0].tile).toEqual({ kernel: 'sgmat', SM: 16, SN: 16, SK: 16 });
     writeFileSync(cache, tile('"kernel": "v3", "TN": 6'));
     await expect(readTuningCache(cache)).rejects.toThrow(`${cache}: field "adapters["x"].gemm[0].tile.TN" must be 4 or 8, got 6`);
+    writeFileSync(cache, tile('"splitK": 0'));
+    await expect(readTuningCache(cache)).rejects.toThrow(`${cache}: field "adapters["x"].gemm[0].tile.splitK" must be an integer from 1 to 16, got 0`);
     writeFileSync(cache, 'not json');
     process.env.MODERNBERT_TUNING = cache;
     await expect(acquireDevice()).rejects.toThrow(`${cache}: not JSON`);

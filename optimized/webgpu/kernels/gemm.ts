@@ -2,6 +2,8 @@
 // gemm_v3.wgsl (2D register tiles of TM x TN outputs, register prefetch; its tile
 // written into the source as consts), gemm_v2.wgsl (vec4, register tiles of TM x 4 outputs; its tile as
 // override constants), gemm_v1.wgsl (the first tiled kernel) and gemm_naive.wgsl (one thread per output).
+// v2 and v3 can split K (a tile's splitK): slices of K summed by their own workgroups into an f32 workspace,
+// then added up and finished by gemm_reduce.wgsl.
 import activationSource from './activation.wgsl';
 import epilogueSource from './gemm_epilogue.wgsl';
 import naiveSource from './gemm_naive.wgsl';
@@ -11,6 +13,7 @@ import v3Source from './gemm_v3.wgsl';
 import sgmatSource from './gemm_sgmat.wgsl';
 import sgmatEmulated from './sgmat_emulated.wgsl';
 import sgmatNative from './sgmat_native.wgsl';
+import reduceSource from './gemm_reduce.wgsl';
 import { type Kernel, type Launcher, MAX_GRID, grid } from './launch.ts';
 import { type DType, accessors, bytesOf, columnStore } from './storage.ts';
 import type { Activation } from '../../../reference/config.ts';
@@ -51,7 +54,15 @@ export interface GemmTile {
   /** v3 only: 4 or 8 (default 4) */
   TN?: 4 | 8;
   TK: number;
+  /**
+   * Split-K: K cut into this many slices (1 to MAX_SPLIT_K, default 1; fewer where K has fewer TK steps), each
+   * summed by its own workgroups, for grids too small to fill the GPU; costs a workspace of slices x M x N f32
+   * (2N for GLU) and a second dispatch that adds the slices and applies the bias and epilogue.
+   */
+  splitK?: number;
 }
+
+export const MAX_SPLIT_K = 16;
 
 /**
  * The subgroup-matrix GEMM's shape: one f16 x f16 -> f32 configuration of the adapter (M x N outputs, K deep;
@@ -72,8 +83,8 @@ export type AnyGemmTile = GemmTile | SgmatTile;
 export const LARGE_TILE: GemmTile = { WG_M: 16, WG_N: 16, TM: 8, TK: 16 };
 /** 64 x 64 outputs per workgroup: twice the workgroups where the large tile would leave a big GPU idle. */
 export const SMALL_TILE: GemmTile = { WG_M: 16, WG_N: 16, TM: 4, TK: 16 };
-/** Below this many large-tile workgroups (about two waves on a 132-SM GPU) the small tile is the default. */
-const LARGE_TILE_MIN_WORKGROUPS = 256;
+/** About two waves on a 132-SM GPU: below this many large-tile workgroups the small tile is the default. */
+const FILLING_WORKGROUPS = 256;
 
 export interface GemmArgs extends GemmShape {
   x: GPUBuffer;
@@ -121,14 +132,45 @@ export function run(l: Launcher, a: GemmArgs): void {
   if (workgroupBytes(tile, a.epilogue) > limit) throw new Error(`gemm ${variant}: tile ${tileName(tile)} needs ${workgroupBytes(tile, a.epilogue)} bytes of workgroup memory; this device allows ${limit}`);
   const [BM, BN] = [tile.WG_M * tile.TM, tile.WG_N * (tile.TN ?? 4)];
   if (Math.ceil(a.M / BM) > MAX_GRID) throw new Error(`gemm: ${a.M} rows exceed the grid`);
-  const grid2d: [number, number] = [Math.ceil(a.N / BN), Math.ceil(a.M / BM)];
+  const { slices, kSlice4 } = kSlices(a.K, tile);
+  const grid3d: [number, number, number] = [Math.ceil(a.N / BN), Math.ceil(a.M / BM), slices];
   const activation = ACTIVATION[a.activation ?? 'gelu'];
-  if (variant === 'v3') {
-    l.dispatch(v3Kernel(tile, a.epilogue, dtypes), { ACTIVATION: activation }, buffers, params, grid2d, work);
+  // The tiled kernel and its constants; `partial`: split-K's first pass, raw sums into an f32 workspace.
+  const tiled = (partial: boolean): [Kernel, Record<string, number>] => {
+    const d = partial ? { ...dtypes, y: 'f32' as const } : dtypes;
+    if (variant === 'v3') return [v3Kernel(tile, a.epilogue, partial, d), { ACTIVATION: activation }];
+    const kernel = { name: `gemm_v2_x${d.x}_w${d.W}_y${d.y}`, source: storageSource(d) + activationSource + epilogueSource + v2Source };
+    return [kernel, { EPILOGUE: EPILOGUE[a.epilogue], PARTIAL: partial ? 1 : 0, ACTIVATION: activation, WG_M: tile.WG_M, WG_N: tile.WG_N, TM: tile.TM, TK: tile.TK }];
+  };
+  if (slices === 1) {
+    l.dispatch(...tiled(false), buffers, [...params, ['u32', kSlice4]], grid3d, work);
     return;
   }
-  const name = `gemm_v2_x${dtypes.x}_w${dtypes.W}_y${dtypes.y}`;
-  l.dispatch({ name, source: storageSource(dtypes) + activationSource + epilogueSource + v2Source }, { EPILOGUE: EPILOGUE[a.epilogue], ACTIVATION: activation, WG_M: tile.WG_M, WG_N: tile.WG_N, TM: tile.TM, TK: tile.TK }, buffers, params, grid2d, work);
+  // Split-K: each slice's raw sums into the workspace, then gemm_reduce.wgsl adds them up and finishes.
+  const width = a.epilogue === 'glu' ? 2 * a.N : a.N;
+  const partialBytes = slices * a.M * width * 4;
+  const inputBytes = a.M * a.K * bytesOf(dtypes.x) + width * a.K * bytesOf(dtypes.W);
+  const partials = l.pool.storage(partialBytes, 'gemm.partials');
+  const partialParams: ['u32', number][] = [['u32', a.M], ['u32', a.N], ['u32', a.K], ['u32', 0], ['u32', kSlice4]];
+  l.dispatch(...tiled(true), [a.x, a.W, l.absent.bias, l.absent.residual, partials], partialParams, grid3d, { flops: work.flops, bytes: inputBytes + partialBytes });
+  const reduce = { name: `gemm_reduce_y${dtypes.y}`, source: columnStore('y', dtypes.y) + activationSource + epilogueSource + reduceSource };
+  const reduceParams: ['u32', number][] = [['u32', a.M], ['u32', a.N], ['u32', slices], ['u32', a.bias ? 1 : 0]];
+  const reduceWork = { flops: slices * a.M * width, bytes: partialBytes + work.bytes - inputBytes };
+  l.dispatch(reduce, { EPILOGUE: EPILOGUE[a.epilogue], ACTIVATION: activation }, [partials, a.bias ?? l.absent.bias, a.residual ?? l.absent.residual, a.y], reduceParams, grid(Math.ceil((a.M * Math.ceil(a.N / 4)) / REDUCE_THREADS)), reduceWork);
+  l.pool.release(partials);
+}
+
+/** gemm_reduce.wgsl's workgroup: one thread per 4 columns of a row. */
+const REDUCE_THREADS = 64;
+
+/**
+ * How a tile splits K: `slices` workgroups along z, each summing kSlice4 vec4s of K (a whole number of TK steps),
+ * the last one the rest. The tile's splitK is an upper bound: a short K gets fewer slices, never an empty one.
+ */
+export function kSlices(K: number, t: GemmTile): { slices: number; kSlice4: number } {
+  const [K4, TK4] = [K / 4, t.TK / 4];
+  const kSlice4 = Math.max(1, Math.ceil(Math.ceil(K4 / (t.splitK ?? 1)) / TK4)) * TK4;
+  return { slices: Math.max(1, Math.ceil(K4 / kSlice4)), kSlice4 };
 }
 
 function storageSource(d: { x: DType; W: DType; y: DType }): string {
@@ -138,9 +180,9 @@ function storageSource(d: { x: DType; W: DType; y: DType }): string {
 // One v3 shader per tile, epilogue and dtypes: they are `const`s written in front of the source (see
 // gemm_v3.wgsl), and the name carries them so the launcher's pipeline cache keeps one pipeline for each.
 const v3Kernels = new Map<string, Kernel>();
-function v3Kernel(t: GemmTile, epilogue: Epilogue, d: { x: DType; W: DType; y: DType }): Kernel {
-  const consts = { EPILOGUE: EPILOGUE[epilogue], WG_M: t.WG_M, WG_N: t.WG_N, TM: t.TM, TN: t.TN ?? 4, TK: t.TK };
-  const name = `gemm_v3_x${d.x}_w${d.W}_y${d.y}_${epilogue}_${t.WG_M}x${t.WG_N}_tm${consts.TM}_tn${consts.TN}_tk${t.TK}`;
+function v3Kernel(t: GemmTile, epilogue: Epilogue, partial: boolean, d: { x: DType; W: DType; y: DType }): Kernel {
+  const consts = { EPILOGUE: EPILOGUE[epilogue], PARTIAL: partial ? 1 : 0, WG_M: t.WG_M, WG_N: t.WG_N, TM: t.TM, TN: t.TN ?? 4, TK: t.TK };
+  const name = `gemm_v3_x${d.x}_w${d.W}_y${d.y}_${epilogue}${partial ? '_partial' : ''}_${t.WG_M}x${t.WG_N}_tm${consts.TM}_tn${consts.TN}_tk${t.TK}`;
   let kernel = v3Kernels.get(name);
   if (!kernel) {
     const header = Object.entries(consts).map(([k, v]) => `const ${k}: u32 = ${v}u;\n`).join('');
@@ -235,11 +277,15 @@ export function tileFor(l: Launcher, s: GemmShape, kernel?: 'v2' | 'v3', explici
  * the tile would not fit the device's workgroup memory (the large GLU tile needs 17,152 bytes at TK 16).
  */
 export function defaultTile(s: Pick<GemmShape, 'M' | 'N' | 'epilogue'>, workgroupStorageBytes = 16384, kernel: 'v2' | 'v3' = 'v2'): GemmTile {
-  const large = Math.ceil(s.M / (LARGE_TILE.WG_M * LARGE_TILE.TM)) * Math.ceil(s.N / (LARGE_TILE.WG_N * 4));
-  let tile = large >= LARGE_TILE_MIN_WORKGROUPS ? LARGE_TILE : SMALL_TILE;
+  let tile = fillsGpu(s, LARGE_TILE) ? LARGE_TILE : SMALL_TILE;
   if (kernel === 'v3') tile = { ...tile, kernel };
   while (workgroupBytes(tile, s.epilogue) > workgroupStorageBytes && tile.TK > 4) tile = { ...tile, TK: tile.TK / 2 };
   return tile;
+}
+
+/** Whether a tile's grid for this shape has the workgroups to fill a big GPU (without splitting K). */
+export function fillsGpu(s: Pick<GemmShape, 'M' | 'N'>, t: GemmTile): boolean {
+  return Math.ceil(s.M / (t.WG_M * t.TM)) * Math.ceil(s.N / (t.WG_N * (t.TN ?? 4))) >= FILLING_WORKGROUPS;
 }
 
 /** Workgroup memory of a tile, as the headers of gemm_v2.wgsl and gemm_v3.wgsl compute it. */
@@ -251,7 +297,8 @@ export function workgroupBytes(t: GemmTile, epilogue: Epilogue): number {
 
 export function tileName(t: AnyGemmTile): string {
   if (t.kernel === 'sgmat') return `sgmat ${t.SM}x${t.SN}x${t.SK}${t.emulated ? ' emulated' : ''}`;
-  return t.kernel === 'v3' ? `v3 ${t.WG_M}x${t.WG_N}/tm${t.TM}/tn${t.TN ?? 4}/tk${t.TK}` : `${t.WG_M}x${t.WG_N}/tm${t.TM}/tk${t.TK}`;
+  const split = (t.splitK ?? 1) > 1 ? `/sk${t.splitK}` : '';
+  return (t.kernel === 'v3' ? `v3 ${t.WG_M}x${t.WG_N}/tm${t.TM}/tn${t.TN ?? 4}/tk${t.TK}` : `${t.WG_M}x${t.WG_N}/tm${t.TM}/tk${t.TK}`) + split;
 }
 
 function validateTile(t: GemmTile, maxThreads: number): void {
@@ -259,6 +306,7 @@ function validateTile(t: GemmTile, maxThreads: number): void {
   if (t.TM !== 4 && t.TM !== 8) throw new Error(`gemm ${kernel}: TM = ${t.TM} must be 4 or 8`);
   if ((t.TN ?? 4) !== 4 && (kernel !== 'v3' || t.TN !== 8)) throw new Error(`gemm ${kernel}: TN = ${t.TN} must be 4${kernel === 'v3' ? ' or 8' : ' (v2 computes 4 columns a thread)'}`);
   if (!(t.TK >= 4 && t.TK % 4 === 0)) throw new Error(`gemm ${kernel}: TK = ${t.TK} must be a positive multiple of 4`);
+  if (!(Number.isInteger(t.splitK ?? 1) && (t.splitK ?? 1) >= 1 && (t.splitK ?? 1) <= MAX_SPLIT_K)) throw new Error(`gemm ${kernel}: splitK = ${t.splitK} must be an integer from 1 to ${MAX_SPLIT_K}`);
   if (!(t.WG_M >= 1 && t.WG_N >= 1 && t.WG_M * t.WG_N <= maxThreads)) throw new Error(`gemm ${kernel}: ${t.WG_M} x ${t.WG_N} threads: this device allows ${maxThreads} per workgroup`);
   // v3 spreads each tile's loads over the threads in at most 4 rounds (MAX_LOADS in gemm_v3.wgsl).
   const groups = (t.WG_M * t.TM * t.TK) / 16;

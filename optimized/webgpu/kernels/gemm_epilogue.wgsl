@@ -1,5 +1,5 @@
-// The epilogue shared by gemm_v2.wgsl, gemm_v3.wgsl and gemm_sgmat.wgsl (the launcher prepends this file; the
-// kernels declare the `bias`, `residual` and `y` bindings, the `p` params and EPILOGUE).
+// The epilogue shared by gemm_v2.wgsl, gemm_v3.wgsl, gemm_sgmat.wgsl and gemm_reduce.wgsl (the launcher prepends
+// this file; the kernels declare the `bias`, `residual` and `y` bindings, the `p` params and EPILOGUE).
 
 // Output row m, columns n .. n + columns - 1 (1 to 4), from its sums v (and the gate's sums g, GLU): the bias,
 // then the epilogue (see gemm_v2.wgsl), stored.
@@ -37,4 +37,15 @@ fn residual4(i: u32, columns: u32) -> vec4f {
     v[c] = residual[i + c];
   }
   return v;
+}
+
+// Split-K's first pass: the raw sums of K slice `slice` (no bias, no epilogue) into y, the f32 workspace
+// [slices, M, N or 2N] (GLU: the gate's sums at columns N .. 2N - 1), which gemm_reduce.wgsl adds up and finishes.
+fn store_partial(sums: vec4f, gate_sums: vec4f, slice: u32, m: u32, n: u32, columns: u32) {
+  let width = select(p.N, 2u * p.N, EPILOGUE == 3u);
+  let at = (slice * p.M + m) * width + n;
+  store_y_columns(at, sums, columns);
+  if (EPILOGUE == 3u) {
+    store_y_columns(at + p.N, gate_sums, columns);
+  }
 }

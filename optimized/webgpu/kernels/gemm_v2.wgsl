@@ -20,9 +20,13 @@
 // neighbouring vec4 of ws (no bank conflict) and all read one vec4 of xs (a broadcast). Each k-row is padded by
 // one vec4, so the transposing stores (four lanes per tile row, at different k) hit at most 2 lanes per bank.
 // Each output sums over k in order, in f32, like the reference.
-struct Params { M: u32, N: u32, K: u32, hasBias: u32 }
+// Split-K (PARTIAL 1): workgroup z sums only the vec4s of K from z * kSlice4 to (z + 1) * kSlice4 (kSlice4 a
+// multiple of TK / 4) and stores its raw sums (store_partial, gemm_epilogue.wgsl) into y, then the f32
+// [slices, M, N or 2N] workspace that gemm_reduce.wgsl adds up and finishes. Otherwise z = 0 and kSlice4 covers K.
+struct Params { M: u32, N: u32, K: u32, hasBias: u32, kSlice4: u32 }
 
 override EPILOGUE: u32 = 0u;
+override PARTIAL: u32 = 0u;
 override WG_M: u32 = 16u;
 override WG_N: u32 = 16u;
 override TM: u32 = 8u;
@@ -54,15 +58,16 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
   let tid = lid.y * WG_N + lid.x;
   let K4 = p.K / 4u;
   let TK4 = TK / 4u;
+  let kEnd = min(K4, (wg.z + 1u) * p.kSlice4);
   var acc: array<vec4f, MAX_TM>;
   var gacc: array<vec4f, MAX_TM>;
-  for (var k0 = 0u; k0 < K4; k0 += TK4) {
+  for (var k0 = wg.z * p.kSlice4; k0 < kEnd; k0 += TK4) {
     // Neighbouring lanes read neighbouring vec4 of a row (coalesced), and store them transposed.
     for (var e = tid; e < BM * TK4; e += WG_M * WG_N) {
       let r = e / TK4;
       let kq = e % TK4;
       var v = vec4f(0.0);
-      if (row0 + r < p.M && k0 + kq < K4) {
+      if (row0 + r < p.M && k0 + kq < kEnd) {
         v = load_x((row0 + r) * K4 + k0 + kq);
       }
       let at = 4u * kq * XS_STRIDE + r / 4u;
@@ -76,7 +81,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
       let kq = e % TK4;
       var v = vec4f(0.0);
       var g = vec4f(0.0);
-      if (col0 + n < p.N && k0 + kq < K4) {
+      if (col0 + n < p.N && k0 + kq < kEnd) {
         v = load_W((col0 + n) * K4 + k0 + kq);
         if (EPILOGUE == 3u) {
           g = load_W((col0 + n + p.N) * K4 + k0 + kq);
@@ -127,6 +132,10 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
     if (m >= p.M) {
       break;
     }
-    finish4(acc[r], gacc[r], m, n, columns);
+    if (PARTIAL == 1u) {
+      store_partial(acc[r], gacc[r], wg.z, m, n, columns);
+    } else {
+      finish4(acc[r], gacc[r], m, n, columns);
+    }
   }
 }

@@ -16,10 +16,12 @@
 // accessors), bias and residual are f32 (read by gemm_epilogue.wgsl's bias4 and residual4, prepended), all
 // arithmetic is f32, each output sums over k in order.
 // Bindings: 0 x, 1 W, 2 bias, 3 residual, 4 y, 5 params (uniform).
-// Written in front by the launcher (gemm.ts), as `const NAME: u32 = <n>u;`: EPILOGUE; WG_M x WG_N threads; TM (4
+// Split-K as in gemm_v2.wgsl (PARTIAL 1: workgroup z sums the vec4s of K from z * kSlice4 to (z + 1) * kSlice4,
+// raw, into the f32 workspace).
+// Written in front by the launcher (gemm.ts), as `const NAME: u32 = <n>u;`: EPILOGUE; PARTIAL; WG_M x WG_N threads; TM (4
 // or 8) rows and TN (4 or 8) columns per thread; K in steps of TK (a multiple of 4). ACTIVATION stays an override.
 // Workgroup memory: TK * (BM/4 + 1) * 16 + TK * (BN/4 + 1) * 16 bytes (+ the second, GLU).
-struct Params { M: u32, N: u32, K: u32, hasBias: u32 }
+struct Params { M: u32, N: u32, K: u32, hasBias: u32, kSlice4: u32 }
 
 const THREADS: u32 = WG_M * WG_N;
 const BM: u32 = WG_M * TM;
@@ -47,13 +49,15 @@ var<workgroup> xs: array<vec4f, TK * XS_STRIDE>; // [TK][BM / 4]: xs[k][r4] hold
 var<workgroup> ws: array<vec4f, TK * WS_STRIDE>; // [TK][BN / 4]
 var<workgroup> gs: array<vec4f, GS_SIZE>; // [TK][BN / 4], the gate rows (GLU)
 
-// One load group: rows 4 g4 .. 4 g4 + 3 of a K-contiguous matrix, one vec4 at column kq, zeros outside.
+// One load group: rows 4 g4 .. 4 g4 + 3 of a K-contiguous matrix, one vec4 at column col4, zeros outside
+// (rows from `rows`, columns from kEnd: the end of this workgroup's K).
 struct Group { v: array<vec4f, 4> }
 
-fn load_group_x(row: u32, col4: u32, K4: u32) -> Group {
+fn load_group_x(row: u32, col4: u32, kEnd: u32) -> Group {
+  let K4 = p.K / 4u;
   var g: Group;
   for (var i = 0u; i < 4u; i++) {
-    if (row + i < p.M && col4 < K4) {
+    if (row + i < p.M && col4 < kEnd) {
       g.v[i] = load_x((row + i) * K4 + col4);
     } else {
       g.v[i] = vec4f(0.0);
@@ -62,10 +66,11 @@ fn load_group_x(row: u32, col4: u32, K4: u32) -> Group {
   return g;
 }
 
-fn load_group_W(row: u32, rows: u32, col4: u32, K4: u32) -> Group {
+fn load_group_W(row: u32, rows: u32, col4: u32, kEnd: u32) -> Group {
+  let K4 = p.K / 4u;
   var g: Group;
   for (var i = 0u; i < 4u; i++) {
-    if (row + i < rows && col4 < K4) {
+    if (row + i < rows && col4 < kEnd) {
       g.v[i] = load_W((row + i) * K4 + col4);
     } else {
       g.v[i] = vec4f(0.0);
@@ -84,7 +89,8 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
   let row0 = wg.y * BM;
   let col0 = wg.x * BN;
   let tid = lid.y * WG_N + lid.x;
-  let K4 = p.K / 4u;
+  let kBegin = wg.z * p.kSlice4;
+  let kEnd = min(p.K / 4u, kBegin + p.kSlice4);
   var acc: array<vec4f, MAX_TILE>; // [TM][TN / 4]
   var gacc: array<vec4f, MAX_TILE>;
   var xr: array<Group, MAX_LOADS>;
@@ -94,17 +100,17 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
   // The first K step's tile, into registers.
   for (var i = 0u; i < X_LOADS; i++) {
     let e = tid + i * THREADS;
-    xr[i] = load_group_x(row0 + 4u * (e / TK4), e % TK4, K4);
+    xr[i] = load_group_x(row0 + 4u * (e / TK4), kBegin + e % TK4, kEnd);
   }
   for (var i = 0u; i < W_LOADS; i++) {
     let e = tid + i * THREADS;
-    wr[i] = load_group_W(col0 + 4u * (e / TK4), p.N, e % TK4, K4);
+    wr[i] = load_group_W(col0 + 4u * (e / TK4), p.N, kBegin + e % TK4, kEnd);
     if (EPILOGUE == 3u) {
-      gr[i] = load_group_W(p.N + col0 + 4u * (e / TK4), 2u * p.N, e % TK4, K4);
+      gr[i] = load_group_W(p.N + col0 + 4u * (e / TK4), 2u * p.N, kBegin + e % TK4, kEnd);
     }
   }
 
-  for (var k0 = 0u; k0 < K4; k0 += TK4) {
+  for (var k0 = kBegin; k0 < kEnd; k0 += TK4) {
     // Registers to shared memory, transposed to k-major.
     for (var i = 0u; i < X_LOADS; i++) {
       let e = tid + i * THREADS;
@@ -131,16 +137,16 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
 
     // The next K step's tile, into registers, while this one is multiplied.
     let next = k0 + TK4;
-    if (next < K4) {
+    if (next < kEnd) {
       for (var i = 0u; i < X_LOADS; i++) {
         let e = tid + i * THREADS;
-        xr[i] = load_group_x(row0 + 4u * (e / TK4), next + e % TK4, K4);
+        xr[i] = load_group_x(row0 + 4u * (e / TK4), next + e % TK4, kEnd);
       }
       for (var i = 0u; i < W_LOADS; i++) {
         let e = tid + i * THREADS;
-        wr[i] = load_group_W(col0 + 4u * (e / TK4), p.N, next + e % TK4, K4);
+        wr[i] = load_group_W(col0 + 4u * (e / TK4), p.N, next + e % TK4, kEnd);
         if (EPILOGUE == 3u) {
-          gr[i] = load_group_W(p.N + col0 + 4u * (e / TK4), 2u * p.N, next + e % TK4, K4);
+          gr[i] = load_group_W(p.N + col0 + 4u * (e / TK4), 2u * p.N, next + e % TK4, kEnd);
         }
       }
     }
@@ -172,7 +178,11 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
     for (var r = 0u; r < TM; r++) {
       let m = row0 + lid.y * TM + r;
       if (m < p.M && columns > 0u) {
-        finish4(acc[r * 2u + j], gacc[r * 2u + j], m, n, columns);
+        if (PARTIAL == 1u) {
+          store_partial(acc[r * 2u + j], gacc[r * 2u + j], wg.z, m, n, columns);
+        } else {
+          finish4(acc[r * 2u + j], gacc[r * 2u + j], m, n, columns);
+        }
       }
     }
   }
