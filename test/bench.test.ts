@@ -75,6 +75,10 @@ describe('npm run bench', () => {
     expect(summary).toMatch(/^- CPU: .+ \(\d+ logical cores\); memory: [\d.]+ GiB; OS: /m);
     // the subgroup-matrix GEMM's kernel rows need a device with subgroup matrices: SwiftShader has none, and the run says so
     expect(summary).toContain('kernels: no sgmat rows: the adapter does not offer chromium-experimental-subgroup-matrix');
+    // split-K's rows at one sequence (8 tokens of the 8x2 workload), with unsplit v3 and v2 at that size
+    const oneSequence = rows.filter((x) => x.kind === 'kernel' && x.name === 'gemm.mlp_wo' && String(x.sequences) === '1');
+    expect(oneSequence.map((x) => [x.variant, String(x.tokens)])).toEqual(['v3', 'v2', 'v2/sk2', 'v2/sk4', 'v3/sk2'].map((v) => [v, '8']));
+    expect(oneSequence[2].note).toMatch(/^M=8 N=256 K=384 residual tile 16x16\/tm4\/tk16\/sk2;/);
     expect(Object.keys(rows[0])).toEqual([...RESULT_COLUMNS]);
     expect(rows.find((x) => x.backend === 'webgpu' && x.kind === 'model')!.adapter).toMatch(/swiftshader/i);
   });
