@@ -195,6 +195,8 @@ interface Timed<C> {
   matches: boolean;
   /** why the candidate could not run (then ms is Infinity) */
   error?: string;
+  /** its first run with the readback and the check against the default: pipeline compilation included */
+  firstMs: number;
 }
 
 /**
@@ -203,7 +205,9 @@ interface Timed<C> {
  */
 function summary<C>(timed: Timed<C>[], best: Timed<C>, name: (c: C) => string): string {
   const all = timed.map((t) => `${name(t.candidate)} ${t.error ? `failed: ${t.error}` : `${t.ms.toFixed(4)}${t.matches ? '' : ' (differs)'}`}`).join(', ');
-  return `default ${name(timed[0].candidate)} ${timed[0].ms.toFixed(4)} ms, chosen ${name(best.candidate)} ${best.ms.toFixed(4)} ms (${(timed[0].ms / best.ms).toFixed(2)}x), ${timed.filter((t) => t.matches).length}/${timed.length} matched\n    all (ms): ${all}`;
+  const first = timed.reduce((a, b) => (b.firstMs > a.firstMs ? b : a));
+  const firstS = timed.reduce((sum, t) => sum + t.firstMs, 0) / 1000;
+  return `default ${name(timed[0].candidate)} ${timed[0].ms.toFixed(4)} ms, chosen ${name(best.candidate)} ${best.ms.toFixed(4)} ms (${(timed[0].ms / best.ms).toFixed(2)}x), ${timed.filter((t) => t.matches).length}/${timed.length} matched\n    all (ms): ${all}\n    first runs (compilation, readback, check): ${firstS.toFixed(1)} s, the slowest ${name(first.candidate)} ${first.firstMs.toFixed(0)} ms`;
 }
 
 /**
@@ -215,6 +219,7 @@ async function timeCandidates<C>(ctx: GpuContext, o: TuneOptions, candidates: C[
   const out: Timed<C>[] = [];
   for (const candidate of candidates) {
     const l = new Launcher(ctx, new BufferPool(ctx.device));
+    const firstStart = performance.now();
     try {
       const runner = build(l, candidate);
       runner.run();
@@ -223,6 +228,7 @@ async function timeCandidates<C>(ctx: GpuContext, o: TuneOptions, candidates: C[
       let diff = 0;
       for (let i = 0; i < got.length; i++) diff = Math.max(diff, Math.abs(got[i] - reference[i]));
       const matches = diff <= runner.tolerance(reference); // NaN fails
+      const firstMs = performance.now() - firstStart;
       const start = performance.now();
       runner.run();
       await l.finish([]);
@@ -231,12 +237,12 @@ async function timeCandidates<C>(ctx: GpuContext, o: TuneOptions, candidates: C[
         for (let i = 0; i < reps; i++) runner.run();
         await l.finish([]);
       }, o);
-      out.push({ candidate, ms: (t.medianS * 1000) / reps, matches });
+      out.push({ candidate, ms: (t.medianS * 1000) / reps, matches, firstMs });
     } catch (e) {
       // A candidate the device rejects (a shader its compiler refuses, a limit) is logged and left out; the
       // default is the reference, and its failure is the run's.
       if (!reference) throw e;
-      out.push({ candidate, ms: Infinity, matches: false, error: (e as Error).message });
+      out.push({ candidate, ms: Infinity, matches: false, error: (e as Error).message, firstMs: performance.now() - firstStart });
     } finally {
       l.pool.destroyAll();
     }

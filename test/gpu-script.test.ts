@@ -38,6 +38,7 @@ describe('benchmarks/gpu', () => {
     // the tuner's table and cache, and the profile of each dtype, each naming the kernels it ran
     expect(readFileSync(join(out, 'tune.md'), 'utf8')).toMatch(/\| gemm \| M=16 N=768 K=256 none f32\.f32\.f32 \|/);
     expect(Object.values(JSON.parse(readFileSync(join(out, 'tuning.json'), 'utf8')).adapters)).toHaveLength(1);
+    expect(readFileSync(join(out, 'tune-log.txt'), 'utf8')).toMatch(/^ {4}all \(ms\): 16x16\/tm4\/tk16 [\d.]+, /m);
     expect(readFileSync(join(out, 'profile-f32.md'), 'utf8')).toMatch(/^gemm_v[23]_xf32_wf32_yf32/m); // the tuned kernel
     expect(readFileSync(join(out, 'profile-f16.md'), 'utf8')).toMatch(/^gemm_v[23]_xf16_wf16_yf16/m);
     const rows = parseResultsCsv(readFileSync(join(out, 'bench', 'results.csv'), 'utf8'), 'results.csv');

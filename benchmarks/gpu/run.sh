@@ -7,7 +7,7 @@
 # PyTorch peer (CUDA) on the same GPU, and writes everything under one folder:
 #   bash benchmarks/gpu/run.sh [--out DIR] [bench options, e.g. --workload fixed_short:8]
 # OUT (or --out) is where results go (default: $OUT when the device tool sets it, else reports/):
-#   environment.txt, info.json (adapter, features), parity.md, parity-f16.jsonl, tune.md + tuning.json,
+#   environment.txt, info.json (adapter, features), parity.md, parity-f16.jsonl, tune.md + tune-log.txt + tuning.json,
 #   profile-f32.md, profile-f16.md, bench/ (results.csv, summary.md, plots).
 # MODERNBERT_TUNE_ARGS and MODERNBERT_PROFILE_ARGS replace the tune and profile options (the defaults size
 # them for an H100-class GPU; the whole script is meant to fit 8 minutes there). Each stage has a time limit
@@ -101,7 +101,8 @@ export MODERNBERT_TUNING="$out/tuning.json"
 # 8192 tokens first: passes of 32768 tokens (the benchmark's) take the choices of the nearest tuned size. f16
 # first: its candidates include the subgroup-matrix GEMM (tensor cores) where the adapter has it.
 read -r -a tune_args <<< "${MODERNBERT_TUNE_ARGS:---config base --tokens 8192,512 --dtype f16,f32 --runs 3}"
-stage tune "${MODERNBERT_TUNE_SECONDS:-240}" "${cli[@]}" tune "${tune_args[@]}" --cache "$MODERNBERT_TUNING" > "$out/tune.md" || true
+# Its progress log (every candidate's time, and where the time outside the timed runs went) goes to tune-log.txt.
+stage tune "${MODERNBERT_TUNE_SECONDS:-240}" "${cli[@]}" tune "${tune_args[@]}" --cache "$MODERNBERT_TUNING" > "$out/tune.md" 2> >(tee "$out/tune-log.txt" >&2) || true
 # Correctness of the tuned engine: every golden case on this GPU, in fp32 and in f16 storage.
 timeout 300 "${cli[@]}" eval parity --backends webgpu | tee "$out/parity.md"
 : > "$out/parity-f16.jsonl"

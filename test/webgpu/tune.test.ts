@@ -43,6 +43,8 @@ describe('modernbert tune', () => {
     for (const l of lines.slice(3, 7)) expect(l).toMatch(/\| 3\/3 \|$/);
     for (const l of lines.slice(7, -1)) expect(l).toMatch(/\| 2\/2 \|$/);
     expect(r.stderr.split('\n').filter((l) => /all \(ms\):.* 16x16\/tm4\/tk16\/sk2 \d/.test(l))).toHaveLength(4); // timed on each GEMM (the progress log)
+    // where a shape's tuning time goes besides the timed runs (on a GPU: pipeline compilation, the readback)
+    expect(r.stderr.match(/first runs \(compilation, readback, check\): [\d.]+ s, the slowest \S.* \d+ ms/g)).toHaveLength(6);
     expect(lines.at(-1)).toBe(`wrote ${cache}`);
     const tuning = Object.values((await readTuningCache(cache)).adapters)[0];
     expect(tuning.adapter).toMatch(/swiftshader/i);
