@@ -27,7 +27,7 @@ export class DeviceError extends Error {
 }
 
 const OPTIONAL_FEATURES: GPUFeatureName[] = ['shader-f16', 'subgroups' as GPUFeatureName, 'timestamp-query'];
-const SUBGROUP_MATRIX = 'chromium-experimental-subgroup-matrix';
+const SUBGROUP_MATRIX = 'chromium-experimental-subgroup-matrix' as GPUFeatureName;
 // Dawn's instance flags. Dawn withholds shader-f16 from NVIDIA's Vulkan driver pending a conformance
 // investigation (crbug.com/42251215) unless this toggle is on, and with it the f16 subgroup-matrix shapes; the
 // engine's f16 kernels are checked by the parity suite on whatever device runs them.
@@ -122,20 +122,21 @@ export async function acquireDevice(options: { maxBufferBytes?: number; subgroup
   let matrices = usableSubgroupMatrices(adapter);
   if (options.subgroupMatrix === false) matrices = { configs: [], reason: 'not asked for (subgroupMatrix: false)' };
   else if (!matrices.configs.length && isDawn()) adapter = await requestAdapter(DAWN_FLAGS); // no unsafe instance without a reason
-  const features = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f));
-  if (matrices.configs.length) features.push(SUBGROUP_MATRIX as GPUFeatureName);
+  const wanted = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f));
+  if (matrices.configs.length) wanted.push(SUBGROUP_MATRIX);
   const l = adapter.limits;
   const cap = (n: number) => Math.min(n, options.maxBufferBytes ?? Infinity);
-  const device = await adapter.requestDevice({
-    requiredFeatures: features,
-    requiredLimits: {
-      maxStorageBufferBindingSize: cap(l.maxStorageBufferBindingSize),
-      maxBufferSize: cap(l.maxBufferSize),
-      maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
-      maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
-      maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
-    },
+  const { device, features, refused } = await requestDeviceWithFeatures(adapter, wanted, {
+    maxStorageBufferBindingSize: cap(l.maxStorageBufferBindingSize),
+    maxBufferSize: cap(l.maxBufferSize),
+    maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+    maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
+    maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
   });
+  if (refused) {
+    if (typeof process !== 'undefined') process.stderr?.write(`webgpu: ${refused}; the device was made with ${features.join(', ') || 'no optional feature'}\n`);
+    if (!features.includes(SUBGROUP_MATRIX)) matrices = { configs: [], reason: `the adapter offers it, but ${refused}` };
+  }
   let lost: GPUDeviceLostInfo | null = null;
   void device.lost.then((info) => {
     lost = info;
@@ -172,6 +173,25 @@ export async function acquireDevice(options: { maxBufferBytes?: number; subgroup
       }
     },
   };
+}
+
+/**
+ * requestDevice with the optional features wanted. A driver may list a feature and still refuse a device with it
+ * (the experimental subgroup matrices above all): then the device is made without subgroup matrices, else without
+ * any optional feature, and `refused` says what was refused and why. Only a device with none fails.
+ */
+export async function requestDeviceWithFeatures(adapter: Pick<GPUAdapter, 'requestDevice'>, wanted: GPUFeatureName[], requiredLimits: Record<string, number>): Promise<{ device: GPUDevice; features: GPUFeatureName[]; refused: string | null }> {
+  const tries = [wanted, wanted.filter((f) => f !== SUBGROUP_MATRIX), []].filter((t, i, all) => i === 0 || t.length < all[i - 1].length);
+  let refused: string | null = null;
+  for (const features of tries) {
+    try {
+      return { device: await adapter.requestDevice({ requiredFeatures: features, requiredLimits }), features, refused };
+    } catch (e) {
+      if (!features.length) throw e;
+      refused ??= `requestDevice refused ${features.join(', ')}: ${(e as Error).message}`;
+    }
+  }
+  throw new Error('unreachable: the last try has no optional feature');
 }
 
 /** This adapter's entry of the tuning cache file, in Node (a browser has no cache: the defaults). */

@@ -1,7 +1,7 @@
 // Which subgroup-matrix shapes the engine takes from an adapter (f16 x f16 -> f32, with shader-f16 and
 // subgroups), why it takes none, and how result rows name the features a kernel used.
 import { describe, expect, it } from 'vitest';
-import { usableSubgroupMatrices } from '../../optimized/webgpu/device.ts';
+import { requestDeviceWithFeatures, usableSubgroupMatrices } from '../../optimized/webgpu/device.ts';
 import { SUBGROUP_MATRIX_FEATURES, featuresText, modelFeatures } from '../../benchmarks/adapter.ts';
 import * as gemm from '../../optimized/webgpu/kernels/gemm.ts';
 import type { Launcher } from '../../optimized/webgpu/kernels/launch.ts';
@@ -25,6 +25,44 @@ describe('subgroup matrices', () => {
     expect(usableSubgroupMatrices(adapter(all, h200)).reason).toBe('no f16 x f16 -> f32 configuration (the adapter lists: u8xu8->u32 16x16x32, i8xi8->i32 16x16x32)');
     expect(usableSubgroupMatrices(adapter(all, [config('f16', 'f32', 16, 16, 64)])).configs).toEqual([]);
     expect(usableSubgroupMatrices(adapter(['shader-f16', 'subgroups'], [])).reason).toBe(`the adapter does not offer ${SGMAT} (asked with allow_unsafe_apis)`);
+  });
+
+  it('makes the device without a listed feature the driver refuses: subgroup matrices first, then every optional one', async () => {
+    const limits = { maxBufferSize: 1 << 20 };
+    // A fake adapter whose requestDevice refuses any of `refuses`, and records what each call asked for.
+    const fake = (refuses: string[]) => {
+      const asked: string[][] = [];
+      return {
+        asked,
+        requestDevice: async (d?: GPUDeviceDescriptor) => {
+          const features = [...(d?.requiredFeatures ?? [])] as string[];
+          asked.push(features);
+          const bad = features.filter((f) => refuses.includes(f));
+          if (bad.length) throw new Error(`cannot enable ${bad.join(', ')}`);
+          expect(d?.requiredLimits).toEqual(limits);
+          return { label: features.join(',') } as unknown as GPUDevice;
+        },
+      };
+    };
+    const wanted = ['shader-f16', 'subgroups', 'timestamp-query', SGMAT] as GPUFeatureName[];
+    const granted = await requestDeviceWithFeatures(fake([]), wanted, limits);
+    expect([granted.features, granted.refused, granted.device.label]).toEqual([wanted, null, wanted.join(',')]);
+
+    const noMatrices = fake([SGMAT]);
+    const without = await requestDeviceWithFeatures(noMatrices, wanted, limits);
+    expect(noMatrices.asked).toEqual([wanted, wanted.slice(0, 3)]);
+    expect(without.features).toEqual(wanted.slice(0, 3));
+    expect(without.refused).toBe(`requestDevice refused shader-f16, subgroups, timestamp-query, ${SGMAT}: cannot enable ${SGMAT}`);
+
+    const noF16 = fake(['shader-f16']);
+    const bare = await requestDeviceWithFeatures(noF16, wanted, limits);
+    expect(noF16.asked).toEqual([wanted, wanted.slice(0, 3), []]);
+    expect([bare.features, bare.refused]).toEqual([[], `requestDevice refused ${wanted.join(', ')}: cannot enable shader-f16`]);
+
+    // nothing to drop: the error is the caller's
+    const none = { requestDevice: async () => Promise.reject(new Error('device lost at creation')) };
+    await expect(requestDeviceWithFeatures(none, wanted, limits)).rejects.toThrow('device lost at creation');
+    await expect(requestDeviceWithFeatures(none, [], limits)).rejects.toThrow('device lost at creation');
   });
 
   it('names the features a row used: the subgroup-matrix GEMM where the tuner chose it for f16 storage', () => {
