@@ -1,11 +1,16 @@
 // The GEMM kernels (v3, v2, the baselines v1 and naive) against the reference (fp64 oracle, fp32 for the error budget),
 // on swept shapes: rows around the tile sizes, N not a multiple of the tile or of 4, K not a multiple of TK.
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type FloatArray, type Precision, activation, add, fp32, fp64, glu, linear } from '../../reference/ops.ts';
 import * as gemm from '../../optimized/webgpu/kernels/gemm.ts';
 import { type Launcher } from '../../optimized/webgpu/kernels/launch.ts';
 import { type DType, decode, encode, roundHalf } from '../../optimized/webgpu/kernels/storage.ts';
+import v3Source from '../../optimized/webgpu/kernels/gemm_v3.wgsl';
 import { expectKernelClose, gpu, read, storageRounding, values } from './harness.ts';
+
+const ROOT = join(import.meta.dirname, '..', '..');
 
 /** Inputs representable in `dtype`, as both a Float64Array (for the references) and a Float32Array. */
 function inputs(n: number, seed: number, scale = 1, dtype: DType = 'f32'): { f64: Float64Array; f32: Float32Array } {
@@ -69,7 +74,7 @@ describe('gemm v3 and v2', () => {
   }
 
   // Every tile shape the tuner may choose must be correct too: both register heights and widths, narrow and wide
-  // workgroups, TK 4 to 32, loads spread over one to four rounds of the threads (v3).
+  // workgroups, TK 4 to 32, loads spread over one or two rounds of the threads (v3).
   const tiles: gemm.GemmTile[] = [
     gemm.LARGE_TILE,
     gemm.SMALL_TILE,
@@ -79,7 +84,7 @@ describe('gemm v3 and v2', () => {
     { kernel: 'v3', WG_M: 16, WG_N: 16, TM: 8, TN: 8, TK: 16 },
     { kernel: 'v3', WG_M: 16, WG_N: 16, TM: 8, TN: 4, TK: 8 },
     { kernel: 'v3', WG_M: 16, WG_N: 8, TM: 8, TN: 8, TK: 16 },
-    { kernel: 'v3', WG_M: 4, WG_N: 4, TM: 8, TN: 8, TK: 32 },
+    { kernel: 'v3', WG_M: 8, WG_N: 8, TM: 4, TN: 4, TK: 32 },
     { kernel: 'v3', WG_M: 8, WG_N: 32, TM: 4, TN: 8, TK: 8 },
     { kernel: 'v3', WG_M: 4, WG_N: 4, TM: 8, TN: 8, TK: 16 },
   ];
@@ -220,7 +225,7 @@ describe('gemm v3 and v2', () => {
     expect(() => gemm.run(l, args(8, { WG_M: 16, WG_N: 16, TM: 8, TN: 8, TK: 16 }))).toThrow(/TN = 8 must be 4 \(v2 computes 4 columns a thread\)/);
     const v3 = { ...args(8), variant: 'v3' as const };
     expect(() => gemm.run(l, { ...v3, tile: { kernel: 'v3', WG_M: 16, WG_N: 16, TM: 8, TN: 6 as 8, TK: 16 } })).toThrow(/TN = 6 must be 4 or 8/);
-    expect(() => gemm.run(l, { ...v3, tile: { kernel: 'v3', WG_M: 2, WG_N: 2, TM: 8, TN: 8, TK: 64 } })).toThrow(/more than 4 loads a thread/);
+    expect(() => gemm.run(l, { ...v3, tile: { kernel: 'v3', WG_M: 4, WG_N: 4, TM: 8, TN: 8, TK: 32 } })).toThrow(/gemm v3: tile v3 4x4\/tm8\/tn8\/tk32 needs more than 2 loads a thread/);
     const half = { x: 'f16', W: 'f16', y: 'f16' } as const;
     expect(() => gemm.run(l, { ...args(8), variant: 'v1', dtypes: half })).toThrow(/f16 storage needs v2 or v3/);
     expect(() => gemm.run(l, { ...args(8), N: 3, dtypes: half })).toThrow(/f16 output needs N even \(N = 3\)/);
@@ -303,6 +308,38 @@ describe('gemm split-K', () => {
     expect(() => gemm.run(l, args(17))).toThrow('splitK = 17 must be an integer from 1 to 16');
     expect(gemm.tileName({ ...gemm.SMALL_TILE, splitK: 2 })).toBe('16x16/tm4/tk16/sk2');
     expect(gemm.tileName({ ...gemm.SMALL_TILE, splitK: 1 })).toBe('16x16/tm4/tk16');
+  });
+});
+
+// v3's registers are written out (withRegisterTile) so that no driver needs to unroll a loop to keep them in
+// registers: the SPIR-V Dawn makes of it has no function-scope array, where v2's accumulators are one.
+describe('gemm v3 registers', () => {
+  const spirv = (tile: gemm.GemmTile, epilogue: gemm.Epilogue) => {
+    const r = spawnSync(process.execPath, ['--import', './bin/register.js', 'test/webgpu/dump-spirv.ts', JSON.stringify(tile), epilogue], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain('Dumped SPIRV disassembly');
+    return r.stdout;
+  };
+  const FUNCTION_ARRAY = /OpTypePointer Function %_arr/;
+
+  it('Dawn compiles v3 (GLU, and split-K with its reduction) to SPIR-V with no function-scope array; v2 has one', () => {
+    const glu = spirv({ kernel: 'v3', WG_M: 16, WG_N: 16, TM: 8, TN: 8, TK: 16 }, 'glu');
+    expect(glu).toMatch(/%gacc_7_1 = OpVariable %_ptr_Function_v4float Function/);
+    expect(glu).not.toMatch(FUNCTION_ARRAY);
+    const split = spirv({ kernel: 'v3', WG_M: 16, WG_N: 16, TM: 4, TN: 4, TK: 16, splitK: 2 }, 'residual');
+    expect(split.match(/Dumped SPIRV disassembly/g)).toHaveLength(2); // the slices' kernel and gemm_reduce
+    expect(split).not.toMatch(FUNCTION_ARRAY);
+    expect(spirv(gemm.LARGE_TILE, 'none')).toMatch(FUNCTION_ARRAY); // the check can fail
+  });
+
+  it('writes out every marker of gemm_v3.wgsl, and says which one a source lacks', () => {
+    for (const glu of [false, true]) {
+      const out = gemm.withRegisterTile(v3Source, { kernel: 'v3', WG_M: 8, WG_N: 16, TM: 8, TN: 8, TK: 16 }, glu);
+      expect(out).not.toMatch(/^ *\/\/ @\w+(\(\w+\))?$/m);
+      expect(out.slice(out.indexOf('fn main'))).not.toContain('array<');
+      expect(out.includes('gacc_0_0'), `glu ${glu}`).toBe(glu);
+    }
+    expect(() => gemm.withRegisterTile(v3Source.replace('// @stage', ''), gemm.SMALL_TILE, false)).toThrow('gemm_v3.wgsl has no "// @stage" line');
   });
 });
 

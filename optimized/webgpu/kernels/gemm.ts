@@ -1,6 +1,6 @@
 // Launcher for the GEMMs: gemm_sgmat.wgsl (subgroup matrices: tensor cores, f16 storage only),
-// gemm_v3.wgsl (2D register tiles of TM x TN outputs, register prefetch; its tile
-// written into the source as consts), gemm_v2.wgsl (vec4, register tiles of TM x 4 outputs; its tile as
+// gemm_v3.wgsl (2D register tiles of TM x TN outputs, register prefetch; its tile written into the source as
+// consts and its registers written out as named variables, withRegisterTile), gemm_v2.wgsl (vec4, register tiles of TM x 4 outputs; its tile as
 // override constants), gemm_v1.wgsl (the first tiled kernel) and gemm_naive.wgsl (one thread per output).
 // v2 and v3 can split K (a tile's splitK): slices of K summed by their own workgroups into an f32 workspace,
 // then added up and finished by gemm_reduce.wgsl.
@@ -186,10 +186,74 @@ function v3Kernel(t: GemmTile, epilogue: Epilogue, partial: boolean, d: { x: DTy
   let kernel = v3Kernels.get(name);
   if (!kernel) {
     const header = Object.entries(consts).map(([k, v]) => `const ${k}: u32 = ${v}u;\n`).join('');
-    kernel = { name, source: storageSource(d) + activationSource + epilogueSource + header + v3Source };
+    kernel = { name, source: storageSource(d) + activationSource + epilogueSource + header + withRegisterTile(v3Source, t, epilogue === 'glu') };
     v3Kernels.set(name, kernel);
   }
   return kernel;
+}
+
+/**
+ * Load groups a v3 thread holds per operand: each is 4 vec4 registers beside the tile (8 for W with GLU), and more
+ * rounds only come with tiles of few threads (SwiftShader took over 5 minutes to compile a tile of 16 threads with 4).
+ */
+const V3_MAX_LOADS = 2;
+
+/**
+ * gemm_v3.wgsl with its registers written out at its `// @name` lines: the tile (acc_<r>_<j>: row r, column vec4
+ * j; gacc_ for the GLU gate), the K step's load groups (xr<i>_<row>, wr and gr: group i of a thread, 4 rows of
+ * one vec4 of K), and the code that moves them: `prefetch(k)` (global to registers), `stage` (registers to
+ * shared memory, transposed), `multiply` (the FMAs of one k) and `finish`. No private array, no loop over
+ * registers: keeping them in registers does not depend on the driver unrolling anything.
+ */
+export function withRegisterTile(source: string, t: GemmTile, glu: boolean): string {
+  const range = (n: number) => [...Array(n).keys()];
+  const [BM, BN, TK4, threads] = [t.WG_M * t.TM, t.WG_N * (t.TN ?? 4), t.TK / 4, t.WG_M * t.WG_N];
+  const rows = range(t.TM);
+  const columns = range((t.TN ?? 4) / 4);
+  const xLoads = range(Math.ceil(((BM / 4) * TK4) / threads));
+  const wLoads = range(Math.ceil(((BN / 4) * TK4) / threads));
+  const tile = (prefix: string) => rows.flatMap((r) => columns.map((j) => `${prefix}_${r}_${j}`));
+  const group = (prefix: string, loads: number[]) => loads.flatMap((i) => range(4).map((c) => `${prefix}${i}_${c}`));
+  const block = (lines: string[]) => ['{', ...lines.map((l) => `  ${l}`), '}'];
+  const a = (r: number) => `a${r >> 2}.${'xyzw'[r % 4]}`;
+  // Group i of this thread: e, its first row (of the tile) and vec4 column.
+  const groupAt = (i: number, k: string) => [`let e = tid + ${i}u * THREADS;`, `let row = 4u * (e / TK4);`, `let col4 = ${k} + e % TK4;`];
+  const prefetch = (k: string) => [
+    ...xLoads.flatMap((i) => block([...groupAt(i, k), ...range(4).map((c) => `xr${i}_${c} = x_at(row0 + row + ${c}u, col4, kEnd);`)])),
+    ...wLoads.flatMap((i) =>
+      block([
+        ...groupAt(i, k),
+        ...range(4).map((c) => `wr${i}_${c} = W_at(col0 + row + ${c}u, p.N, col4, kEnd);`),
+        ...(glu ? range(4).map((c) => `gr${i}_${c} = W_at(p.N + col0 + row + ${c}u, 2u * p.N, col4, kEnd);`) : []),
+      ]),
+    ),
+  ];
+  // Group i's 4 rows, transposed: one vec4 of rows per k, at tile[(4 kq + c) * stride + row / 4].
+  const transposed = (shared: string, stride: string, prefix: string, i: number) =>
+    range(4).map((c) => `${shared}[at${c ? ` + ${c}u * ${stride}` : ''}] = vec4f(${range(4).map((r) => `${prefix}${i}_${r}.${'xyzw'[c]}`).join(', ')});`);
+  const stage = (loads: number[], groups: string, stride: string, tiles: [string, string][]) =>
+    loads.flatMap((i) => block([`let e = tid + ${i}u * THREADS;`, `if (e < ${groups}) {`, `  let at = 4u * (e % TK4) * ${stride} + e / TK4;`, ...tiles.flatMap(([shared, prefix]) => transposed(shared, stride, prefix, i).map((l) => `  ${l}`)), '}']));
+  const parts: Record<string, (arg: string) => string[]> = {
+    registers: () => [...tile('acc'), ...(glu ? tile('gacc') : []), ...group('xr', xLoads), ...group('wr', wLoads), ...(glu ? group('gr', wLoads) : [])].map((v) => `var ${v} = vec4f(0.0);`),
+    prefetch,
+    stage: () => [...stage(xLoads, 'X_GROUPS', 'XS_STRIDE', [['xs', 'xr']]), ...stage(wLoads, 'W_GROUPS', 'WS_STRIDE', [['ws', 'wr'], ...(glu ? [['gs', 'gr'] as [string, string]] : [])])],
+    multiply: () => [
+      ...range(t.TM / 4).map((r4) => `let a${r4} = xs[kk * XS_STRIDE + lid.y * ${t.TM / 4}u + ${r4}u];`),
+      ...columns.flatMap((j) => [
+        `let w${j} = ws[kk * WS_STRIDE + ${j}u * WG_N + lid.x];`,
+        ...rows.map((r) => `acc_${r}_${j} += ${a(r)} * w${j};`),
+        ...(glu ? [`let g${j} = gs[kk * WS_STRIDE + ${j}u * WG_N + lid.x];`, ...rows.map((r) => `gacc_${r}_${j} += ${a(r)} * g${j};`)] : []),
+      ]),
+    ],
+    finish: () => columns.flatMap((j) => rows.map((r) => `write_out(acc_${r}_${j}, ${glu ? `gacc_${r}_${j}` : 'vec4f(0.0)'}, row0 + lid.y * TM + ${r}u, col0 + ${j}u * WG_N * 4u + lid.x * 4u, wg.z);`)),
+  };
+  let out = source;
+  for (const [name, lines] of Object.entries(parts)) {
+    const marker = new RegExp(`^( *)// @${name}(?:\\((\\w+)\\))?$`, 'gm');
+    if (!marker.test(out)) throw new Error(`gemm_v3.wgsl has no "// @${name}" line`);
+    out = out.replace(marker, (_, indent: string, arg: string) => lines(arg).map((l) => indent + l).join('\n'));
+  }
+  return out;
 }
 
 // The subgroup-matrix GEMM: 64 x 64 outputs per workgroup, four subgroups (see gemm_sgmat.wgsl).
@@ -308,9 +372,9 @@ function validateTile(t: GemmTile, maxThreads: number): void {
   if (!(t.TK >= 4 && t.TK % 4 === 0)) throw new Error(`gemm ${kernel}: TK = ${t.TK} must be a positive multiple of 4`);
   if (!(Number.isInteger(t.splitK ?? 1) && (t.splitK ?? 1) >= 1 && (t.splitK ?? 1) <= MAX_SPLIT_K)) throw new Error(`gemm ${kernel}: splitK = ${t.splitK} must be an integer from 1 to ${MAX_SPLIT_K}`);
   if (!(t.WG_M >= 1 && t.WG_N >= 1 && t.WG_M * t.WG_N <= maxThreads)) throw new Error(`gemm ${kernel}: ${t.WG_M} x ${t.WG_N} threads: this device allows ${maxThreads} per workgroup`);
-  // v3 spreads each tile's loads over the threads in at most 4 rounds (MAX_LOADS in gemm_v3.wgsl).
+  // v3 spreads each tile's load groups (4 vec4 registers each) over the threads in at most V3_MAX_LOADS rounds.
   const groups = (t.WG_M * t.TM * t.TK) / 16;
-  if (kernel === 'v3' && Math.max(groups, (t.WG_N * (t.TN ?? 4) * t.TK) / 16) > 4 * t.WG_M * t.WG_N) throw new Error(`gemm v3: tile ${tileName(t)} needs more than 4 loads a thread`);
+  if (kernel === 'v3' && Math.max(groups, (t.WG_N * (t.TN ?? 4) * t.TK) / 16) > V3_MAX_LOADS * t.WG_M * t.WG_N) throw new Error(`gemm v3: tile ${tileName(t)} needs more than ${V3_MAX_LOADS} loads a thread`);
 }
 
 export function flops(s: GemmShape): number {

@@ -7,11 +7,14 @@
 //   arithmetic, so the loads are in flight while the FMAs run; they are stored to shared memory after it.
 // - The tile transposes in registers: a thread reads the same vec4 of K from 4 neighbouring rows and stores 4
 //   whole vec4 (one per k), where v2 stored single floats into vec4 components.
-// - The tile and the epilogue are `const`s that the launcher writes in front of this file (like flash attention
-//   v2's D), not override constants: every loop over registers has a constant trip count and no break, so the
-//   compiler can unroll it and keep acc in registers. (On the H200, v2 ran at ~2.3 TFLOP/s for every tile shape
-//   while flash attention v2, whose register loops are bounded by a const, ran at 14-17: private arrays indexed
-//   in loops the compiler does not unroll are spilled to local memory; this is the suspect, not yet measured.)
+// - Every register is written out by the launcher (gemm.ts, withRegisterTile) at this file's `@registers`,
+//   `@prefetch(k)`, `@stage`, `@multiply` and `@finish` comment lines: one vec4 variable per 4 outputs
+//   (acc_<row>_<column vec4>, gacc_ for the GLU gate) and per loaded vec4, and straight-line code that moves and
+//   multiplies them; no private array, so keeping them in registers does not depend on the driver unrolling
+//   loops. (On the H200, v2 ran at ~2.3 TFLOP/s for every tile shape while flash attention v2 ran at 14-17:
+//   v2's accumulators are a private array indexed in loops, which a driver that does not unroll them keeps in
+//   local memory; this is the suspect, not yet measured.) The tile and the epilogue are `const`s written in
+//   front of this file, like flash attention v2's D.
 // Layouts, dtypes and bindings are v2's: x and W are K-contiguous (read 4 values a load through the storage
 // accessors), bias and residual are f32 (read by gemm_epilogue.wgsl's bias4 and residual4, prepended), all
 // arithmetic is f32, each output sums over k in order.
@@ -29,14 +32,11 @@ const BN: u32 = WG_N * TN;
 const TK4: u32 = TK / 4u;
 const XS_STRIDE: u32 = BM / 4u + 1u; // vec4 per k-row, padded by one
 const WS_STRIDE: u32 = BN / 4u + 1u;
-// Each load group is 4 rows by one vec4 of K; the groups of a tile, spread over the threads.
+// Each load group is 4 rows by one vec4 of K; the groups of a tile, spread over the threads (group e of a tile:
+// rows 4 (e / TK4) .. + 3, vec4 column e % TK4; thread tid loads groups tid, tid + THREADS, ...).
 const X_GROUPS: u32 = (BM / 4u) * TK4;
 const W_GROUPS: u32 = (BN / 4u) * TK4;
-const X_LOADS: u32 = (X_GROUPS + THREADS - 1u) / THREADS;
-const W_LOADS: u32 = (W_GROUPS + THREADS - 1u) / THREADS;
 const GS_SIZE: u32 = select(1u, TK * WS_STRIDE, EPILOGUE == 3u);
-const MAX_LOADS: u32 = 4u;
-const MAX_TILE: u32 = 16u; // (TM / 4) * 4 rows x (TN / 4) column vec4, at most 8 x 2
 
 @group(0) @binding(0) var<storage, read> x: array<x_t>;
 @group(0) @binding(1) var<storage, read> W: array<W_t>;
@@ -49,39 +49,34 @@ var<workgroup> xs: array<vec4f, TK * XS_STRIDE>; // [TK][BM / 4]: xs[k][r4] hold
 var<workgroup> ws: array<vec4f, TK * WS_STRIDE>; // [TK][BN / 4]
 var<workgroup> gs: array<vec4f, GS_SIZE>; // [TK][BN / 4], the gate rows (GLU)
 
-// One load group: rows 4 g4 .. 4 g4 + 3 of a K-contiguous matrix, one vec4 at column col4, zeros outside
-// (rows from `rows`, columns from kEnd: the end of this workgroup's K).
-struct Group { v: array<vec4f, 4> }
-
-fn load_group_x(row: u32, col4: u32, kEnd: u32) -> Group {
-  let K4 = p.K / 4u;
-  var g: Group;
-  for (var i = 0u; i < 4u; i++) {
-    if (row + i < p.M && col4 < kEnd) {
-      g.v[i] = load_x((row + i) * K4 + col4);
-    } else {
-      g.v[i] = vec4f(0.0);
-    }
+// Row `row` of x (of W, whose rows end at `rows`) at vec4 column col4 of K; zeros outside the matrix and past
+// kEnd, the end of this workgroup's K.
+fn x_at(row: u32, col4: u32, kEnd: u32) -> vec4f {
+  if (row < p.M && col4 < kEnd) {
+    return load_x(row * (p.K / 4u) + col4);
   }
-  return g;
+  return vec4f(0.0);
 }
 
-fn load_group_W(row: u32, rows: u32, col4: u32, kEnd: u32) -> Group {
-  let K4 = p.K / 4u;
-  var g: Group;
-  for (var i = 0u; i < 4u; i++) {
-    if (row + i < rows && col4 < kEnd) {
-      g.v[i] = load_W((row + i) * K4 + col4);
-    } else {
-      g.v[i] = vec4f(0.0);
-    }
+fn W_at(row: u32, rows: u32, col4: u32, kEnd: u32) -> vec4f {
+  if (row < rows && col4 < kEnd) {
+    return load_W(row * (p.K / 4u) + col4);
   }
-  return g;
+  return vec4f(0.0);
 }
 
-// Group g's 4 k values as 4 vec4 over its 4 rows, at tile[(4 kq + c) * stride + r4].
-fn transposed(g: Group, c: u32) -> vec4f {
-  return vec4f(g.v[0][c], g.v[1][c], g.v[2][c], g.v[3][c]);
+// One register of the tile (outputs m, n .. n + 3): split-K's raw sums, else the finished outputs; nothing
+// outside the matrix.
+fn write_out(sums: vec4f, gate_sums: vec4f, m: u32, n: u32, slice: u32) {
+  if (m >= p.M || n >= p.N) {
+    return;
+  }
+  let columns = min(4u, p.N - n);
+  if (PARTIAL == 1u) {
+    store_partial(sums, gate_sums, slice, m, n, columns);
+  } else {
+    finish4(sums, gate_sums, m, n, columns);
+  }
 }
 
 @compute @workgroup_size(WG_N, WG_M)
@@ -91,99 +86,28 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
   let tid = lid.y * WG_N + lid.x;
   let kBegin = wg.z * p.kSlice4;
   let kEnd = min(p.K / 4u, kBegin + p.kSlice4);
-  var acc: array<vec4f, MAX_TILE>; // [TM][TN / 4]
-  var gacc: array<vec4f, MAX_TILE>;
-  var xr: array<Group, MAX_LOADS>;
-  var wr: array<Group, MAX_LOADS>;
-  var gr: array<Group, MAX_LOADS>;
+  // @registers
 
   // The first K step's tile, into registers.
-  for (var i = 0u; i < X_LOADS; i++) {
-    let e = tid + i * THREADS;
-    xr[i] = load_group_x(row0 + 4u * (e / TK4), kBegin + e % TK4, kEnd);
-  }
-  for (var i = 0u; i < W_LOADS; i++) {
-    let e = tid + i * THREADS;
-    wr[i] = load_group_W(col0 + 4u * (e / TK4), p.N, kBegin + e % TK4, kEnd);
-    if (EPILOGUE == 3u) {
-      gr[i] = load_group_W(p.N + col0 + 4u * (e / TK4), 2u * p.N, kBegin + e % TK4, kEnd);
-    }
-  }
+  // @prefetch(kBegin)
 
   for (var k0 = kBegin; k0 < kEnd; k0 += TK4) {
     // Registers to shared memory, transposed to k-major.
-    for (var i = 0u; i < X_LOADS; i++) {
-      let e = tid + i * THREADS;
-      if (e < X_GROUPS) {
-        let at = 4u * (e % TK4) * XS_STRIDE + e / TK4;
-        for (var c = 0u; c < 4u; c++) {
-          xs[at + c * XS_STRIDE] = transposed(xr[i], c);
-        }
-      }
-    }
-    for (var i = 0u; i < W_LOADS; i++) {
-      let e = tid + i * THREADS;
-      if (e < W_GROUPS) {
-        let at = 4u * (e % TK4) * WS_STRIDE + e / TK4;
-        for (var c = 0u; c < 4u; c++) {
-          ws[at + c * WS_STRIDE] = transposed(wr[i], c);
-          if (EPILOGUE == 3u) {
-            gs[at + c * WS_STRIDE] = transposed(gr[i], c);
-          }
-        }
-      }
-    }
+    // @stage
     workgroupBarrier();
 
     // The next K step's tile, into registers, while this one is multiplied.
     let next = k0 + TK4;
     if (next < kEnd) {
-      for (var i = 0u; i < X_LOADS; i++) {
-        let e = tid + i * THREADS;
-        xr[i] = load_group_x(row0 + 4u * (e / TK4), next + e % TK4, kEnd);
-      }
-      for (var i = 0u; i < W_LOADS; i++) {
-        let e = tid + i * THREADS;
-        wr[i] = load_group_W(col0 + 4u * (e / TK4), p.N, next + e % TK4, kEnd);
-        if (EPILOGUE == 3u) {
-          gr[i] = load_group_W(p.N + col0 + 4u * (e / TK4), 2u * p.N, next + e % TK4, kEnd);
-        }
-      }
+      // @prefetch(next)
     }
 
+    // This thread's TM rows (a<r4>, 4 rows each) times its TN columns (w<j>, the second vec4 WG_N * 4 columns on).
     for (var kk = 0u; kk < TK; kk++) {
-      var a: array<vec4f, 2>; // this thread's TM rows at k
-      for (var r4 = 0u; r4 < TM / 4u; r4++) {
-        a[r4] = xs[kk * XS_STRIDE + lid.y * (TM / 4u) + r4];
-      }
-      for (var j = 0u; j < TN / 4u; j++) {
-        let w = ws[kk * WS_STRIDE + j * WG_N + lid.x];
-        for (var r = 0u; r < TM; r++) {
-          acc[r * 2u + j] += a[r / 4u][r % 4u] * w;
-        }
-        if (EPILOGUE == 3u) {
-          let g = gs[kk * WS_STRIDE + j * WG_N + lid.x];
-          for (var r = 0u; r < TM; r++) {
-            gacc[r * 2u + j] += a[r / 4u][r % 4u] * g;
-          }
-        }
-      }
+      // @multiply
     }
     workgroupBarrier();
   }
 
-  for (var j = 0u; j < TN / 4u; j++) {
-    let n = col0 + j * WG_N * 4u + lid.x * 4u;
-    let columns = min(4u, select(0u, p.N - n, n < p.N));
-    for (var r = 0u; r < TM; r++) {
-      let m = row0 + lid.y * TM + r;
-      if (m < p.M && columns > 0u) {
-        if (PARTIAL == 1u) {
-          store_partial(acc[r * 2u + j], gacc[r * 2u + j], wg.z, m, n, columns);
-        } else {
-          finish4(acc[r * 2u + j], gacc[r * 2u + j], m, n, columns);
-        }
-      }
-    }
-  }
+  // @finish
 }
