@@ -232,11 +232,19 @@ export function withRegisterTile(source: string, t: GemmTile, glu: boolean): str
   const transposed = (shared: string, stride: string, prefix: string, i: number) =>
     range(4).map((c) => `${shared}[at${c ? ` + ${c}u * ${stride}` : ''}] = vec4f(${range(4).map((r) => `${prefix}${i}_${r}.${'xyzw'[c]}`).join(', ')});`);
   const stage = (loads: number[], groups: string, stride: string, tiles: [string, string][]) =>
-    loads.flatMap((i) => block([`let e = tid + ${i}u * THREADS;`, `if (e < ${groups}) {`, `  let at = 4u * (e % TK4) * ${stride} + e / TK4;`, ...tiles.flatMap(([shared, prefix]) => transposed(shared, stride, prefix, i).map((l) => `  ${l}`)), '}']));
+    loads.flatMap((i) =>
+      block([
+        `let e = tid + ${i}u * THREADS;`,
+        `if (e < ${groups}) {`,
+        `  let at = 4u * (e % TK4) * ${stride} + e / TK4;`,
+        ...tiles.flatMap(([shared, prefix]) => transposed(shared, stride, prefix, i).map((l) => `  ${l}`)),
+        '}',
+      ]),
+    );
   const parts: Record<string, (arg: string) => string[]> = {
     registers: () => [...tile('acc'), ...(glu ? tile('gacc') : []), ...group('xr', xLoads), ...group('wr', wLoads), ...(glu ? group('gr', wLoads) : [])].map((v) => `var ${v} = vec4f(0.0);`),
     prefetch,
-    stage: () => [...stage(xLoads, 'X_GROUPS', 'XS_STRIDE', [['xs', 'xr']]), ...stage(wLoads, 'W_GROUPS', 'WS_STRIDE', [['ws', 'wr'], ...(glu ? [['gs', 'gr'] as [string, string]] : [])])],
+    stage: () => [...stage(xLoads, 'X_GROUPS', 'XS_STRIDE', [['xs', 'xr']]), ...stage(wLoads, 'W_GROUPS', 'WS_STRIDE', glu ? [['ws', 'wr'], ['gs', 'gr']] : [['ws', 'wr']])],
     multiply: () => [
       ...range(t.TM / 4).map((r4) => `let a${r4} = xs[kk * XS_STRIDE + lid.y * ${t.TM / 4}u + ${r4}u];`),
       ...columns.flatMap((j) => [
