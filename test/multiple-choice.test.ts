@@ -22,6 +22,7 @@ describe('multiple choice', () => {
       const model = await loadModel(folder(), { backend });
       try {
         const got = await model.multipleChoice(expected.prompt, expected.choices);
+        expect([got.logits.length, got.probabilities.length], 'one logit and one probability per choice').toEqual([expected.choices.length, expected.choices.length]);
         got.logits.forEach((l, i) => expect(Math.abs(l - expected.logits[i])).toBeLessThan(1e-5));
         got.probabilities.forEach((p, i) => expect(Math.abs(p - expected.probabilities[i])).toBeLessThan(1e-5));
         expect(got.index).toBe(expected.probabilities.indexOf(Math.max(...expected.probabilities)));

@@ -51,6 +51,7 @@ describe('sentence-transformers folders', () => {
         try {
           for (const [name, v] of variants) {
             const got = await model.embed(expected.texts, options(v.encode));
+            expect(got, `${name}: one embedding per text`).toHaveLength(expected.texts.length);
             got.forEach((e, i) => {
               expect(e.length, name).toBe(v.embeddings[i].length);
               e.forEach((x, c) => expect(Math.abs(x - v.embeddings[i][c]), `${name} text ${i} value ${c}`).toBeLessThan(1e-5));
@@ -66,11 +67,16 @@ describe('sentence-transformers folders', () => {
   it('reads the older pooling_mode_* flags, and an explicit pooling bypasses the modules', async () => {
     const v = expected.variants.default;
     const model = await loadModel(folder({ word_embedding_dimension: 16, pooling_mode_cls_token: false, pooling_mode_mean_tokens: true, pooling_mode_max_tokens: false, include_prompt: false }), { backend: 'reference' });
-    const [first] = await model.embed(expected.texts.slice(0, 1));
+    const one = await model.embed(expected.texts.slice(0, 1));
+    expect(one).toHaveLength(1);
+    const [first] = one;
+    expect(first).toHaveLength(v.embeddings[0].length);
     first.forEach((x, c) => expect(Math.abs(x - v.embeddings[0][c])).toBeLessThan(1e-5));
     expect(model.sentenceTransformers).toMatchObject({ pooling: { modes: ['mean'], includePrompt: false }, normalize: true, defaultPromptName: 'query', similarity: 'cosine' });
     // similarity_fn_name "cosine": the unit embeddings' dot product
-    const [a, b] = await model.embed(expected.texts.slice(0, 2));
+    const pair = await model.embed(expected.texts.slice(0, 2));
+    expect(pair).toHaveLength(2);
+    const [a, b] = pair;
     expect(model.similarity(a, b)).toBeCloseTo(a.reduce((s, x, i) => s + x * b[i], 0), 6);
     expect((await model.embed(['Hi'], { pooling: 'mean' }))[0]).toHaveLength(16); // the encoder's hidden size, no Dense
     await expect(model.embed(['Hi'], { promptName: 'passage' })).rejects.toThrow('promptName "passage" is not one of this model\'s prompts (document, query)');
@@ -89,6 +95,8 @@ describe('sentence-transformers folders', () => {
       const r = run(...args);
       expect(r.status, r.stderr).toBe(0);
       const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { text: string; embedding: number[] });
+      expect(lines.map((l) => l.text), 'one line per text, in order').toEqual(expected.texts);
+      lines.forEach((l, i) => expect(l.embedding).toHaveLength(expected.variants[variant].embeddings[i].length));
       lines.forEach((l, i) => l.embedding.forEach((x, c) => expect(Math.abs(x - expected.variants[variant].embeddings[i][c])).toBeLessThan(1e-5)));
     }
     expect(run('--dimensions', '0')).toMatchObject({ status: 2, stderr: expect.stringMatching(/--dimensions must be a positive integer, got "0"/) });
@@ -101,6 +109,7 @@ describe('sentence-transformers folders', () => {
         const want = reranked.models['rerank-1'];
         expect(one.crossEncoder).toEqual({ activation: 'sigmoid' });
         const got = await one.rerank(reranked.query, reranked.documents);
+        expect(got, 'one result per document').toHaveLength(reranked.documents.length);
         expect(got.map((r) => r.index)).toEqual(want.rank);
         for (const r of got) {
           expect(r.logits[0]).toBeCloseTo((want.logits as number[])[r.index], 5);
@@ -114,7 +123,10 @@ describe('sentence-transformers folders', () => {
       const two = await loadModel(withTokenizer('rerank-2'), { backend });
       try {
         const want = reranked.models['rerank-2'];
-        for (const r of await two.rerank(reranked.query, reranked.documents)) {
+        const got = await two.rerank(reranked.query, reranked.documents);
+        expect(got.map((r) => r.index).sort((x, y) => x - y), 'one result per document').toEqual(reranked.documents.map((_, i) => i));
+        for (const r of got) {
+          expect(r.scores).toHaveLength(2);
           r.scores.forEach((p, label) => expect(p).toBeCloseTo((want.scores as number[][])[r.index][label], 5));
           expect(r.score).toBe(r.scores[1]);
         }

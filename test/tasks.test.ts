@@ -66,6 +66,7 @@ describe('loadModel on the example checkpoint', () => {
 
   it('classify: labels from id2label, scores the softmax of the classifier logits (classifier_pooling)', async () => {
     const got = await model.classify(TEXTS);
+    expect(got, 'one classification per text').toHaveLength(TEXTS.length);
     const out = await model.forward([model.tokenizer!.encode(TEXTS[2])], { pooling: ['mean'] });
     const [a, b] = out.classifierLogits!.mean!;
     const positive = 1 / (1 + Math.exp(a - b));
@@ -87,7 +88,10 @@ describe('loadModel on the example checkpoint', () => {
       const classifier = { weight: weights.classifier!.weight.slice(0, n * C), bias: weights.classifier!.bias && weights.classifier!.bias.slice(0, n), outFeatures: n, inFeatures: C };
       const m = await loadModel({ config: { ...config, id2label: labels, numLabels: n, problemType }, weights: { ...weights, classifier }, tokenizer }, { backend: 'reference' });
       const logits = (await m.forward(TEXTS.map((t) => tokenizer.encode(t)), { pooling: [config.classifierPooling] })).classifierLogits![config.classifierPooling]!;
-      return { got: await m.classify(TEXTS), logits, n };
+      const got = await m.classify(TEXTS);
+      expect(got, `${labels.join(', ')}: one classification per text`).toHaveLength(TEXTS.length);
+      for (const c of got) expect(c.scores.map((s) => s.label).sort()).toEqual([...labels].sort());
+      return { got, logits, n };
     };
     const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
     const one = await variant(['relevant'], null);
@@ -107,9 +111,11 @@ describe('loadModel on the example checkpoint', () => {
     try {
       expect(other.backend).toBe(backend);
       const [want, got] = [await model.embed(TEXTS), await other.embed(TEXTS)];
+      expect([want.length, got.length]).toEqual([TEXTS.length, TEXTS.length]);
       for (let i = 0; i < TEXTS.length; i++) for (let c = 0; c < want[i].length; c++) expect(Math.abs(got[i][c] - want[i][c])).toBeLessThan(1e-4);
       expect((await other.fillMask('Paris is the [MASK] of France.', { topK: 1 }))[0].token).toBe((await model.fillMask('Paris is the [MASK] of France.', { topK: 1 }))[0].token);
       const [cw, cg] = [await model.classify(TEXTS), await other.classify(TEXTS)];
+      expect([cw.length, cg.length]).toEqual([TEXTS.length, TEXTS.length]);
       cg.forEach((c, i) => expect(Math.abs(c.scores[0].score - cw[i].scores[0].score)).toBeLessThan(1e-4));
     } finally {
       other.dispose();
@@ -137,6 +143,7 @@ describe('loadModel on the example checkpoint', () => {
     const half = await loadModel(dir, { backend: 'webgpu', dtype: 'f16' });
     try {
       const [want, got] = [await model.embed(TEXTS, { normalize: true }), await half.embed(TEXTS, { normalize: true })];
+      expect([want.length, got.length]).toEqual([TEXTS.length, TEXTS.length]);
       // f16 storage: cosine similarity to the f32 embedding above 0.999, but not bit-equal (f16 really ran)
       for (let i = 0; i < TEXTS.length; i++) {
         const cosine = want[i].reduce((sum, v, c) => sum + v * got[i][c], 0);
@@ -144,6 +151,7 @@ describe('loadModel on the example checkpoint', () => {
         expect(got[i]).not.toEqual(want[i]);
       }
       const [cw, cg] = [await model.classify(TEXTS), await half.classify(TEXTS)];
+      expect([cw.length, cg.length]).toEqual([TEXTS.length, TEXTS.length]);
       cg.forEach((c, i) => expect(Math.abs(c.scores[0].score - cw[i].scores[0].score)).toBeLessThan(1e-2));
       expect((await half.fillMask('Paris is the [MASK] of France.', { topK: 1 }))[0].token).toBe((await model.fillMask('Paris is the [MASK] of France.', { topK: 1 }))[0].token);
     } finally {
@@ -160,6 +168,7 @@ describe('loadModel on the example checkpoint', () => {
     const gpujs = await loadModel(dir, { backend: 'gpujs:webasm' });
     try {
       const [want, got] = [await model.embed(texts), await gpujs.embed(texts)];
+      expect([want.length, got.length]).toEqual([texts.length, texts.length]);
       for (let i = 0; i < texts.length; i++) for (let c = 0; c < want[i].length; c++) expect(Math.abs(got[i][c] - want[i][c])).toBeLessThan(1e-4);
     } finally {
       gpujs.dispose();

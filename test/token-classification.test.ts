@@ -33,6 +33,7 @@ describe('token classification', () => {
             [expected.words, expected.word_results],
           ] as const) {
             const got = await model.tokenClassify(inputs, { aggregation });
+            expect(got, `${aggregation}: one entity list per input`).toHaveLength(results[aggregation].length);
             got.forEach((entities, i) => {
               const want = results[aggregation][i];
               expect(entities.map(({ score, ...e }) => e), `${aggregation} input ${i}`).toEqual(want.map(({ score, ...e }) => e));

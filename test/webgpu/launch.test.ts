@@ -139,9 +139,26 @@ describe('launcher', () => {
       layernorm.run(l, { x, weight, bias: null, y, rows: 1, C: 2, eps: i });
       return y;
     });
-    const out = await l.finish(ys.map((buffer) => ({ buffer, floats: 2 })));
+    // Count the queue's writes from here on: the ring's two buffers, each written once, at submit.
+    const queue = ctx.device.queue;
+    const writeBuffer = queue.writeBuffer.bind(queue);
+    const writes: { buffer: GPUBuffer; bytes: number }[] = [];
+    queue.writeBuffer = (buffer: GPUBuffer, offset: number, data: BufferSource | SharedArrayBuffer, dataOffset?: number, size?: number) => {
+      writes.push({ buffer, bytes: size ?? data.byteLength });
+      return writeBuffer(buffer, offset, data, dataOffset, size);
+    };
+    let out: Float32Array[];
+    try {
+      out = await l.finish(ys.map((buffer) => ({ buffer, floats: 2 })));
+    } finally {
+      queue.writeBuffer = writeBuffer;
+    }
     out.forEach((y, i) => expect(y[1]).toBeCloseTo(1 / Math.sqrt(1 + i), 5));
     expect(l.passStats().dispatches).toBe(n);
+    expect(writes).toHaveLength(2);
+    expect(new Set(writes.map((w) => w.buffer)).size).toBe(2);
+    const stride = Math.max(256, ctx.device.limits.minUniformBufferOffsetAlignment); // as the launcher spaces its slots
+    expect(writes.map((w) => w.bytes)).toEqual([256 * stride, (n - 256) * stride]); // every slot written, in two writes
     l.pool.destroyAll();
   });
 

@@ -40,6 +40,22 @@ export interface PassStats {
   bindGroupsCreated: number;
   /** device buffers the pool created since the previous finish(); 0 in a steady pass */
   buffersCreated: number;
+  /** bind groups the launcher's cache holds after the pass (bounded: it is emptied when the pool destroys a buffer) */
+  bindGroupsCached: number;
+}
+
+/** What a roofline kernel's launcher plans: its source, buffers and grid, and the work of one dispatch. */
+export interface RooflinePlan {
+  kernel: Kernel;
+  /** bytes of each storage buffer, bindings 0, 1, ... in order */
+  buffers: number[];
+  /** the uniform Params, bound after the storage buffers; none when empty */
+  params: Param[];
+  workgroups: [number, number];
+  /** dispatches per timed run, back to back in one compute pass */
+  repeats: number;
+  /** per dispatch */
+  work: Work;
 }
 
 /**
@@ -211,7 +227,7 @@ export class Launcher {
 
   private current = { dispatches: 0, bindGroupsCreated: 0, encodeStart: null as number | null, encodeMs: 0 };
   private buffersAtLastFinish: number;
-  private last: PassStats = { dispatches: 0, encodeMs: 0, bindGroupsCreated: 0, buffersCreated: 0 };
+  private last: PassStats = { dispatches: 0, encodeMs: 0, bindGroupsCreated: 0, buffersCreated: 0, bindGroupsCached: 0 };
 
   constructor(
     readonly ctx: GpuContext | null,
@@ -379,6 +395,7 @@ export class Launcher {
       encodeMs: this.current.encodeMs,
       bindGroupsCreated: this.current.bindGroupsCreated,
       buffersCreated: this.pool.buffersCreated - this.buffersAtLastFinish,
+      bindGroupsCached: this.bindGroups.size,
     };
     this.lastProfile = times.length === this.records.length ? this.records.map((r, i) => ({ ...r, ns: times[i] })) : [];
     this.buffersAtLastFinish = this.pool.buffersCreated;
