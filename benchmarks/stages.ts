@@ -11,6 +11,8 @@ import type { GpuContext } from '../optimized/webgpu/device.ts';
 import { MAX_GRID } from '../optimized/webgpu/kernels/launch.ts';
 import type { GemmVariant } from '../optimized/webgpu/kernels/gemm.ts';
 import { type DType, encode } from '../optimized/webgpu/kernels/storage.ts';
+import type { Tuning } from '../optimized/webgpu/tuning.ts';
+import { loadTuning } from '../optimized/webgpu/tuning-cache.ts';
 import { SUBGROUP_MATRIX_FEATURES, adapterName, featuresText, modelFeatures } from './adapter.ts';
 import { packageVersion } from './environment.ts';
 import { type ResultRow, resultRow } from './results.ts';
@@ -97,7 +99,7 @@ async function webgpuStage(spec: StageSpec, config: ModernBertConfig, emit: Emit
   let model!: ReturnType<typeof gpu.createWebGpuModel>;
   const loadS = await seconds(async () => {
     ctx = await sharedDevice();
-    model = gpu.createWebGpuModel(ctx, readCheckpoint(spec, fp32), dtype);
+    model = gpu.createWebGpuModel(ctx, readCheckpoint(spec, fp32), dtype, (await loadTuning(ctx.adapter)).tuning);
     await ctx.device.queue.onSubmittedWorkDone(); // the upload done
   });
   try {
@@ -115,9 +117,9 @@ async function webgpuStage(spec: StageSpec, config: ModernBertConfig, emit: Emit
         for (let i = 0; i < n; i++) await gpu.forward(model, sequences, options);
       }, spec);
       const host = model.launcher.passStats(); // the last timed pass: a steady one
-      const kernels = `${dtype === 'f16' ? (modelFeatures(ctx, 'fp16').length ? 'f16 storage, f16 x f16 -> f32 subgroup matrices in the GEMMs tuned to them; ' : 'f16 storage, f32 arithmetic; ') : ''}${ctx.tuning ? 'tuned tiles' : 'default tiles'}`;
+      const kernels = `${dtype === 'f16' ? (modelFeatures(model.tuning, 'fp16').length ? 'f16 storage, f16 x f16 -> f32 subgroup matrices in the GEMMs tuned to them; ' : 'f16 storage, f32 arithmetic; ') : ''}${model.tuning ? 'tuned tiles' : 'default tiles'}`;
       const note = `${kernels}; wall clock per forward pass, through the readback of last_hidden_state; ${host.dispatches} dispatches, ${host.encodeMs.toFixed(2)} ms CPU encode per pass${ctx.swiftshader ? '; SwiftShader: a CPU emulation, not a GPU number' : ''}`;
-      emit({ row: modelRow(spec, workload, 'webgpu', variant, dtype === 'f16' ? 'fp16' : 'fp32', t, loadS, gpu.memoryStats(model).peakBytes, note, ctx) });
+      emit({ row: modelRow(spec, workload, 'webgpu', variant, dtype === 'f16' ? 'fp16' : 'fp32', t, loadS, gpu.memoryStats(model).peakBytes, note, { ctx, tuning: model.tuning }) });
     }
   } finally {
     gpu.destroyModel(model);
@@ -176,7 +178,8 @@ function bindingLimit(ctx: GpuContext, config: ModernBertConfig, lengths: readon
   return scores > max ? `the score matrix needs ${scores} bytes, over this device's maxStorageBufferBindingSize ${max}` : null;
 }
 
-function modelRow(spec: StageSpec, workload: Workload, backend: string, variant: string, dtype: string, t: Timing, loadS: number, peakBytes: number | null, note: string, ctx?: GpuContext): ResultRow {
+function modelRow(spec: StageSpec, workload: Workload, backend: string, variant: string, dtype: string, t: Timing, loadS: number, peakBytes: number | null, note: string, webgpu?: { ctx: GpuContext; tuning: Tuning | null }): ResultRow {
+  const ctx = webgpu?.ctx;
   const tokens = tokensOf(workload.lengths);
   return resultRow({
     ...spec.common,
@@ -199,13 +202,13 @@ function modelRow(spec: StageSpec, workload: Workload, backend: string, variant:
     note,
     load_s: loadS,
     first_s: t.firstS,
-    features: ctx ? featuresText(ctx, modelFeatures(ctx, dtype)) : null,
+    features: ctx ? featuresText(ctx, modelFeatures(webgpu.tuning, dtype)) : null,
   });
 }
 
 /**
- * Each WebGPU kernel at the model's shapes for the first workload's tokens: the GEMMs of a layer (v3, v2, its
- * baseline v1, naive, split-K), attention on global and local layers (flash and materialized), LayerNorm. Each case gets its own
+ * Each WebGPU kernel at the model's shapes for the first workload's tokens: the GEMMs of a layer (v4, the
+ * default; v3, v2, its baseline v1, naive, split-K), attention on global and local layers (flash and materialized), LayerNorm. Each case gets its own
  * pool, so its peak bytes are its own buffers. A timed run encodes `reps` dispatches and waits for the
  * queue; the row reports one dispatch.
  */
@@ -242,7 +245,7 @@ async function kernelStage(spec: StageSpec, config: ModernBertConfig, emit: Emit
   }
   const filled = (l: Launch, floats: number, label: string, dtype: DType = 'f32') => l.upload(encode(Float32Array.from({ length: floats }, (_, i) => Math.sin(i) * 0.05), dtype), label);
   // f16: as the model runs them: f16 activations and weights in, f16 out except into the f32 residual stream.
-  // splitK (v2 and v3): the variant's tile for the shape, K split in that many slices (variant "v2/sk2").
+  // splitK (v2, v3, v4): the variant's tile for the shape, K split in that many slices (variant "v2/sk2").
   const gemmCase = (name: string, variant: GemmVariant, s: { M: number; N: number; K: number; epilogue: 'none' | 'residual' | 'glu' }, dtype: DType = 'f32', splitK?: number): Case => ({
     name,
     variant: splitK ? `${variant}/sk${splitK}` : variant,
@@ -251,7 +254,7 @@ async function kernelStage(spec: StageSpec, config: ModernBertConfig, emit: Emit
       const wRows = s.epilogue === 'glu' ? 2 * s.N : s.N;
       const dtypes = { x: dtype, W: dtype, y: s.epilogue === 'residual' ? ('f32' as const) : dtype };
       const shape = { ...s, dtypes };
-      const tiled = variant === 'v2' || variant === 'v3' ? { ...gemm.tileFor(l, shape, variant), ...(splitK ? { splitK } : {}) } : undefined;
+      const tiled = variant === 'v2' || variant === 'v3' || variant === 'v4' ? { ...gemm.tileFor(l, shape, variant), ...(splitK ? { splitK } : {}) } : undefined;
       const args = { x: filled(l, s.M * s.K, 'x', dtype), W: filled(l, wRows * s.K, 'W', dtype), bias: null, residual: s.epilogue === 'residual' ? filled(l, s.M * s.N, 'residual') : null, y: l.pool.storage(s.M * s.N * 4, 'y'), ...shape, variant, tile: tiled };
       const tile = tiled ? ` tile ${gemm.tileName(tiled)}` : variant === 'sgmat' ? ` ${gemm.tileName(gemm.defaultSgmatTile(l))}` : '';
       return { shape: `M=${s.M} N=${s.N} K=${s.K} ${s.epilogue}${tile}`, flops: gemm.flops(shape), bytes: gemm.bytes(shape), run: () => gemm.run(l, args), tokens: s.M === T ? undefined : s.M };
@@ -271,18 +274,18 @@ async function kernelStage(spec: StageSpec, config: ModernBertConfig, emit: Emit
   const materializedFits = H * T * maxSeqlen * 4 <= ctx.device.limits.maxStorageBufferBindingSize;
   if (!materializedFits) emit({ note: `kernels: materialized attention skipped: its ${H * T * maxSeqlen * 4}-byte score matrix exceeds maxStorageBufferBindingSize` });
   // The subgroup-matrix GEMM (tensor cores) where the device has it: f16 storage only.
-  const f16Gemms = ctx.subgroupMatrix ? (['sgmat', 'v3', 'v2'] as const) : (['v3', 'v2'] as const);
+  const f16Gemms = ctx.subgroupMatrix ? (['sgmat', 'v4', 'v3', 'v2'] as const) : (['v4', 'v3', 'v2'] as const);
   if (!ctx.subgroupMatrix) emit({ note: `kernels: no sgmat rows: ${ctx.subgroupMatrixReason}` });
   const cases: Case[] = [
-    ...(['v3', 'v2', 'v1', 'naive'] as const).map((v) => gemmCase('gemm.wqkv', v, { M: T, N: 3 * C, K: C, epilogue: 'none' })),
+    ...(['v4', 'v3', 'v2', 'v1', 'naive'] as const).map((v) => gemmCase('gemm.wqkv', v, { M: T, N: 3 * C, K: C, epilogue: 'none' })),
     ...f16Gemms.map((v) => gemmCase('gemm.wqkv', v, { M: T, N: 3 * C, K: C, epilogue: 'none' }, 'f16')),
-    ...(['v3', 'v2', 'v1'] as const).map((v) => gemmCase('gemm.wi_geglu', v, { M: T, N: I, K: C, epilogue: 'glu' })),
+    ...(['v4', 'v3', 'v2', 'v1'] as const).map((v) => gemmCase('gemm.wi_geglu', v, { M: T, N: I, K: C, epilogue: 'glu' })),
     ...f16Gemms.map((v) => gemmCase('gemm.wi_geglu', v, { M: T, N: I, K: C, epilogue: 'glu' }, 'f16')),
-    ...(['v3', 'v2', 'v1', 'naive'] as const).map((v) => gemmCase('gemm.mlp_wo', v, { M: T, N: C, K: I, epilogue: 'residual' })),
-    // Split-K is for grids too small to fill the GPU: one sequence (base, 512 tokens: 96 workgroups of 64 x 64),
-    // with v3 and v2 unsplit at the same size as its baselines (the rows above where the workload is one sequence).
-    ...(lengths.length > 1 ? (['v3', 'v2'] as const).map((v) => gemmCase('gemm.mlp_wo', v, { M: lengths[0], N: C, K: I, epilogue: 'residual' })) : []),
-    ...([['v2', 2], ['v2', 4], ['v3', 2]] as const).map(([v, splitK]) => gemmCase('gemm.mlp_wo', v, { M: lengths[0], N: C, K: I, epilogue: 'residual' }, 'f32', splitK)),
+    ...(['v4', 'v3', 'v2', 'v1', 'naive'] as const).map((v) => gemmCase('gemm.mlp_wo', v, { M: T, N: C, K: I, epilogue: 'residual' })),
+    // Split-K is for grids too small to fill the GPU: one sequence (base, 512 tokens: 24 workgroups of v4's 128 x
+    // 64), with v4, v3 and v2 unsplit at the same size as its baselines (the rows above where the workload is one sequence).
+    ...(lengths.length > 1 ? (['v4', 'v3', 'v2'] as const).map((v) => gemmCase('gemm.mlp_wo', v, { M: lengths[0], N: C, K: I, epilogue: 'residual' })) : []),
+    ...([['v4', 2], ['v4', 4], ['v2', 2], ['v2', 4], ['v3', 2]] as const).map(([v, splitK]) => gemmCase('gemm.mlp_wo', v, { M: lengths[0], N: C, K: I, epilogue: 'residual' }, 'f32', splitK)),
     ...f16Gemms.map((v) => gemmCase('gemm.mlp_wo', v, { M: T, N: C, K: I, epilogue: 'residual' }, 'f16')),
     attentionCase('attention.global', 'flash_v2', [-1, -1]),
     attentionCase('attention.global', 'flash_v2', [-1, -1], 'f16'),
@@ -402,7 +405,7 @@ async function runOnce(spec: StageSpec, config: ModernBertConfig, lengths: numbe
   const { sharedDevice } = await import('../optimized/webgpu/device.ts');
   const gpu = await import('../optimized/webgpu/modernbert.ts');
   const ctx = await sharedDevice();
-  const model = gpu.createWebGpuModel(ctx, randomModel(config, fp32, spec.seed));
+  const model = gpu.createWebGpuModel(ctx, randomModel(config, fp32, spec.seed), 'f32', (await loadTuning(ctx.adapter)).tuning);
   try {
     const sequences = randomSequences(lengths, config.vocabSize, spec.seed);
     const t = await time('max batch', () => gpu.forward(model, sequences, { padded: variant === 'padded', allowLongSequences: true }), { runs: 1, warmup: 0 });

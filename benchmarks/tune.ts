@@ -27,6 +27,8 @@ export interface TuneOptions {
   space: 'full' | 'reduced';
   runs: number;
   warmup: number;
+  /** a shape's time box: once its candidates have taken this long (compilation included), the rest are left out */
+  shapeSeconds?: number;
   progress?: (message: string) => void;
   /** called with the choices so far after each shape (the CLI writes them to the cache: a run cut short keeps them) */
   checkpoint?: (tuning: Tuning) => Promise<void>;
@@ -46,8 +48,17 @@ export interface TuneRow {
 }
 
 const v3 = (WG_M: number, WG_N: number, TM: 4 | 8, TN: 4 | 8, TK: number): gemm.GemmTile => ({ kernel: 'v3', WG_M, WG_N, TM, TN, TK });
-// v2's tiles that won on an H200 (2026-12-04) and v3's over the same range of shapes.
-const GEMM_SPACE: gemm.GemmTile[] = [
+const v4 = (WG_M: number, WG_N: number, TM: 4 | 8, TN: 4 | 8, TK: number): gemm.GemmTile => ({ kernel: 'v4', WG_M, WG_N, TM, TN, TK });
+// v4's defaults and their neighbours (TK 32 where a device grants 48 KiB of workgroup memory), v2's tiles that won
+// on an H200 (2026-12-04), and v3's over the same range of shapes.
+export const GEMM_SPACE: gemm.GemmTile[] = [
+  gemm.V4_LARGE_TILE,
+  gemm.V4_SMALL_TILE,
+  gemm.V4_GLU_SMALL_TILE,
+  v4(16, 16, 8, 8, 8),
+  v4(16, 16, 8, 4, 32),
+  v4(8, 16, 8, 8, 16),
+  v4(16, 8, 8, 8, 16),
   gemm.LARGE_TILE,
   { ...gemm.SMALL_TILE, TK: 32 },
   { WG_M: 32, WG_N: 8, TM: 4, TK: 16 },
@@ -59,7 +70,7 @@ const GEMM_SPACE: gemm.GemmTile[] = [
   v3(8, 16, 8, 8, 16),
   v3(32, 8, 4, 8, 16),
 ];
-const ATTENTION_SPACE = [32, 64, 128].flatMap((BR) => [16, 32, 64].map((BC) => ({ BR, BC })));
+export const ATTENTION_SPACE = [32, 64, 128].flatMap((BR) => [16, 32, 64].map((BC) => ({ BR, BC })));
 
 /** The subgroup-matrix shapes of the device (tensor cores), for GEMMs whose x and W are stored in f16. */
 function matrixTiles(ctx: GpuContext, shape: GemmCase): gemm.SgmatTile[] {
@@ -68,19 +79,19 @@ function matrixTiles(ctx: GpuContext, shape: GemmCase): gemm.SgmatTile[] {
 }
 
 /**
- * Split-K where the default tile's grid is too small to fill a big GPU (base's 768-wide GEMMs at 512 tokens: 96
- * workgroups): the default tile and a v3 tile in 2 and 4 slices (reduced space: the default in 2).
+ * Split-K where the default tile's grid is too small to fill a big GPU (base's 768-wide GEMMs at 512 tokens: 24
+ * workgroups of 128 x 128): the default tile and v4's 64 x 64 in 2 and 4 slices (reduced space: the default in 2).
  */
-function splitKTiles(shape: GemmCase, fallback: gemm.GemmTile, space: TuneOptions['space']): gemm.GemmTile[] {
+export function splitKTiles(shape: GemmCase, fallback: gemm.GemmTile, space: TuneOptions['space']): gemm.GemmTile[] {
   if (gemm.fillsGpu(shape, fallback)) return [];
-  const tiles = space === 'full' ? [fallback, v3(16, 16, 4, 4, 16)] : [fallback];
+  const tiles = space === 'full' ? [fallback, gemm.V4_GLU_SMALL_TILE] : [fallback];
   const splits = space === 'full' ? [2, 4] : [2];
   return tiles.flatMap((t) => splits.map((splitK) => ({ ...t, splitK })));
 }
 
 function fits(t: gemm.AnyGemmTile, shape: GemmCase, limits: { workgroupBytes: number; threads: number }): boolean {
   if (t.kernel === 'sgmat') return gemm.sgmatWorkgroupBytes(t, shape.epilogue) <= limits.workgroupBytes;
-  return t.WG_M * t.WG_N <= limits.threads && gemm.workgroupBytes(t, shape.epilogue) <= limits.workgroupBytes;
+  return gemm.tileProblem(t, shape.epilogue, limits.threads) === null && gemm.workgroupBytes(t, shape.epilogue) <= limits.workgroupBytes;
 }
 
 /** Tunes every kernel shape of the configs at the token counts; returns the choices and every timing. */
@@ -94,7 +105,8 @@ export async function tune(ctx: GpuContext, o: TuneOptions): Promise<{ tuning: T
         for (const shape of gemmShapes(config, T, dtype)) {
           o.progress?.(`gemm ${describeGemm(shape)} ${dtypesKey(shape.dtypes)}`);
           const fallback = gemm.defaultTile(shape, limits.workgroupBytes);
-          const space: gemm.AnyGemmTile[] = o.space === 'full' ? GEMM_SPACE : [fallback, fallback === gemm.SMALL_TILE ? gemm.LARGE_TILE : gemm.SMALL_TILE];
+          // reduced: the default against v2's default for the shape, the engine's previous one
+          const space: gemm.AnyGemmTile[] = o.space === 'full' ? GEMM_SPACE : [fallback, gemm.defaultTile(shape, limits.workgroupBytes, 'v2')];
           const candidates = unique([fallback, ...space, ...splitKTiles(shape, fallback, o.space), ...matrixTiles(ctx, shape)].filter((t) => fits(t, shape, limits)), gemm.tileName);
           const inputs = gemmInputs(new Launcher(ctx, new BufferPool(ctx.device)), shape);
           const timed = await timeCandidates(ctx, o, candidates, gemm.tileName, (l, tile) => gemmRunner(l, shape, tile, inputs)).finally(() => inputs.l.pool.destroyAll());
@@ -128,7 +140,7 @@ export async function tune(ctx: GpuContext, o: TuneOptions): Promise<{ tuning: T
 type GemmCase = gemm.GemmShape & { dtypes: { x: DType; W: DType; y: DType } };
 
 /** The encoder layer's GEMMs as the model runs them: f16 storage keeps the residual stream (Wo outputs) in f32. */
-function gemmShapes(c: ModernBertConfig, T: number, dtype: DType): GemmCase[] {
+export function gemmShapes(c: ModernBertConfig, T: number, dtype: DType): GemmCase[] {
   const into = { x: dtype, W: dtype, y: dtype };
   const residual = { x: dtype, W: dtype, y: 'f32' as const };
   return [
@@ -217,7 +229,12 @@ function summary<C>(timed: Timed<C>[], best: Timed<C>, name: (c: C) => string): 
 async function timeCandidates<C>(ctx: GpuContext, o: TuneOptions, candidates: C[], name: (c: C) => string, build: (l: Launcher, c: C) => Runner): Promise<Timed<C>[]> {
   let reference: Float32Array | null = null;
   const out: Timed<C>[] = [];
+  const began = performance.now();
   for (const candidate of candidates) {
+    if (out.length && o.shapeSeconds !== undefined && performance.now() - began > o.shapeSeconds * 1000) {
+      o.progress?.(`  time box of ${o.shapeSeconds} s: ${candidates.length - out.length} of ${candidates.length} candidates left out (${candidates.slice(out.length).map(name).join(', ')})`);
+      break;
+    }
     const l = new Launcher(ctx, new BufferPool(ctx.device));
     const firstStart = performance.now();
     try {

@@ -38,16 +38,31 @@ const USAGE = `usage:
   modernbert plan --config base|large|small --lengths 8192x4 --backend webgpu [--ablate padded,materialized] [--dtype f32|f16]
       Plans a forward pass from the engine's own allocations, running no kernel, and prints one JSON line:
       {"backend", "tokens", "peak_bytes", "weight_bytes", "activation_bytes"}.
-  modernbert profile --config base|large|small --lengths 512x64 [--runs N] [--dtype f32|f16] [--json]
+  modernbert profile --config base|large|small --lengths 512x64 [--runs N] [--dtype f32|f16] [--roofline FILE] [--json]
       Profiles forward passes of a random-weight model on the WebGPU engine: per kernel (name and override
-      constants), calls per pass, milliseconds, share of the pass, GFLOP/s, GB/s and % of the adapter's peak
-      (when known). Timestamp-query where the adapter has it, else wall time per dispatch. --json: one JSON
-      object per kernel: {"kernel", "calls", "total_ms", "share", "gflop_s", "gb_s", "peak_pct", "flops", "bytes", "timer"}.
-  modernbert tune [--config base,large] [--tokens 512,8192] [--dtype f32,f16] [--space full|reduced] [--runs 5] [--cache FILE] [--json]
+      constants), calls per pass, milliseconds, share of the pass, GFLOP/s, GB/s, % of the adapter's peak
+      (when known) and % of its measured roofline (measured first, or read from FILE, the output of
+      modernbert roofline --json on this adapter). Timestamp-query where the adapter has it, else wall time per
+      dispatch. --json: one JSON object per kernel: {"kernel", "calls", "total_ms", "share", "gflop_s", "gb_s",
+      "peak_pct", "roofline_pct", "flops", "bytes", "timer"}.
+  modernbert roofline [--runs N] [--json]
+      Measures this adapter: f32 and f16 FMA rate, workgroup-memory and global-memory bandwidth, subgroup-matrix
+      rate and the cost of an empty dispatch (median of N runs). --json: one object {"adapter", "fma_f32_gflops",
+      "fma_f16_gflops", "workgroup_gbps", "global_gbps", "sgmat_gflops", "dispatch_us"} (null: no such feature).
+  modernbert tune [--config base,large] [--tokens 512,8192] [--dtype f32,f16] [--space full|reduced] [--runs 5] [--shape-seconds S] [--cache FILE | --table] [--json]
       Times the GEMM tiles and flash-attention tiles on the configs' shapes on this adapter, keeps per shape the
       fastest whose output matches the default kernel's, and merges the choices into the tuning cache (FILE,
-      default $MODERNBERT_TUNING or ~/.cache/modernbert-ts/tuning.json), which the engine reads when it opens
-      the device. Prints one line per shape (default and chosen tile, their ms); --json: every timing.
+      default $MODERNBERT_TUNING or ~/.cache/modernbert-ts/tuning.json) or, with --table, into this adapter's
+      committed table (optimized/webgpu/tuned/, or $MODERNBERT_TUNED_TABLES), which the engine reads where the
+      cache has no entry. --shape-seconds: a shape's time box (the candidates left are skipped). Prints one line
+      per shape (default and chosen tile, their ms); --json: every timing.
+  modernbert kernels --stats [--family navi21|aldebaran[,...]] [--defaults] [--filter TEXT] [--json] [--compare FILE] [--write-baseline FILE]
+      Compiles every kernel variant the engine can dispatch for ModernBERT base and large (--defaults: those it
+      dispatches with no tuning cache) with AMD's compiler on Mesa's RADV, no GPU needed, and prints per kernel:
+      kernel, family, default, vgprs, sgprs, spilled_vgprs, spilled_sgprs, scratch_bytes, code_bytes,
+      waves_per_simd; --json: one object per kernel with those keys. --compare FILE: exit 1 if a default kernel
+      spills, uses scratch or has over 10% more VGPRs than the baseline FILE; --write-baseline FILE writes one.
+      (modernbert kernels --list lists the variants; --build builds the C helper and prints its path.)
   modernbert tokenize [--tokenizer DIR] [--pair TEXT] [--max-length N [--truncate]] "text" ...
       Prints the ids of each text as one JSON array per line ([CLS] ... [SEP]; with --pair, [CLS] A [SEP] B [SEP]).
       DIR holds tokenizer.json and tokenizer_config.json (default: the ModernBERT tokenizer bundled here).
@@ -142,8 +157,12 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         return await plan(rest, out);
       case 'profile':
         return await profile(rest, out);
+      case 'roofline':
+        return await (await import('./roofline.ts')).rooflineCommand(rest, out);
       case 'tune':
         return await (await import('./tune.ts')).tuneCommand(rest, out, err);
+      case 'kernels':
+        return await (await import('./kernels.ts')).kernelsCommand(rest, out, err);
       case 'bench':
         return await (await import('../benchmarks/run.ts')).main(rest);
       case 'eval':
@@ -264,7 +283,7 @@ function parseDtype(value: string): StorageName {
 async function profile(args: string[], out: (s: string) => void): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { config: { type: 'string', default: 'base' }, lengths: { type: 'string' }, runs: { type: 'string', default: '3' }, dtype: { type: 'string', default: 'f32' }, json: { type: 'boolean', default: false } },
+    options: { config: { type: 'string', default: 'base' }, lengths: { type: 'string' }, runs: { type: 'string', default: '3' }, dtype: { type: 'string', default: 'f32' }, roofline: { type: 'string' }, json: { type: 'boolean', default: false } },
   });
   const config = presetConfig(values.config);
   const dtype = parseDtype(values.dtype);
@@ -273,8 +292,14 @@ async function profile(args: string[], out: (s: string) => void): Promise<number
   const runs = Number(values.runs);
   if (!(Number.isInteger(runs) && runs >= 1)) throw new Error(`--runs must be a positive integer, got "${values.runs}"`);
   const { profileModel, formatProfile } = await import('../optimized/webgpu/profile.ts');
+  const { adapterName, measureRoofline, parseRoofline } = await import('../optimized/webgpu/roofline.ts');
   const { randomSequences } = await import('../benchmarks/workloads.ts');
-  const report = await profileModel(await sharedDevice(), values.config, config, randomSequences(lengths, config.vocabSize, 42), { runs, dtype });
+  const saved = values.roofline === undefined ? null : parseRoofline(readFileSync(values.roofline, 'utf8'), `--roofline ${values.roofline}`);
+  const ctx = await sharedDevice();
+  if (saved && saved.adapter !== adapterName(ctx.adapter)) throw new Error(`--roofline ${values.roofline} was measured on "${saved.adapter}", not on this adapter ("${adapterName(ctx.adapter)}")`);
+  const roofline = saved ?? (await measureRoofline(ctx)).roofline;
+  const { loadTuning } = await import('../optimized/webgpu/tuning-cache.ts');
+  const report = await profileModel(ctx, values.config, config, randomSequences(lengths, config.vocabSize, 42), { runs, dtype, roofline, tuning: (await loadTuning(ctx.adapter)).tuning });
   out(values.json ? report.rows.map((r) => JSON.stringify(r) + '\n').join('') : formatProfile(report));
   return 0;
 }
@@ -373,8 +398,9 @@ export async function machineInfo(): Promise<MachineInfo> {
     gpuAdapter = [vendor, architecture, description].filter(Boolean).join(' / ') || 'unnamed adapter';
     if (ctx.swiftshader) gpuAdapter += ' (SwiftShader, a CPU implementation)';
     const features = Object.entries(ctx.features).filter(([, on]) => on).map(([name]) => name);
-    const { tuningCachePath } = await import('../optimized/webgpu/tuning-cache.ts');
-    const tuning = ctx.tuning ? `${ctx.tuning.gemm.length + ctx.tuning.attention.length} tuned kernel choices from ${tuningCachePath()}` : 'default tiles (modernbert tune times others)';
+    const { loadTuning } = await import('../optimized/webgpu/tuning-cache.ts');
+    const loaded = await loadTuning(ctx.adapter);
+    const tuning = loaded.tuning ? `${loaded.tuning.gemm.length + loaded.tuning.attention.length} tuned kernel choices from ${loaded.source}` : 'default tiles (modernbert tune times others)';
     backends.push({ name: 'webgpu', available: true, detail: `WGSL kernels on ${gpuAdapter}; features: ${features.join(', ') || 'none'}; ${tuning}` });
     const sm = ctx.subgroupMatrix;
     subgroupMatrix = sm

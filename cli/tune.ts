@@ -1,11 +1,13 @@
 // `modernbert tune`: times kernel tile shapes on this adapter and writes the fastest that match the default
-// kernels' output to the tuning cache, which the engine reads when it opens the device.
+// kernels' output to the tuning cache (or, with --table, to the adapter's committed table in
+// optimized/webgpu/tuned/), which the engine reads when it makes a model.
 import { parseArgs } from 'node:util';
 import { presetConfig } from '../reference/config.ts';
 import type { DType } from '../optimized/webgpu/kernels/storage.ts';
 import { sharedDevice } from '../optimized/webgpu/device.ts';
 import { type TuneRow, tune, writeTuning } from '../benchmarks/tune.ts';
-import { tuningCachePath } from '../optimized/webgpu/tuning-cache.ts';
+import { tunedTablesDir, tuningCachePath } from '../optimized/webgpu/tuning-cache.ts';
+import { adapterKey, tunedTableName } from '../optimized/webgpu/tuning.ts';
 
 export async function tuneCommand(args: string[], out: (s: string) => void, err: (s: string) => void): Promise<number> {
   const { values } = parseArgs({
@@ -18,6 +20,8 @@ export async function tuneCommand(args: string[], out: (s: string) => void, err:
       runs: { type: 'string', default: '5' },
       warmup: { type: 'string', default: '1' },
       cache: { type: 'string' },
+      table: { type: 'boolean', default: false },
+      'shape-seconds': { type: 'string' },
       json: { type: 'boolean', default: false },
     },
   });
@@ -32,10 +36,13 @@ export async function tuneCommand(args: string[], out: (s: string) => void, err:
   const runs = positiveInteger(values.runs, '--runs');
   const warmup = Number(values.warmup);
   if (!(Number.isInteger(warmup) && warmup >= 0)) throw new Error(`--warmup must be an integer >= 0, got "${values.warmup}"`);
-  const cache = values.cache ?? tuningCachePath();
+  const shapeSeconds = values['shape-seconds'] === undefined ? undefined : Number(values['shape-seconds']);
+  if (shapeSeconds !== undefined && !(shapeSeconds > 0)) throw new Error(`--shape-seconds must be a positive number, got "${values['shape-seconds']}"`);
+  if (values.table && values.cache) throw new Error('give --cache FILE or --table, not both');
 
   const ctx = await sharedDevice();
-  const { tuning, rows } = await tune(ctx, { configs, tokens, dtypes, space: values.space, runs, warmup, progress: (m) => err(`tune: ${m}\n`), checkpoint: (t) => writeTuning(cache, t) });
+  const cache = values.table ? `${tunedTablesDir()}/${tunedTableName(adapterKey(ctx.adapter))}` : (values.cache ?? tuningCachePath());
+  const { tuning, rows } = await tune(ctx, { configs, tokens, dtypes, space: values.space, runs, warmup, shapeSeconds, progress: (m) => err(`tune: ${m}\n`), checkpoint: (t) => writeTuning(cache, t) });
   await writeTuning(cache, tuning);
   if (values.json) out(rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
   else out(table(rows, tuning.adapter, ctx.swiftshader, cache));

@@ -113,7 +113,9 @@ export const PARITY_BACKENDS: Record<string, Runner> = {
     // Loaded on demand: the reference must not need WebGPU.
     const { sharedDevice } = await import('../optimized/webgpu/device.ts');
     const gpu = await import('../optimized/webgpu/modernbert.ts');
-    const model = gpu.createWebGpuModel(await sharedDevice(), { config, weights }, dtype);
+    const { loadTuning } = await import('../optimized/webgpu/tuning-cache.ts');
+    const ctx = await sharedDevice();
+    const model = gpu.createWebGpuModel(ctx, { config, weights }, dtype, (await loadTuning(ctx.adapter)).tuning);
     try {
       return await gpu.forward(model, batch, { ...want, allowLongSequences: true });
     } finally {

@@ -130,7 +130,9 @@ export class ModernBertPipeline {
     if (chosen === 'webgpu') {
       const { sharedDevice } = await import('../optimized/webgpu/device.ts');
       const gpu = await import('../optimized/webgpu/modernbert.ts');
-      const model = gpu.createWebGpuModel(await sharedDevice(), checkpoint, dtype);
+      const { loadTuning } = await import('../optimized/webgpu/tuning-cache.ts');
+      const ctx = await sharedDevice();
+      const model = gpu.createWebGpuModel(ctx, checkpoint, dtype, (await loadTuning(ctx.adapter)).tuning);
       return new ModernBertPipeline(config, tokenizer, chosen, guard(chosen, (batch, options) => gpu.forward(model, batch, options)), () => gpu.destroyModel(model));
     }
     const gpujs = await import('../optimized/gpujs/modernbert.ts');

@@ -75,10 +75,13 @@ describe('npm run bench', () => {
     expect(summary).toMatch(/^- CPU: .+ \(\d+ logical cores\); memory: [\d.]+ GiB; OS: /m);
     // the subgroup-matrix GEMM's kernel rows need a device with subgroup matrices: SwiftShader has none, and the run says so
     expect(summary).toContain('kernels: no sgmat rows: the adapter does not offer chromium-experimental-subgroup-matrix');
-    // split-K's rows at one sequence (8 tokens of the 8x2 workload), with unsplit v3 and v2 at that size
+    // split-K's rows at one sequence (8 tokens of the 8x2 workload), with unsplit v4, v3 and v2 at that size
     const oneSequence = rows.filter((x) => x.kind === 'kernel' && x.name === 'gemm.mlp_wo' && String(x.sequences) === '1');
-    expect(oneSequence.map((x) => [x.variant, String(x.tokens)])).toEqual(['v3', 'v2', 'v2/sk2', 'v2/sk4', 'v3/sk2'].map((v) => [v, '8']));
-    expect(oneSequence[2].note).toMatch(/^M=8 N=256 K=384 residual tile 16x16\/tm4\/tk16\/sk2;/);
+    expect(oneSequence.map((x) => [x.variant, String(x.tokens)])).toEqual(['v4', 'v3', 'v2', 'v4/sk2', 'v4/sk4', 'v2/sk2', 'v2/sk4', 'v3/sk2'].map((v) => [v, '8']));
+    expect(oneSequence[3].note).toMatch(/^M=8 N=256 K=384 residual tile v4 16x16\/tm8\/tn4\/tk16\/sk2;/);
+    expect(oneSequence[5].note).toMatch(/^M=8 N=256 K=384 residual tile 16x16\/tm4\/tk16\/sk2;/);
+    // every GEMM of a layer has a v4 row, the default, beside its baselines
+    expect(rows.filter((x) => x.kind === 'kernel' && x.variant === 'v4').map((x) => `${x.name} ${x.dtype} ${x.tokens}`)).toEqual(['gemm.wqkv fp32 16', 'gemm.wqkv fp16 16', 'gemm.wi_geglu fp32 16', 'gemm.wi_geglu fp16 16', 'gemm.mlp_wo fp32 16', 'gemm.mlp_wo fp32 8', 'gemm.mlp_wo fp16 16']);
     expect(Object.keys(rows[0])).toEqual([...RESULT_COLUMNS]);
     expect(rows.find((x) => x.backend === 'webgpu' && x.kind === 'model')!.adapter).toMatch(/swiftshader/i);
   });

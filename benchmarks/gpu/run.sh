@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
 # The benchmark on a GPU machine (DESIGN §6), from the repository root, after benchmarks/gpu/prepare.ts made
 # the bundles and gpu-payload/ (which travel with the working tree). It checks its environment (node, the
-# Vulkan loader and an NVIDIA ICD, an adapter that is the GPU and not SwiftShader), tunes the kernel tiles for
-# this GPU, checks the tuned engine's parity on the GPU (fp32 and f16 storage), profiles a forward pass per
-# kernel (fp32 and f16), runs the paper's workloads for ModernBERT-base on WebGPU (fp32 and f16) and the
-# PyTorch peer (CUDA) on the same GPU, and writes everything under one folder:
+# Vulkan loader and an NVIDIA ICD, an adapter that is the GPU and not SwiftShader), measures the adapter's
+# rooflines, tunes the kernel tiles for this GPU (v4, v3, v2 and the subgroup-matrix GEMM where the adapter has
+# it; base's 512-token shapes first, each shape time-boxed) into this adapter's committed table
+# (optimized/webgpu/tuned/), checks the tuned engine's parity on the GPU (fp32 and f16 storage), profiles a
+# forward pass per kernel (fp32 and f16, against the measured rooflines), runs the paper's workloads for
+# ModernBERT-base on WebGPU (fp32 and f16) and the PyTorch peer (CUDA: fp32, fp16 and bf16 sdpa) on the same
+# GPU, and writes everything under one folder:
 #   bash benchmarks/gpu/run.sh [--out DIR] [bench options, e.g. --workload fixed_short:8]
 # OUT (or --out) is where results go (default: $OUT when the device tool sets it, else reports/):
-#   environment.txt, info.json (adapter, features), parity.md, parity-f16.jsonl, tune.md + tune-log.txt + tuning.json,
-#   profile-f32.md, profile-f16.md, bench/ (results.csv, summary.md, plots).
+#   environment.txt, roofline.json, info.json (adapter, features, the tuning table in use), tune.md + tune-log.txt,
+#   tuned/ (the table: commit it to optimized/webgpu/tuned/), parity.md, parity-f16.jsonl, profile-f32.md,
+#   profile-f16.md, bench/ (results.csv, summary.md, plots).
+# Every stage after tuning reads the table and no local tuning cache, as a fresh clone on this GPU does.
 # MODERNBERT_TUNE_ARGS and MODERNBERT_PROFILE_ARGS replace the tune and profile options (the defaults size
-# them for an H100-class GPU; the whole script is meant to fit 8 minutes there). Each stage has a time limit
+# them for an H100-class GPU; the whole script is meant to fit 9 minutes there). Each stage has a time limit
 # in seconds (MODERNBERT_TUNE_SECONDS, MODERNBERT_PROFILE_SECONDS, MODERNBERT_BENCH_SECONDS): a stage that
 # runs out is noted in environment.txt and the script goes on, so one slow stage costs only its own results.
+# MODERNBERT_TUNED_TABLES moves the tables' folder (the script's test keeps the repository's as it is).
 # MODERNBERT_ALLOW_SWIFTSHADER=1 lets it run on SwiftShader, to test this script on a CPU machine.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -93,16 +99,24 @@ stage() {
   else say "$name: done in $((SECONDS - start))s"; fi
   return "$rc"
 }
-"${cli[@]}" info --json > "$out/info.json" 2>>"$work/probe.log"
+# What this adapter and this Dawn can do (FMA rates, bandwidths, dispatch cost): profile reads kernels against it.
+stage roofline 40 "${cli[@]}" roofline --json > "$out/roofline.json" || true
 
-# Tile shapes for this GPU, into a tuning cache that every later step reads (each candidate's output must match
-# the default kernel's; the choices so far are kept when the stage runs out of time).
-export MODERNBERT_TUNING="$out/tuning.json"
-# 8192 tokens first: passes of 32768 tokens (the benchmark's) take the choices of the nearest tuned size. f16
-# first: its candidates include the subgroup-matrix GEMM (tensor cores) where the adapter has it.
-read -r -a tune_args <<< "${MODERNBERT_TUNE_ARGS:---config base --tokens 8192,512 --dtype f16,f32 --runs 3}"
+# Tile shapes for this GPU, into this adapter's table (each candidate's output must match the default kernel's;
+# the choices so far are kept when the stage runs out of time). No local tuning cache from here on: every later
+# stage reads the table, as a fresh clone on this GPU does.
+export MODERNBERT_TUNED_TABLES="${MODERNBERT_TUNED_TABLES:-optimized/webgpu/tuned}"
+export MODERNBERT_TUNING="$work/no-local-cache.json"
+# 512 tokens first (fixed_short's passes); passes of 32768 tokens take the choices of the nearest tuned size,
+# 8192. Each shape has a time box: a shape whose candidates compile slowly costs at most that.
+read -r -a tune_args <<< "${MODERNBERT_TUNE_ARGS:---config base --tokens 512,8192 --dtype f32,f16 --runs 3 --shape-seconds 7}"
 # Its progress log (every candidate's time, and where the time outside the timed runs went) goes to tune-log.txt.
-stage tune "${MODERNBERT_TUNE_SECONDS:-240}" "${cli[@]}" tune "${tune_args[@]}" --cache "$MODERNBERT_TUNING" > "$out/tune.md" 2> >(tee "$out/tune-log.txt" >&2) || true
+stage tune "${MODERNBERT_TUNE_SECONDS:-200}" "${cli[@]}" tune "${tune_args[@]}" --table > "$out/tune.md" 2> >(tee "$out/tune-log.txt" >&2) || true
+table="$(sed -n 's/^wrote //p' "$out/tune.md" | tail -n1)"
+mkdir -p "$out/tuned"
+if [[ -n "$table" && -e "$table" ]]; then cp "$table" "$out/tuned/" && say "tune: table $table"; else say "tune: no table written"; fi
+"${cli[@]}" info --json > "$out/info.json" 2>>"$work/probe.log"
+say "webgpu: $(grep -o '"name":"webgpu"[^}]*' "$out/info.json" | sed 's/.*"detail":"//; s/"$//')"
 # Correctness of the tuned engine: every golden case on this GPU, in fp32 and in f16 storage.
 timeout 300 "${cli[@]}" eval parity --backends webgpu | tee "$out/parity.md"
 : > "$out/parity-f16.jsonl"
@@ -113,8 +127,10 @@ say "parity f16: $(grep -c '"pass":true' "$out/parity-f16.jsonl") golden cases p
 
 # Where a pass's time goes.
 read -r -a profile_args <<< "${MODERNBERT_PROFILE_ARGS:---config base --lengths 512x64 --runs 3}"
+roofline=()
+[[ -s "$out/roofline.json" ]] && roofline=(--roofline "$out/roofline.json")
 for dtype in f32 f16; do
-  stage "profile $dtype" "${MODERNBERT_PROFILE_SECONDS:-90}" "${cli[@]}" profile "${profile_args[@]}" --dtype "$dtype" > "$out/profile-$dtype.md" || true
+  stage "profile $dtype" "${MODERNBERT_PROFILE_SECONDS:-60}" "${cli[@]}" profile "${profile_args[@]}" "${roofline[@]}" --dtype "$dtype" > "$out/profile-$dtype.md" || true
 done
 
 # The benchmark: WebGPU (suite gpu unless the options say otherwise) and the PyTorch peer on CUDA when torch
@@ -123,5 +139,5 @@ peers=torch
 python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null || { say "PyTorch with CUDA not importable: no torch peer"; peers=none; }
 suite=gpu
 [[ "$adapter" == *'"swiftshader":true'* ]] && suite=cpu
-stage bench "${MODERNBERT_BENCH_SECONDS:-300}" "$node_bin" benchmarks/bench.bundle.mjs --suite "$suite" --peers "$peers" --out "$out/bench" "$@" || true
+stage bench "${MODERNBERT_BENCH_SECONDS:-180}" "$node_bin" benchmarks/bench.bundle.mjs --suite "$suite" --peers "$peers" --out "$out/bench" "$@" || true
 say "done: $out"

@@ -12,15 +12,11 @@ export interface GpuContext {
    *  the adapter's largest subgroup size; null where the device has none (subgroupMatrixReason says why). */
   subgroupMatrix: { configs: SubgroupMatrixConfig[]; subgroupMaxSize: number } | null;
   subgroupMatrixReason: string | null;
-  /** The kernel choices `modernbert tune` made for this adapter (Node: from the tuning cache), or null: the defaults. */
-  tuning: Tuning | null;
   /** Throws if the device was lost, or if WebGPU reported an error (a shader that does not compile, a bad binding). */
   check(): void;
   /** Whether the device was lost (destroyed, or taken by the driver). */
   isLost(): boolean;
 }
-
-import { type Tuning, adapterKey } from './tuning.ts';
 
 export class DeviceError extends Error {
   override name = 'DeviceError';
@@ -29,12 +25,17 @@ export class DeviceError extends Error {
 const OPTIONAL_FEATURES: GPUFeatureName[] = ['shader-f16', 'subgroups' as GPUFeatureName, 'timestamp-query'];
 const SUBGROUP_MATRIX = 'chromium-experimental-subgroup-matrix' as GPUFeatureName;
 // Dawn's instance flags. Dawn withholds shader-f16 from NVIDIA's Vulkan driver pending a conformance
-// investigation (crbug.com/42251215) unless this toggle is on, and with it the f16 subgroup-matrix shapes; the
-// engine's f16 kernels are checked by the parity suite on whatever device runs them.
-const DAWN_FLAGS = ['enable-dawn-features=vulkan_enable_f16_on_nvidia'];
+// investigation (crbug.com/42251215) unless vulkan_enable_f16_on_nvidia is on, and with it the f16 subgroup-matrix
+// shapes; the engine's f16 kernels are checked by the parity suite on whatever device runs them.
+// disable_workgroup_init: no zero-filling of workgroup memory before each workgroup runs. Every kernel writes its
+// workgroup memory before reading it (the GEMMs stage whole tiles, zeros past the matrix; attention clamps its
+// key rows), so the fill is pure cost: stores at every workgroup's start on a GPU, and on SwiftShader ~11 s of
+// compilation for GEMM v4's 32 KiB of tiles (0.65 s without; measured).
+export const DAWN_TOGGLES = ['vulkan_enable_f16_on_nvidia', 'disable_workgroup_init'];
+const DAWN_FLAGS = [`enable-dawn-features=${DAWN_TOGGLES.join(',')}`];
 // Subgroup matrices are an experimental Dawn feature, offered only on an instance that allows unsafe APIs:
 // such an instance is used only where the adapter has a configuration the engine's kernel takes.
-const UNSAFE_DAWN_FLAGS = ['enable-dawn-features=vulkan_enable_f16_on_nvidia,allow_unsafe_apis'];
+const UNSAFE_DAWN_FLAGS = [`enable-dawn-features=${[...DAWN_TOGGLES, 'allow_unsafe_apis'].join(',')}`];
 // Debian's chromium package ships SwiftShader's Vulkan ICD here (`dpkg -L chromium | grep icd`).
 const SWIFTSHADER_ICDS = ['/usr/lib/chromium/vk_swiftshader_icd.json', '/usr/lib64/chromium/vk_swiftshader_icd.json'];
 
@@ -153,7 +154,6 @@ export async function acquireDevice(options: { maxBufferBytes?: number; subgroup
   return {
     device,
     adapter: adapterInfo,
-    tuning: await tuningFor(adapterInfo),
     swiftshader: /swiftshader/i.test(`${adapterInfo.vendor} ${adapterInfo.architecture} ${adapterInfo.description}`) || (typeof process !== 'undefined' && process.env?.VK_ICD_FILENAMES?.includes('swiftshader') === true),
     features: {
       shaderF16: features.includes('shader-f16'),
@@ -192,13 +192,6 @@ export async function requestDeviceWithFeatures(adapter: Pick<GPUAdapter, 'reque
     }
   }
   throw new Error('unreachable: the last try has no optional feature');
-}
-
-/** This adapter's entry of the tuning cache file, in Node (a browser has no cache: the defaults). */
-async function tuningFor(adapter: GpuContext['adapter']): Promise<Tuning | null> {
-  if (typeof process === 'undefined' || !process.versions?.node) return null;
-  const { readTuningCache, tuningCachePath } = await import('./tuning-cache.ts');
-  return (await readTuningCache(tuningCachePath())).adapters[adapterKey(adapter)] ?? null;
 }
 
 /** One cooperative-matrix shape the adapter offers (Dawn's adapter.info.subgroupMatrixConfigs). */

@@ -22,6 +22,7 @@ import * as layerNormKernel from './kernels/layernorm.ts';
 import * as poolKernel from './kernels/pool.ts';
 import * as ropeKernel from './kernels/rope.ts';
 import { type DType, bytesOf, encode } from './kernels/storage.ts';
+import { type Tuning, tunedAttentionTiles, tunedGemmTile } from './tuning.ts';
 
 type GpuLinear = LinearWeights<GPUBuffer>;
 type GpuNorm = NormWeights<GPUBuffer>;
@@ -34,6 +35,8 @@ export interface WebGpuModel {
   weights: GpuWeights;
   pool: BufferPool;
   launcher: Launcher;
+  /** the kernel choices tuned for this adapter (tuning-cache.ts loadTuning), or null: the launchers' defaults */
+  tuning: Tuning | null;
 }
 
 export interface WebGpuForwardOptions extends ForwardOptions {
@@ -47,12 +50,15 @@ export interface WebGpuForwardOptions extends ForwardOptions {
   padded?: boolean;
 }
 
-/** Uploads a checkpoint's weights once (in `dtype` storage, default f32); they stay resident for every forward pass. */
-export function createWebGpuModel(ctx: GpuContext | null, checkpoint: Checkpoint, dtype: DType = 'f32'): WebGpuModel {
+/**
+ * Uploads a checkpoint's weights once (in `dtype` storage, default f32); they stay resident for every forward pass.
+ * `tuning`: the adapter's tuned kernel choices (in Node, `(await loadTuning(ctx.adapter)).tuning`), else the defaults.
+ */
+export function createWebGpuModel(ctx: GpuContext | null, checkpoint: Checkpoint, dtype: DType = 'f32', tuning: Tuning | null = null): WebGpuModel {
   const pool = new BufferPool(ctx?.device ?? null);
   const launcher = new Launcher(ctx, pool);
   const upload = (data: ArrayLike<number>, label: string, stored: DType) => launcher.upload(encode(data, stored), label, 'weight');
-  return { config: checkpoint.config, dtype, weights: mapWeights(checkpoint.weights, dtype, upload), pool, launcher };
+  return { config: checkpoint.config, dtype, weights: mapWeights(checkpoint.weights, dtype, upload), pool, launcher, tuning };
 }
 
 /** A model that only plans: no device, weights as sized placeholders (for `modernbert plan`). */
@@ -63,7 +69,7 @@ export function planningModel(config: ModernBertConfig, dtype: DType = 'f32'): W
   const sized = (name: string) => ({ length: shapes.get(name)!.shape.reduce((a, b) => a * b, 1) }) as unknown as Float32Array;
   // Placeholder weights with the right sizes: mapWeights only reads .length through the pool.
   const weights = mapWeights(placeholderWeights(config, sized), dtype, (data, label, stored) => pool.storage(data.length * bytesOf(stored), label, 'weight'));
-  return { config, dtype, weights, pool, launcher };
+  return { config, dtype, weights, pool, launcher, tuning: null };
 }
 
 export function memoryStats(model: WebGpuModel): MemoryStats {
@@ -194,7 +200,9 @@ export function attention(model: WebGpuModel, layer: number, x: GPUBuffer, xDtyp
   const half = slidingWindow(config);
   const context = l.pool.storage(T * C * bytesOf(dtype), 'attention.context');
   const lengths = Array.from({ length: batch.batchSize }, (_, b) => batch.cuSeqlens[b + 1] - batch.cuSeqlens[b]);
-  attentionKernel.run(l, { qkv, cuSeqlens: inputs.cuSeqlens, sequsedK: inputs.sequsedK, out: context, lengths, maxSeqlen: batch.maxSeqlen, H, D, window: isGlobalLayer(config, layer) ? [-1, -1] : [half, half], variant: options.attention, dtype });
+  const global = isGlobalLayer(config, layer);
+  const tiles = tunedAttentionTiles(model.tuning, { D, dtype, window: global ? 'global' : 'local', maxSeqlen: batch.maxSeqlen }) ?? undefined;
+  attentionKernel.run(l, { qkv, cuSeqlens: inputs.cuSeqlens, sequsedK: inputs.sequsedK, out: context, lengths, maxSeqlen: batch.maxSeqlen, H, D, window: global ? [-1, -1] : [half, half], variant: options.attention, dtype, tiles });
   l.pool.release(qkv);
   const out = dense(model, context, w.wo, T, { epilogue: 'residual', residual, stored: { x: dtype, y: 'f32' } });
   l.pool.release(context);
@@ -207,7 +215,7 @@ export function mlp(model: WebGpuModel, layer: number, x: GPUBuffer, residual: G
   const w = model.weights.layers[layer];
   const I = model.config.intermediateSize;
   const activated = model.pool.storage(T * I * bytesOf(dtype), 'mlp.activated');
-  gemm.run(model.launcher, { x, W: w.wi.weight, bias: w.wi.bias, y: activated, M: T, N: I, K: w.wi.inFeatures, epilogue: 'glu', activation: model.config.hiddenActivation, dtypes: { x: dtype, W: dtype, y: dtype } });
+  matmul(model, { x, W: w.wi.weight, bias: w.wi.bias, y: activated, M: T, N: I, K: w.wi.inFeatures, epilogue: 'glu', activation: model.config.hiddenActivation, dtypes: { x: dtype, W: dtype, y: dtype } });
   const out = dense(model, activated, w.mlpWo, T, { epilogue: 'residual', residual, stored: { x: dtype, y: 'f32' } });
   model.pool.release(activated);
   return out;
@@ -219,7 +227,7 @@ export function mlmHead(model: WebGpuModel, x: GPUBuffer, T: number): GPUBuffer 
   const decoder = model.weights.decoder!;
   const h = predictionHead(model, x, T);
   const logits = model.pool.storage(T * config.vocabSize * 4, 'mlm.logits');
-  gemm.run(model.launcher, { x: h, W: decoder.weight, bias: decoder.bias, y: logits, M: T, N: config.vocabSize, K: config.hiddenSize, epilogue: 'none', dtypes: { x: 'f32', W: model.dtype, y: 'f32' } });
+  matmul(model, { x: h, W: decoder.weight, bias: decoder.bias, y: logits, M: T, N: config.vocabSize, K: config.hiddenSize, epilogue: 'none', dtypes: { x: 'f32', W: model.dtype, y: 'f32' } });
   model.pool.release(h);
   return logits;
 }
@@ -261,8 +269,13 @@ interface DenseOptions {
 /** y = x W^T (+ bias), then the epilogue. */
 function dense(model: WebGpuModel, x: GPUBuffer, w: GpuLinear, rows: number, { epilogue = 'none', residual, activation, stored = { x: 'f32', y: 'f32' } }: DenseOptions = {}): GPUBuffer {
   const y = model.pool.storage(rows * w.outFeatures * bytesOf(stored.y), 'dense.out');
-  gemm.run(model.launcher, { x, W: w.weight, bias: w.bias, residual, y, M: rows, N: w.outFeatures, K: w.inFeatures, epilogue, activation, dtypes: { x: stored.x, W: model.dtype, y: stored.y } });
+  matmul(model, { x, W: w.weight, bias: w.bias, residual, y, M: rows, N: w.outFeatures, K: w.inFeatures, epilogue, activation, dtypes: { x: stored.x, W: model.dtype, y: stored.y } });
   return y;
+}
+
+/** Every GEMM of the model: the launcher with this adapter's tuned tile for the shape, if any. */
+function matmul(model: WebGpuModel, a: gemm.GemmArgs & { dtypes: { x: DType; W: DType; y: DType } }): void {
+  gemm.run(model.launcher, { ...a, tuned: tunedGemmTile(model.tuning, a) });
 }
 
 /** LayerNorm of an f32 x (the residual stream or a head's activation) into y stored as yDtype. */

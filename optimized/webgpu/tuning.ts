@@ -1,9 +1,9 @@
 // Tuned kernel choices per adapter: the tile shapes `modernbert tune` timed fastest (among those whose output
 // matched the default kernel's) for the GEMMs and attention at ModernBERT's shapes. The engine looks a shape up
 // here and falls back to the launchers' defaults where nothing was tuned. No IO here (it runs in browsers);
-// benchmarks/tune.ts measures and writes the cache file, device.ts reads it in Node.
-import { type AnyGemmTile, type Epilogue, MAX_SPLIT_K } from './kernels/gemm.ts';
+// benchmarks/tune.ts measures and writes the cache file, tuning-cache.ts reads it (and the committed tables) in Node.
 import type { DType } from './kernels/storage.ts';
+import { type AnyGemmTile, type AttentionTiles, type Epilogue, MAX_SPLIT_K } from './kernels/tiles.ts';
 
 export interface GemmChoice {
   /** the shape it was tuned on (M: the tokens of the pass) */
@@ -27,7 +27,7 @@ export interface AttentionChoice {
   window: 'global' | 'local';
   /** the longest sequence it was tuned on */
   maxSeqlen: number;
-  tiles: { BR: number; BC: number };
+  tiles: AttentionTiles;
   ms: number;
   defaultMs: number;
 }
@@ -51,6 +51,11 @@ export function adapterKey(adapter: { vendor: string; architecture: string; desc
   return [adapter.vendor, adapter.architecture, adapter.description].join(' / ');
 }
 
+/** The file name of an adapter's committed tuning table (optimized/webgpu/tuned/): its key, lower case, dashed. */
+export function tunedTableName(key: string): string {
+  return `${key.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 120) || 'adapter'}.json`;
+}
+
 export function dtypesKey(d: { x: DType; W: DType; y: DType }): string {
   return `${d.x}.${d.W}.${d.y}`;
 }
@@ -63,7 +68,7 @@ export function tunedGemmTile(tuning: Tuning | null | undefined, s: { M: number;
 }
 
 /** The attention tiles tuned for this head dim, dtype and window kind (the nearest sequence length), or null. */
-export function tunedAttentionTiles(tuning: Tuning | null | undefined, s: { D: number; dtype: DType; window: 'global' | 'local'; maxSeqlen: number }): { BR: number; BC: number } | null {
+export function tunedAttentionTiles(tuning: Tuning | null | undefined, s: { D: number; dtype: DType; window: 'global' | 'local'; maxSeqlen: number }): AttentionTiles | null {
   const same = tuning?.attention.filter((c) => c.D === s.D && c.dtype === s.dtype && c.window === s.window) ?? [];
   return nearest(same, (c) => Math.abs(Math.log2(c.maxSeqlen) - Math.log2(Math.max(1, s.maxSeqlen))))?.tiles ?? null;
 }
@@ -94,7 +99,7 @@ export function validateTuningCache(data: unknown, file: string): TuningCache {
         return;
       }
       if (![tile?.WG_M, tile?.WG_N, tile?.TM, tile?.TK].every((v) => Number.isInteger(v) && v > 0)) fail(at, 'needs positive integers tile.{WG_M, WG_N, TM, TK}');
-      if (tile.kernel !== undefined && tile.kernel !== 'v2' && tile.kernel !== 'v3') fail(`${at}.tile.kernel`, `must be "v2", "v3" or "sgmat", got ${JSON.stringify(tile.kernel)}`);
+      if (tile.kernel !== undefined && tile.kernel !== 'v2' && tile.kernel !== 'v3' && tile.kernel !== 'v4') fail(`${at}.tile.kernel`, `must be "v2", "v3", "v4" or "sgmat", got ${JSON.stringify(tile.kernel)}`);
       if (tile.TN !== undefined && tile.TN !== 4 && tile.TN !== 8) fail(`${at}.tile.TN`, `must be 4 or 8, got ${JSON.stringify(tile.TN)}`);
       if (tile.splitK !== undefined && !(Number.isInteger(tile.splitK) && tile.splitK >= 1 && tile.splitK <= MAX_SPLIT_K)) fail(`${at}.tile.splitK`, `must be an integer from 1 to ${MAX_SPLIT_K}, got ${JSON.stringify(tile.splitK)}`);
     });

@@ -3,7 +3,7 @@
 // dump is Dawn's own output, not the script's). Usage:
 //   node --import ./bin/register.js test/webgpu/dump-spirv.ts '<GemmTile as JSON>' <epilogue>
 import { create, globals } from 'webgpu';
-import { ensureRuntimeDir, type GpuContext } from '../../optimized/webgpu/device.ts';
+import { DAWN_TOGGLES, ensureRuntimeDir, type GpuContext } from '../../optimized/webgpu/device.ts';
 import * as gemm from '../../optimized/webgpu/kernels/gemm.ts';
 import { Launcher } from '../../optimized/webgpu/kernels/launch.ts';
 import { BufferPool } from '../../optimized/webgpu/memory.ts';
@@ -14,11 +14,11 @@ await ensureRuntimeDir();
 process.env.VK_ICD_FILENAMES ??= '/usr/lib/chromium/vk_swiftshader_icd.json';
 Object.assign(globalThis, globals);
 // Kept in a module constant: a Dawn instance collected while its device lives crashes the process (see device.ts).
-const gpu = create(['enable-dawn-features=dump_shaders,disable_symbol_renaming']);
+const gpu = create([`enable-dawn-features=${[...DAWN_TOGGLES, 'dump_shaders', 'disable_symbol_renaming'].join(',')}`]);
 const adapter = await gpu.requestAdapter();
 if (!adapter) throw new Error('no adapter');
 const device = await adapter.requestDevice({ requiredLimits: { maxComputeWorkgroupStorageSize: adapter.limits.maxComputeWorkgroupStorageSize } });
-const ctx: GpuContext = { device, adapter: { vendor: '', architecture: '', description: '' }, swiftshader: true, features: { shaderF16: false, subgroups: false, timestampQuery: false, subgroupMatrix: false }, subgroupMatrix: null, subgroupMatrixReason: 'not asked for', tuning: null, check: () => {}, isLost: () => false };
+const ctx: GpuContext = { device, adapter: { vendor: '', architecture: '', description: '' }, swiftshader: true, features: { shaderF16: false, subgroups: false, timestampQuery: false, subgroupMatrix: false }, subgroupMatrix: null, subgroupMatrixReason: 'not asked for', check: () => {}, isLost: () => false };
 const l = new Launcher(ctx, new BufferPool(device));
 const [M, N, K] = [8, 8, 64];
 const buffer = (floats: number, label: string) => l.upload(new Float32Array(floats), label);

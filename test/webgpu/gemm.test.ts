@@ -1,4 +1,4 @@
-// The GEMM kernels (v3, v2, the baselines v1 and naive) against the reference (fp64 oracle, fp32 for the error budget),
+// The GEMM kernels (v4, v3, v2, the baselines v1 and naive) against the reference (fp64 oracle, fp32 for the error budget),
 // on swept shapes: rows around the tile sizes, N not a multiple of the tile or of 4, K not a multiple of TK.
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -8,6 +8,8 @@ import * as gemm from '../../optimized/webgpu/kernels/gemm.ts';
 import { type Launcher } from '../../optimized/webgpu/kernels/launch.ts';
 import { type DType, decode, encode, roundHalf } from '../../optimized/webgpu/kernels/storage.ts';
 import v3Source from '../../optimized/webgpu/kernels/gemm_v3.wgsl';
+import v4Source from '../../optimized/webgpu/kernels/gemm_v4.wgsl';
+import { withV4Registers } from '../../optimized/webgpu/kernels/gemm_v4.ts';
 import { expectKernelClose, gpu, read, storageRounding, values } from './harness.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -56,7 +58,7 @@ async function check(l: Launcher, s: gemm.GemmShape, variant: gemm.GemmVariant |
 const EPILOGUES: gemm.Epilogue[] = ['none', 'residual', 'activation', 'glu'];
 const ROWS = [1, 2, 63, 64, 65, 127, 129, 1025];
 
-describe('gemm v3 and v2', () => {
+describe('gemm v4, v3 and v2', () => {
   // K: one partial vec4 tile (4), not a multiple of TK (20, 40), several tiles (64); N: under 4, not a multiple of 4, of the tile.
   const shapes: [number, number][] = [
     [3, 4],
@@ -64,7 +66,7 @@ describe('gemm v3 and v2', () => {
     [64, 64],
     [96, 40],
   ];
-  for (const variant of ['v3', 'v2'] as const) {
+  for (const variant of ['v4', 'v3', 'v2'] as const) {
     for (const epilogue of EPILOGUES) {
       it(`${variant} ${epilogue}, default tile: rows ${ROWS.join(', ')} x (N, K) ${shapes.map((s) => s.join('x')).join(', ')}`, async () => {
         const l = await gpu();
@@ -74,8 +76,14 @@ describe('gemm v3 and v2', () => {
   }
 
   // Every tile shape the tuner may choose must be correct too: both register heights and widths, narrow and wide
-  // workgroups, TK 4 to 32, loads spread over one or two rounds of the threads (v3).
+  // workgroups, TK 4 to 32, loads spread over one or two rounds of the threads (v3, v4).
   const tiles: gemm.GemmTile[] = [
+    gemm.V4_LARGE_TILE,
+    gemm.V4_GLU_SMALL_TILE,
+    { kernel: 'v4', WG_M: 16, WG_N: 8, TM: 4, TN: 4, TK: 32 },
+    { kernel: 'v4', WG_M: 8, WG_N: 16, TM: 4, TN: 8, TK: 8 },
+    { kernel: 'v4', WG_M: 8, WG_N: 8, TM: 4, TN: 4, TK: 4 },
+    { kernel: 'v4', WG_M: 8, WG_N: 8, TM: 8, TN: 4, TK: 16 },
     gemm.LARGE_TILE,
     gemm.SMALL_TILE,
     { WG_M: 8, WG_N: 32, TM: 8, TK: 8 },
@@ -91,7 +99,8 @@ describe('gemm v3 and v2', () => {
   for (const tile of tiles) {
     it(`tile ${gemm.tileName(tile)}: every epilogue, rows 1, 65, 300 x (N, K) 70x36, 130x132`, async () => {
       const l = await gpu();
-      for (const epilogue of EPILOGUES) {
+      // v4 refuses GLU on a tile of more than 32 outputs a thread (value and gate: twice the registers)
+      for (const epilogue of EPILOGUES.filter((e) => !(e === 'glu' && gemm.tileProblem(tile, e, 256)))) {
         for (const M of [1, 65, 300]) {
           for (const [N, K] of [
             [70, 36],
@@ -111,7 +120,7 @@ describe('gemm v3 and v2', () => {
     { x: 'f32', W: 'f16', y: 'f32' },
     { x: 'f16', W: 'f32', y: 'f16' },
   ];
-  for (const variant of ['v3', 'v2'] as const) {
+  for (const variant of ['v4', 'v3', 'v2'] as const) {
     for (const dtypes of stored) {
       it(`${variant} f16 storage ${dtypes.x}.${dtypes.W}->${dtypes.y}: every epilogue, rows 1, 65, 129 x (N, K) 2x4, 34x20, 96x64`, async () => {
         const l = await gpu();
@@ -169,9 +178,9 @@ describe('gemm v3 and v2', () => {
     expect(gemm.defaultSgmatTile(l)).toEqual(emulated);
   });
 
-  it('an f16 output saturates at +-65504 (v3 and v2), where WGSL would leave the packed value indeterminate', async () => {
+  it('an f16 output saturates at +-65504 (v4, v3 and v2), where WGSL would leave the packed value indeterminate', async () => {
     const l = await gpu();
-    for (const variant of ['v3', 'v2'] as const) {
+    for (const variant of ['v4', 'v3', 'v2'] as const) {
       // y = x W^T with x = 300 and W = +-300 over K = 4: +-360,000
       const x = l.upload(Float32Array.from({ length: 2 * 4 }, () => 300), 'x');
       const W = l.upload(Float32Array.from({ length: 4 * 4 }, (_, i) => (i < 8 ? 300 : -300)), 'W');
@@ -181,8 +190,8 @@ describe('gemm v3 and v2', () => {
     }
   });
 
-  // The activations of ModernBERT-family configs, in both epilogues that apply one, on v3, v2 and v1.
-  for (const variant of ['v3', 'v2', 'v1'] as const) {
+  // The activations of ModernBERT-family configs, in both epilogues that apply one, on v4, v3, v2 and v1.
+  for (const variant of ['v4', 'v3', 'v2', 'v1'] as const) {
     it(`${variant}: activation and glu epilogues with gelu_tanh, silu, relu: rows 1, 65 x (N, K) 34x20, 96x64`, async () => {
       const l = await gpu();
       for (const activation of ['gelu_tanh', 'silu', 'relu'] as const) {
@@ -201,17 +210,27 @@ describe('gemm v3 and v2', () => {
   }
 
   it('picks the large tile only where its grid fills a big GPU, within the workgroup memory', () => {
-    expect(gemm.defaultTile({ M: 512, N: 768, epilogue: 'none' })).toBe(gemm.SMALL_TILE); // 4 x 12 = 48 large workgroups
-    expect(gemm.defaultTile({ M: 32768, N: 768, epilogue: 'none' })).toBe(gemm.LARGE_TILE); // 256 x 12
-    // The large GeGLU tile needs 17,152 bytes: TK 8 in WebGPU's default 16 KiB, TK 16 where 32 KiB is granted.
-    expect(gemm.defaultTile({ M: 32768, N: 1152, epilogue: 'glu' })).toEqual({ ...gemm.LARGE_TILE, TK: 8 });
-    expect(gemm.defaultTile({ M: 32768, N: 1152, epilogue: 'glu' }, 32768)).toBe(gemm.LARGE_TILE);
+    // v4, the default: 128 x 128 (GLU: 128 x 64 of value and of gate) where its grid fills a big GPU, else 128 x 64 (64 x 64)
+    expect(gemm.defaultTile({ M: 512, N: 768, epilogue: 'none' }, 32768)).toBe(gemm.V4_SMALL_TILE); // 4 x 6 = 24 large workgroups
+    expect(gemm.defaultTile({ M: 32768, N: 768, epilogue: 'none' }, 32768)).toBe(gemm.V4_LARGE_TILE); // 256 x 6
+    expect(gemm.defaultTile({ M: 32768, N: 1152, epilogue: 'glu' }, 32768)).toBe(gemm.V4_GLU_LARGE_TILE);
+    expect(gemm.defaultTile({ M: 512, N: 1152, epilogue: 'glu' }, 32768)).toBe(gemm.V4_GLU_SMALL_TILE);
+    // v4's large tile needs 32 KiB at TK 16: TK 8 in WebGPU's default 16 KiB
+    expect(gemm.defaultTile({ M: 32768, N: 768, epilogue: 'none' })).toEqual({ ...gemm.V4_LARGE_TILE, TK: 8 });
+    // v2's: 128 x 64 or 64 x 64; its large GeGLU tile needs 17,152 bytes: TK 8 in 16 KiB, TK 16 in 32 KiB
+    expect(gemm.defaultTile({ M: 512, N: 768, epilogue: 'none' }, 16384, 'v2')).toBe(gemm.SMALL_TILE); // 4 x 12 = 48 large workgroups
+    expect(gemm.defaultTile({ M: 32768, N: 768, epilogue: 'none' }, 16384, 'v2')).toBe(gemm.LARGE_TILE); // 256 x 12
+    expect(gemm.defaultTile({ M: 32768, N: 1152, epilogue: 'glu' }, 16384, 'v2')).toEqual({ ...gemm.LARGE_TILE, TK: 8 });
+    expect(gemm.defaultTile({ M: 32768, N: 1152, epilogue: 'glu' }, 32768, 'v2')).toBe(gemm.LARGE_TILE);
   });
 
   it('states the workgroup memory of a tile as the shader header does', () => {
     expect(gemm.workgroupBytes(gemm.LARGE_TILE, 'none')).toBe(16 * 33 * 16 + 16 * 17 * 16);
     expect(gemm.workgroupBytes(gemm.LARGE_TILE, 'glu')).toBe(16 * 33 * 16 + 2 * 16 * 17 * 16);
     expect(gemm.workgroupBytes({ kernel: 'v3', WG_M: 16, WG_N: 16, TM: 8, TN: 8, TK: 16 }, 'glu')).toBe(16 * 33 * 16 + 2 * 16 * 33 * 16);
+    // v4: two buffers of TK k-rows of BM (x) and BN (W; and the gate's BN) floats, unpadded
+    expect(gemm.workgroupBytes(gemm.V4_LARGE_TILE, 'none')).toBe(2 * 16 * (128 + 128) * 4);
+    expect(gemm.workgroupBytes(gemm.V4_GLU_LARGE_TILE, 'glu')).toBe(2 * 16 * (128 + 2 * 64) * 4);
   });
 
   it('refuses what it cannot run, naming the reason', async () => {
@@ -227,7 +246,11 @@ describe('gemm v3 and v2', () => {
     expect(() => gemm.run(l, { ...v3, tile: { kernel: 'v3', WG_M: 16, WG_N: 16, TM: 8, TN: 6 as 8, TK: 16 } })).toThrow(/TN = 6 must be 4 or 8/);
     expect(() => gemm.run(l, { ...v3, tile: { kernel: 'v3', WG_M: 4, WG_N: 4, TM: 8, TN: 8, TK: 32 } })).toThrow(/gemm v3: tile v3 4x4\/tm8\/tn8\/tk32 needs more than 2 loads a thread/);
     const half = { x: 'f16', W: 'f16', y: 'f16' } as const;
-    expect(() => gemm.run(l, { ...args(8), variant: 'v1', dtypes: half })).toThrow(/f16 storage needs v2 or v3/);
+    expect(() => gemm.run(l, { ...args(8), variant: 'v1', dtypes: half })).toThrow(/f16 storage needs v2, v3 or v4/);
+    const v4 = { ...args(8), variant: 'v4' as const };
+    expect(() => gemm.run(l, { ...v4, tile: { kernel: 'v4', WG_M: 4, WG_N: 16, TM: 4, TN: 4, TK: 16 } })).toThrow(/gemm v4: tile v4 4x16\/tm4\/tn4\/tk16: its 16 x 64 outputs must be multiples of 32 each way/);
+    expect(() => gemm.run(l, { ...v4, epilogue: 'glu', tile: gemm.V4_LARGE_TILE })).toThrow(/gemm v4: tile v4 16x16\/tm8\/tn8\/tk16: with GLU a thread holds a value and a gate tile, at most 32 outputs each/);
+    expect(() => gemm.run(l, { ...v4, tile: { kernel: 'v4', WG_M: 8, WG_N: 8, TM: 8, TN: 8, TK: 32 } })).toThrow(/gemm v4: tile v4 8x8\/tm8\/tn8\/tk32 needs more than 2 loads a thread/);
     expect(() => gemm.run(l, { ...args(8), N: 3, dtypes: half })).toThrow(/f16 output needs N even \(N = 3\)/);
   });
 
@@ -245,6 +268,7 @@ describe('gemm split-K', () => {
     { WG_M: 32, WG_N: 8, TM: 4, TK: 32, splitK: 3 },
     { kernel: 'v3', WG_M: 16, WG_N: 16, TM: 4, TN: 4, TK: 16, splitK: 4 },
     { kernel: 'v3', WG_M: 4, WG_N: 4, TM: 8, TN: 8, TK: 16, splitK: gemm.MAX_SPLIT_K },
+    { ...gemm.V4_GLU_SMALL_TILE, splitK: 3 },
   ];
   const shapes: [number, number][] = [
     [2, 4],
@@ -265,9 +289,9 @@ describe('gemm split-K', () => {
     });
   }
 
-  it('f16 storage (x, W f16; y f16 or f32), every epilogue, v2 and v3: rows 1, 65 x (N, K) 34x20, 96x64', async () => {
+  it('f16 storage (x, W f16; y f16 or f32), every epilogue, v2, v3 and v4: rows 1, 65 x (N, K) 34x20, 96x64', async () => {
     const l = await gpu();
-    for (const tile of [tiles[0], tiles[2]]) {
+    for (const tile of [tiles[0], tiles[2], tiles[4]]) {
       for (const y of ['f16', 'f32'] as const) {
         for (const epilogue of EPILOGUES) {
           for (const M of [1, 65]) {
@@ -311,9 +335,10 @@ describe('gemm split-K', () => {
   });
 });
 
-// v3's registers are written out (withRegisterTile) so that no driver needs to unroll a loop to keep them in
-// registers: the SPIR-V Dawn makes of it has no function-scope array, where v2's accumulators are one.
-describe('gemm v3 registers', () => {
+// v3's and v4's registers are written out (withRegisterTile, withV4Registers) so that no driver needs to unroll a
+// loop to keep them in registers: the SPIR-V Dawn makes of them has no function-scope array, where v2's
+// accumulators are one.
+describe('gemm v3 and v4 registers', () => {
   const spirv = (tile: gemm.GemmTile, epilogue: gemm.Epilogue) => {
     const r = spawnSync(process.execPath, ['--import', './bin/register.js', 'test/webgpu/dump-spirv.ts', JSON.stringify(tile), epilogue], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
     expect(r.status, r.stderr).toBe(0);
@@ -330,6 +355,33 @@ describe('gemm v3 registers', () => {
     expect(split.match(/Dumped SPIRV disassembly/g)).toHaveLength(2); // the slices' kernel and gemm_reduce
     expect(split).not.toMatch(FUNCTION_ARRAY);
     expect(spirv(gemm.LARGE_TILE, 'none')).toMatch(FUNCTION_ARRAY); // the check can fail
+  });
+
+  it('Dawn compiles v4 (its default tiles, GLU, and split-K) to SPIR-V with no function-scope array', () => {
+    const large = spirv(gemm.V4_LARGE_TILE, 'residual');
+    expect(large).toMatch(/%acc_7_1 = OpVariable %_ptr_Function_v4float Function/);
+    expect(large).not.toMatch(FUNCTION_ARRAY);
+    const glu = spirv({ ...gemm.V4_GLU_LARGE_TILE, splitK: 2 }, 'glu');
+    expect(glu).toMatch(/%gacc_7_0 = OpVariable %_ptr_Function_v4float Function/);
+    expect(glu).not.toMatch(FUNCTION_ARRAY);
+  });
+
+  it('writes out every marker of gemm_v4.wgsl; each load slot touches only the operands its groups can belong to', () => {
+    // the code of the first prefetch's first slot
+    const firstSlot = (out: string) => out.slice(out.indexOf('let g = tid'), out.indexOf('let g = tid', out.indexOf('let g = tid') + 1));
+    for (const glu of [false, true]) {
+      const tile = glu ? gemm.V4_GLU_LARGE_TILE : gemm.V4_LARGE_TILE;
+      const out = withV4Registers(v4Source, tile, glu);
+      expect(out).not.toMatch(/^ *\/\/ @\w+(\([\w -]+\))?$/m);
+      expect(out.slice(out.indexOf('fn main'))).not.toContain('array<');
+      // 256 threads, one slot: x's 128 groups, then W's (and the gate's 64 + 64, which end the slot: no test)
+      const prefetch = firstSlot(out);
+      expect(prefetch.match(/if \(g < \d+u\)|else if \(g < \d+u\)|} else {/g)).toEqual(glu ? ['if (g < 128u)', 'else if (g < 192u)', '} else {'] : ['if (g < 128u)', '} else {']);
+    }
+    // 8 x 8 threads of 4 x 4, TK 4: 24 groups for 64 threads (GLU): every group's test is kept, the last bounds the tile
+    const small = withV4Registers(v4Source, { kernel: 'v4', WG_M: 8, WG_N: 8, TM: 4, TN: 4, TK: 4 }, true);
+    expect(firstSlot(small).match(/if \(g < \d+u\)/g)).toEqual(['if (g < 8u)', 'if (g < 16u)', 'if (g < 24u)']);
+    expect(() => withV4Registers(v4Source.replace('// @finish', ''), gemm.V4_LARGE_TILE, false)).toThrow('gemm_v4.wgsl has no "// @finish" line');
   });
 
   it('writes out every marker of gemm_v3.wgsl, and says which one a source lacks', () => {

@@ -121,8 +121,7 @@ describe('webgpu engine', () => {
     const defaults = createWebGpuModel(await sharedDevice(), checkpoint);
     const expected = await forward(defaults, sequences, options);
     destroyModel(defaults);
-    ctx.tuning = { adapter: 'test', date: '', gemm: choices, attention: [] };
-    const model = createWebGpuModel(ctx, checkpoint);
+    const model = createWebGpuModel(ctx, checkpoint, 'f32', { adapter: 'test', date: '', gemm: choices, attention: [] });
     const kernels: string[] = [];
     const dispatch = model.launcher.dispatch.bind(model.launcher);
     model.launcher.dispatch = (kernel, ...rest) => (kernels.push(kernel.name), dispatch(kernel, ...rest));

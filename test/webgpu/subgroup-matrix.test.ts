@@ -5,7 +5,7 @@ import { requestDeviceWithFeatures, usableSubgroupMatrices } from '../../optimiz
 import { SUBGROUP_MATRIX_FEATURES, featuresText, modelFeatures } from '../../benchmarks/adapter.ts';
 import * as gemm from '../../optimized/webgpu/kernels/gemm.ts';
 import type { Launcher } from '../../optimized/webgpu/kernels/launch.ts';
-import type { Tuning } from '../../optimized/webgpu/tuning.ts';
+import { type Tuning, tunedGemmTile } from '../../optimized/webgpu/tuning.ts';
 
 const SGMAT = 'chromium-experimental-subgroup-matrix';
 const config = (componentType: string, resultComponentType: string, M: number, N: number, K: number) => ({ componentType, resultComponentType, M, N, K });
@@ -75,19 +75,20 @@ describe('subgroup matrices', () => {
       attention: [],
       gemm: [{ M: 512, N: 2304, K: 768, epilogue: 'none', dtypes: 'f16.f16.f16', tile: kernel === 'sgmat' ? { kernel, SM: 16, SN: 16, SK: 16 } : { kernel, WG_M: 16, WG_N: 16, TM: 8, TK: 16 }, ms: 1, defaultMs: 2 }],
     });
-    expect(modelFeatures({ tuning: tuning('sgmat') }, 'fp16')).toEqual(SUBGROUP_MATRIX_FEATURES);
-    expect(modelFeatures({ tuning: tuning('sgmat') }, 'fp32')).toEqual([]);
-    expect(modelFeatures({ tuning: tuning('v3') }, 'fp16')).toEqual([]);
-    expect(modelFeatures({ tuning: null }, 'fp16')).toEqual([]);
+    expect(modelFeatures(tuning('sgmat'), 'fp16')).toEqual(SUBGROUP_MATRIX_FEATURES);
+    expect(modelFeatures(tuning('sgmat'), 'fp32')).toEqual([]);
+    expect(modelFeatures(tuning('v3'), 'fp16')).toEqual([]);
+    expect(modelFeatures(null, 'fp16')).toEqual([]);
   });
 
   it('runs a tuned subgroup-matrix shape only on a device that has it; elsewhere the default tile', () => {
     const shape = { M: 512, N: 2304, K: 768, epilogue: 'none' as const, dtypes: { x: 'f16', W: 'f16', y: 'f16' } as const };
     const tile: gemm.SgmatTile = { kernel: 'sgmat', SM: 16, SN: 16, SK: 16 };
     const tuning: Tuning = { adapter: 'a', date: 'd', attention: [], gemm: [{ ...shape, dtypes: 'f16.f16.f16', tile, ms: 1, defaultMs: 2 }] };
-    const launcher = (configs: ReturnType<typeof config>[] | null) => ({ ctx: { tuning, subgroupMatrix: configs && { configs, subgroupMaxSize: 32 }, device: { limits: { maxComputeWorkgroupStorageSize: 32768 } } } }) as unknown as Launcher;
-    expect(gemm.tileFor(launcher([config('f16', 'f32', 16, 16, 16)]), shape)).toEqual(tile);
-    expect(gemm.tileFor(launcher(null), shape)).toEqual(gemm.defaultTile(shape, 32768)); // made with subgroupMatrix: false
-    expect(gemm.tileFor(launcher([config('f16', 'f32', 8, 8, 8)]), shape)).toEqual(gemm.defaultTile(shape, 32768));
+    const launcher = (configs: ReturnType<typeof config>[] | null) => ({ ctx: { subgroupMatrix: configs && { configs, subgroupMaxSize: 32 }, device: { limits: { maxComputeWorkgroupStorageSize: 32768 } } } }) as unknown as Launcher;
+    const tuned = tunedGemmTile(tuning, shape);
+    expect(gemm.tileFor(launcher([config('f16', 'f32', 16, 16, 16)]), shape, undefined, undefined, tuned)).toEqual(tile);
+    expect(gemm.tileFor(launcher(null), shape, undefined, undefined, tuned)).toEqual(gemm.defaultTile(shape, 32768)); // made with subgroupMatrix: false
+    expect(gemm.tileFor(launcher([config('f16', 'f32', 8, 8, 8)]), shape, undefined, undefined, tuned)).toEqual(gemm.defaultTile(shape, 32768));
   });
 });

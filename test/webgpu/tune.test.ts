@@ -1,5 +1,6 @@
 // `modernbert tune` on SwiftShader over a reduced space (its times only exercise the machinery), the cache it
-// writes, and the engine reading the cache back: a tuned tile is what the kernels then run, and still correct.
+// writes, and the engine reading it (or a committed table) back: a tuned tile is what the kernels then run, and
+// still correct.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,7 +10,7 @@ import { acquireDevice } from '../../optimized/webgpu/device.ts';
 import * as gemm from '../../optimized/webgpu/kernels/gemm.ts';
 import { Launcher } from '../../optimized/webgpu/kernels/launch.ts';
 import { BufferPool } from '../../optimized/webgpu/memory.ts';
-import { readTuningCache } from '../../optimized/webgpu/tuning-cache.ts';
+import { loadTuning, readTuningCache } from '../../optimized/webgpu/tuning-cache.ts';
 import { tune, writeTuning } from '../../benchmarks/tune.ts';
 import { type Tuning, adapterKey, tunedAttentionTiles, tunedGemmTile } from '../../optimized/webgpu/tuning.ts';
 import { read, values } from './harness.ts';
@@ -38,18 +39,26 @@ describe('modernbert tune', () => {
     // small: hidden 256, intermediate 384, 4 heads of 64: the layer's 4 GEMMs and global and local attention
     const shapes = lines.slice(3, -1).map((l) => l.split('|')[2].trim());
     expect(shapes).toEqual(['M=32 N=768 K=256 none f32.f32.f32', 'M=32 N=256 K=256 residual f32.f32.f32', 'M=32 N=384 K=256 glu f32.f32.f32', 'M=32 N=256 K=384 residual f32.f32.f32', 'global T=32 H=4 D=64 f32', 'local T=32 H=4 D=64 f32']);
-    // Every candidate matched the default's output: for the GEMMs (grids of 1 to 12 workgroups) the two tiles and the
-    // default split in 2 slices of K; for attention the two tiles.
+    // Every candidate matched the default's output: for the GEMMs (grids of 1 to 12 workgroups) v4's default, v2's
+    // default and v4's split in 2 slices of K; for attention the two tiles.
     for (const l of lines.slice(3, 7)) expect(l).toMatch(/\| 3\/3 \|$/);
     for (const l of lines.slice(7, -1)) expect(l).toMatch(/\| 2\/2 \|$/);
-    expect(r.stderr.split('\n').filter((l) => /all \(ms\):.* 16x16\/tm4\/tk16\/sk2 \d/.test(l))).toHaveLength(4); // timed on each GEMM (the progress log)
+    expect(r.stderr.split('\n').filter((l) => /all \(ms\): v4 16x16\/tm\d\/tn4\/tk16 [\d.]+, 16x16\/tm4\/tk16 [\d.]+, v4 16x16\/tm\d\/tn4\/tk16\/sk2 \d/.test(l))).toHaveLength(4); // v4's default, v2's, v4's split in 2 (the progress log)
     // where a shape's tuning time goes besides the timed runs (on a GPU: pipeline compilation, the readback)
     expect(r.stderr.match(/first runs \(compilation, readback, check\): [\d.]+ s, the slowest \S.* \d+ ms/g)).toHaveLength(6);
     expect(lines.at(-1)).toBe(`wrote ${cache}`);
     const tuning = Object.values((await readTuningCache(cache)).adapters)[0];
     expect(tuning.adapter).toMatch(/swiftshader/i);
     expect(tuning.gemm.map((c) => `${c.M} ${c.N} ${c.K} ${c.epilogue} ${c.dtypes}`)).toEqual(['32 768 256 none f32.f32.f32', '32 256 256 residual f32.f32.f32', '32 384 256 glu f32.f32.f32', '32 256 384 residual f32.f32.f32']);
-    for (const c of tuning.gemm) expect(c.ms).toBeLessThanOrEqual(c.defaultMs);
+    // Each shape's choice is the fastest of the candidates that matched the default (the progress log times them all).
+    const logged = [...r.stderr.matchAll(/chosen (.+?) ([\d.]+) ms \(.*\n\s+all \(ms\): (.*)/g)].map(([, chosen, ms, all]) => ({ chosen, ms: Number(ms), all: [...all.matchAll(/(.+?) ([\d.]+)( \(differs\))?(?:, |$)/g)] }));
+    expect(logged.map((l) => l.all.length)).toEqual([3, 3, 3, 3, 2, 2]);
+    for (const { chosen, ms, all } of logged) {
+      const matched = all.filter(([, , , differs]) => !differs);
+      expect(matched.map(([, name]) => name)).toContain(chosen);
+      expect(ms).toBe(Math.min(...matched.map(([, , t]) => Number(t))));
+    }
+    expect(tuning.gemm.map((c) => gemm.tileName(c.tile))).toEqual(logged.slice(0, 4).map((l) => l.chosen));
     expect(tuning.attention.map((c) => `${c.window} ${c.D} ${c.dtype} ${c.maxSeqlen}`)).toEqual(['global 64 f32 32', 'local 64 f32 32']);
   });
 
@@ -65,6 +74,13 @@ describe('modernbert tune', () => {
       for (const r of matrixRows) expect([r.ms, r.matches, r.chosen]).toEqual([Infinity, false, false]);
       expect(log.join('\n')).toMatch(/sgmat 16x16x16 failed: WebGPU error: .*f16/);
       expect(tuning.gemm.map((c) => c.tile.kernel ?? 'v2')).not.toContain('sgmat');
+      // each shape: one choice, the fastest candidate that matched
+      for (const shape of new Set(rows.map((r) => `${r.kernel} ${r.shape} ${r.dtype}`))) {
+        const candidates = rows.filter((r) => `${r.kernel} ${r.shape} ${r.dtype}` === shape);
+        const chosen = candidates.filter((r) => r.chosen);
+        expect(chosen, shape).toHaveLength(1);
+        expect(chosen[0].ms, shape).toBe(Math.min(...candidates.filter((r) => r.matches).map((r) => r.ms)));
+      }
       // the device is still good: the next kernels ran and matched
       expect(rows.filter((r) => r.kernel === 'attention').every((r) => r.matches)).toBe(true);
     } finally {
@@ -103,16 +119,15 @@ describe('modernbert tune', () => {
     expect(tunedAttentionTiles(tuning, { D: 64, dtype: 'f16', window: 'global', maxSeqlen: 512 })).toBeNull();
   });
 
-  it("the engine runs the cache's tile for its adapter (override constants as tuned), with the same result as the default", async () => {
+  it("a model runs its adapter's tuned tile (override constants as tuned), with the same result as the default; an explicit tile wins", async () => {
     const cache = tempFile('tuning.json');
-    const probe = await acquireDevice();
-    const tile: gemm.GemmTile = { WG_M: 4, WG_N: 16, TM: 4, TK: 4 };
-    await writeTuning(cache, { adapter: adapterKey(probe.adapter), date: 'd', gemm: [choice(65, tile)], attention: [] });
-    probe.device.destroy();
-    process.env.MODERNBERT_TUNING = cache;
     const ctx = await acquireDevice();
+    const tile: gemm.GemmTile = { WG_M: 4, WG_N: 16, TM: 4, TK: 4 };
+    await writeTuning(cache, { adapter: adapterKey(ctx.adapter), date: 'd', gemm: [choice(65, tile)], attention: [] });
+    process.env.MODERNBERT_TUNING = cache;
     try {
-      expect(ctx.tuning?.gemm).toHaveLength(1);
+      const { tuning, source } = await loadTuning(ctx.adapter);
+      expect([tuning?.gemm, source]).toEqual([[choice(65, tile)], cache]);
       const l = new Launcher(ctx, new BufferPool(ctx.device));
       const constants: Record<string, number>[] = [];
       const dispatch = l.dispatch.bind(l);
@@ -120,9 +135,10 @@ describe('modernbert tune', () => {
       const x = l.upload(Float32Array.from(values(65 * 64, 1)), 'x');
       const W = l.upload(Float32Array.from(values(96 * 64, 2)), 'W');
       const outputs: Float32Array[] = [];
+      const shape = { M: 65, N: 96, K: 64, epilogue: 'none' as const, dtypes: { x: 'f32', W: 'f32', y: 'f32' } as const };
       for (const explicit of [undefined, gemm.SMALL_TILE]) {
         const y = l.pool.storage(65 * 96 * 4, 'y');
-        gemm.run(l, { M: 65, N: 96, K: 64, epilogue: 'none', x, W, bias: null, y, tile: explicit });
+        gemm.run(l, { ...shape, x, W, bias: null, y, tile: explicit, tuned: tunedGemmTile(tuning, shape) });
         outputs.push(await read(l, y, 65 * 96));
       }
       expect(constants[0]).toMatchObject(tile); // tuned, from the cache
@@ -133,13 +149,35 @@ describe('modernbert tune', () => {
     }
   });
 
+  it('with no entry in the local cache, the committed table for the adapter (the cache wins where both have one)', async () => {
+    const adapter = { vendor: 'v', architecture: 'a', description: 'd' };
+    const tables = mkdtempSync(join(tmpdir(), 'modernbert-tuned-'));
+    const table = join(tables, 'v-a-d.json');
+    await writeTuning(table, { adapter: adapterKey(adapter), date: 'd', gemm: [choice(512, gemm.LARGE_TILE)], attention: [] });
+    await writeTuning(join(tables, 'other.json'), { adapter: 'someone else', date: 'd', gemm: [choice(512, gemm.SMALL_TILE)], attention: [] });
+    const savedTables = process.env.MODERNBERT_TUNED_TABLES;
+    process.env.MODERNBERT_TUNED_TABLES = tables;
+    try {
+      process.env.MODERNBERT_TUNING = tempFile('absent.json');
+      expect(await loadTuning(adapter)).toEqual({ tuning: expect.objectContaining({ gemm: [choice(512, gemm.LARGE_TILE)] }), source: table });
+      expect(await loadTuning({ ...adapter, description: 'another GPU' })).toEqual({ tuning: null, source: null });
+      const cache = tempFile('tuning.json');
+      await writeTuning(cache, { adapter: adapterKey(adapter), date: 'd', gemm: [choice(512, gemm.SMALL_TILE)], attention: [] });
+      process.env.MODERNBERT_TUNING = cache;
+      expect(await loadTuning(adapter)).toEqual({ tuning: expect.objectContaining({ gemm: [choice(512, gemm.SMALL_TILE)] }), source: cache });
+    } finally {
+      if (savedTables === undefined) delete process.env.MODERNBERT_TUNED_TABLES;
+      else process.env.MODERNBERT_TUNED_TABLES = savedTables;
+    }
+  });
+
   it('a malformed cache is an error naming the file and the field; bad options exit 2', async () => {
     const cache = tempFile('tuning.json');
     writeFileSync(cache, '{"version": 1, "adapters": {"x": {"gemm": [{"M": 0}], "attention": []}}}');
     await expect(readTuningCache(cache)).rejects.toThrow(`${cache}: field "adapters["x"].gemm[0]" needs positive integers`);
     const tile = (extra: string) => `{"version": 1, "adapters": {"x": {"gemm": [{"M": 1, "N": 1, "K": 4, "tile": {"WG_M": 1, "WG_N": 1, "TM": 4, "TK": 4, ${extra}}}], "attention": []}}}`;
     writeFileSync(cache, tile('"kernel": "v9"'));
-    await expect(readTuningCache(cache)).rejects.toThrow(`${cache}: field "adapters["x"].gemm[0].tile.kernel" must be "v2", "v3" or "sgmat", got "v9"`);
+    await expect(readTuningCache(cache)).rejects.toThrow(`${cache}: field "adapters["x"].gemm[0].tile.kernel" must be "v2", "v3", "v4" or "sgmat", got "v9"`);
     const matrix = (fields: string) => `{"version": 1, "adapters": {"x": {"gemm": [{"M": 1, "N": 1, "K": 4, "tile": {"kernel": "sgmat", ${fields}}}], "attention": []}}}`;
     writeFileSync(cache, matrix('"SM": 16, "SN": 16, "SK": 12'));
     await expect(readTuningCache(cache)).rejects.toThrow(`${cache}: field "adapters["x"].gemm[0].tile" of kernel "sgmat" needs SM, SN and SK of 8, 16 or 32`);
@@ -153,7 +191,7 @@ describe('modernbert tune', () => {
     await expect(readTuningCache(cache)).rejects.toThrow(`${cache}: field "adapters["x"].gemm[0].tile.splitK" must be an integer from 1 to 16, got 0`);
     writeFileSync(cache, 'not json');
     process.env.MODERNBERT_TUNING = cache;
-    await expect(acquireDevice()).rejects.toThrow(`${cache}: not JSON`);
+    await expect(loadTuning({ vendor: 'v', architecture: 'a', description: 'd' })).rejects.toThrow(`${cache}: not JSON`);
     for (const [args, message] of [
       [['--space', 'huge'], /--space must be full or reduced, got "huge"/],
       [['--tokens', '0'], /--tokens: "0" is not a positive integer/],

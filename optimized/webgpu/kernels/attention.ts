@@ -6,7 +6,7 @@ import flashV2Source from './flash_attention_v2.wgsl';
 import materializedSource from './attention_materialized.wgsl';
 import { type Kernel, type Launcher, MAX_GRID, type Param } from './launch.ts';
 import { type DType, accessors, bytesOf } from './storage.ts';
-import { tunedAttentionTiles } from '../tuning.ts';
+import type { AttentionTiles } from './tiles.ts';
 
 export type Window = readonly [left: number, right: number];
 
@@ -29,8 +29,8 @@ export interface AttentionArgs extends AttentionShape {
   maxSeqlen: number;
   /** 'flash' (the model's name for it) and undefined mean the default, 'flash_v2' */
   variant?: 'flash' | 'flash_v2' | 'flash_v1' | 'materialized';
-  /** v2 only: queries per workgroup (= threads) and keys per tile (default: the device's tuned choice, else flashV2Tiles) */
-  tiles?: { BR: number; BC: number };
+  /** v2 only: queries per workgroup (= threads) and keys per tile (default: flashV2Tiles; the model passes its tuned choice) */
+  tiles?: AttentionTiles;
 }
 
 export const MAX_HEAD_DIM = 128;
@@ -50,14 +50,14 @@ export function flashV2Supports(D: number): boolean {
  * 2 * BC * D * 4 bytes, so BC = 32 fits WebGPU's default 16 KiB up to D = 64 and needs 32 KiB at D = 128;
  * where the device grants less, BC shrinks (a multiple of 4, the keys one score vec4 holds).
  */
-export function flashV2Tiles(D: number, workgroupStorageBytes: number): { BR: number; BC: number } {
+export function flashV2Tiles(D: number, workgroupStorageBytes: number): AttentionTiles {
   const fits = Math.floor(workgroupStorageBytes / (2 * D * 4) / 4) * 4;
   const BC = Math.min(FLASH_V2_BC, fits);
   if (BC < 4) throw new Error(`flash attention v2: ${workgroupStorageBytes} bytes of workgroup memory cannot hold a 4-key tile at D = ${D}`);
   return { BR: FLASH_V2_BR, BC };
 }
 
-function validateTiles({ BR, BC }: { BR: number; BC: number }, D: number, limits: { workgroupBytes: number; threads: number }): void {
+function validateTiles({ BR, BC }: AttentionTiles, D: number, limits: { workgroupBytes: number; threads: number }): void {
   if (!(Number.isInteger(BR) && BR >= 1 && BR <= limits.threads)) throw new Error(`flash attention v2: BR = ${BR} queries (threads) per workgroup; this device allows 1 to ${limits.threads}`);
   if (!(Number.isInteger(BC) && BC >= 4 && BC % 4 === 0)) throw new Error(`flash attention v2: BC = ${BC} must be a positive multiple of 4`);
   if (2 * BC * D * 4 > limits.workgroupBytes) throw new Error(`flash attention v2: BC = ${BC} at D = ${D} needs ${2 * BC * D * 4} bytes of workgroup memory; this device allows ${limits.workgroupBytes}`);
@@ -107,12 +107,12 @@ export function run(l: Launcher, a: AttentionArgs): void {
  * overwrites out[cuSeqlens[b] + x * BR, h, 0] with the number of key tiles it visited (as f32); every other
  * output is v2's usual result. Throws where v2 would not run (a head dim it does not take).
  */
-export function runCountingKeyTiles(l: Launcher, a: AttentionArgs): { BR: number; BC: number } {
+export function runCountingKeyTiles(l: Launcher, a: AttentionArgs): AttentionTiles {
   if (!flashV2Supports(a.D)) throw new Error(`flash attention v2: head dim ${a.D} is not supported`);
   return dispatchAttention(l, { ...a, variant: 'flash_v2' }, true)!;
 }
 
-function dispatchAttention(l: Launcher, a: AttentionArgs, countTiles: boolean): { BR: number; BC: number } | undefined {
+function dispatchAttention(l: Launcher, a: AttentionArgs, countTiles: boolean): AttentionTiles | undefined {
   const B = a.lengths.length;
   const T = a.lengths.reduce((s, n) => s + n, 0);
   const scale = 1 / Math.sqrt(a.D);
@@ -145,8 +145,7 @@ function dispatchAttention(l: Launcher, a: AttentionArgs, countTiles: boolean): 
   }
   // Planning (no device) dispatches nothing; WebGPU's default limits stand in for the device's.
   const limits = { workgroupBytes: l.ctx?.device.limits.maxComputeWorkgroupStorageSize ?? 16384, threads: l.ctx?.device.limits.maxComputeInvocationsPerWorkgroup ?? 256 };
-  const kind = a.window[0] < 0 && a.window[1] < 0 ? 'global' : 'local';
-  const tiles = a.tiles ?? tunedAttentionTiles(l.ctx?.tuning, { D: a.D, dtype, window: kind, maxSeqlen: a.maxSeqlen }) ?? flashV2Tiles(a.D, limits.workgroupBytes);
+  const tiles = a.tiles ?? flashV2Tiles(a.D, limits.workgroupBytes);
   validateTiles(tiles, a.D, limits);
   const constants: Record<string, number> = { BR: tiles.BR, BC: tiles.BC };
   if (countTiles) constants.COUNT_TILES = 1;

@@ -1,12 +1,16 @@
-// Launcher for the GEMMs: gemm_sgmat.wgsl (subgroup matrices: tensor cores, f16 storage only),
-// gemm_v3.wgsl (2D register tiles of TM x TN outputs, register prefetch; its tile written into the source as
-// consts and its registers written out as named variables, withRegisterTile), gemm_v2.wgsl (vec4, register tiles of TM x 4 outputs; its tile as
-// override constants), gemm_v1.wgsl (the first tiled kernel) and gemm_naive.wgsl (one thread per output).
-// v2 and v3 can split K (a tile's splitK): slices of K summed by their own workgroups into an f32 workspace,
-// then added up and finished by gemm_reduce.wgsl.
+// Launcher for the GEMMs: gemm_v4.wgsl, the default (double-buffered shared tiles, 8 x 8 register tiles as named
+// variables, conflict-free staging, a vec4 epilogue; its source is assembled in gemm_v4.ts), gemm_sgmat.wgsl
+// (subgroup matrices: tensor cores, f16 storage only), gemm_v3.wgsl (2D register tiles of TM x TN outputs, register
+// prefetch; its tile written into the source as consts and its registers written out as named variables,
+// withRegisterTile), gemm_v2.wgsl (vec4, register tiles of TM x 4 outputs; its tile as override constants),
+// gemm_v1.wgsl (the first tiled kernel) and gemm_naive.wgsl (one thread per output). v2, v3 and v4 can split K (a
+// tile's splitK): slices of K summed by their own workgroups into an f32 workspace, then added up and finished by
+// gemm_reduce.wgsl.
 import activationSource from './activation.wgsl';
+import accessSource from './gemm_access.wgsl';
 import epilogueSource from './gemm_epilogue.wgsl';
 import naiveSource from './gemm_naive.wgsl';
+import operandsSource from './gemm_operands.wgsl';
 import v1Source from './gemm_v1.wgsl';
 import v2Source from './gemm_v2.wgsl';
 import v3Source from './gemm_v3.wgsl';
@@ -14,17 +18,23 @@ import sgmatSource from './gemm_sgmat.wgsl';
 import sgmatEmulated from './sgmat_emulated.wgsl';
 import sgmatNative from './sgmat_native.wgsl';
 import reduceSource from './gemm_reduce.wgsl';
+import { V4_MAX_LOADS, v4Kernel, v4Loads } from './gemm_v4.ts';
 import { type Kernel, type Launcher, MAX_GRID, grid } from './launch.ts';
 import { type DType, accessors, bytesOf, columnStore } from './storage.ts';
+import { type AnyGemmTile, type Epilogue, type GemmTile, MAX_SPLIT_K, type SgmatTile } from './tiles.ts';
 import type { Activation } from '../../../reference/config.ts';
-import { tunedGemmTile } from '../tuning.ts';
 
-/** none; + residual; act(y); GLU: act(first half) * second half of a 2N-row W (GeGLU when act is gelu). */
-export type Epilogue = 'none' | 'residual' | 'activation' | 'glu';
+export type { AnyGemmTile, Epilogue, GemmTile, SgmatTile } from './tiles.ts';
+export { MAX_SPLIT_K } from './tiles.ts';
+
+// The epilogue as v2, v3, sgmat and the reduction run it: bias and residual read value by value.
+const EPILOGUE_SOURCE = accessSource + epilogueSource;
 const EPILOGUE: Record<Epilogue, number> = { none: 0, residual: 1, activation: 2, glu: 3 };
 const ACTIVATION: Record<Activation, number> = { gelu: 0, gelu_tanh: 1, silu: 2, relu: 3 };
 
-export type GemmVariant = 'sgmat' | 'v3' | 'v2' | 'v1' | 'naive';
+export type GemmVariant = 'sgmat' | 'v4' | 'v3' | 'v2' | 'v1' | 'naive';
+type TiledVariant = 'v4' | 'v3' | 'v2';
+const isTiled = (v: GemmVariant | undefined): v is TiledVariant => v === 'v4' || v === 'v3' || v === 'v2';
 
 const F32 = { x: 'f32', W: 'f32', y: 'f32' } as const;
 
@@ -37,51 +47,19 @@ export interface GemmShape {
   epilogue: Epilogue;
   /** the activation of the activation and glu epilogues (default gelu) */
   activation?: Activation;
-  /** storage of x, W and y (default f32; f16 needs v2 or v3, and N even for an f16 y); bias and residual are f32 */
+  /** storage of x, W and y (default f32; f16 needs v2, v3 or v4, and N even for an f16 y); bias and residual are f32 */
   dtypes?: { x: DType; W: DType; y: DType };
 }
 
-/**
- * A tile of v2 or v3: WG_M x WG_N threads, each TM rows x TN columns (v2: 4); the workgroup covers
- * (WG_M * TM) x (WG_N * TN) outputs, K in steps of TK.
- */
-export interface GemmTile {
-  /** the kernel (default v2) */
-  kernel?: 'v2' | 'v3';
-  WG_M: number;
-  WG_N: number;
-  TM: 4 | 8;
-  /** v3 only: 4 or 8 (default 4) */
-  TN?: 4 | 8;
-  TK: number;
-  /**
-   * Split-K: K cut into this many slices (1 to MAX_SPLIT_K, default 1; fewer where K has fewer TK steps), each
-   * summed by its own workgroups, for grids too small to fill the GPU; costs a workspace of slices x M x N f32
-   * (2N for GLU) and a second dispatch that adds the slices and applies the bias and epilogue.
-   */
-  splitK?: number;
-}
-
-export const MAX_SPLIT_K = 16;
-
-/**
- * The subgroup-matrix GEMM's shape: one f16 x f16 -> f32 configuration of the adapter (M x N outputs, K deep;
- * each of 8, 16 or 32). `emulated` runs the matrix operations in plain WGSL (sgmat_emulated.wgsl): for tests
- * where the adapter has no subgroup matrices; otherwise the adapter must list the configuration.
- */
-export interface SgmatTile {
-  kernel: 'sgmat';
-  SM: number;
-  SN: number;
-  SK: number;
-  emulated?: boolean;
-}
-
-export type AnyGemmTile = GemmTile | SgmatTile;
-
-/** 128 x 64 outputs per workgroup, for grids large enough to fill a big GPU. */
+/** v4's default: 128 x 128 outputs per workgroup, 8 x 8 a thread, for grids large enough to fill a big GPU. */
+export const V4_LARGE_TILE: GemmTile = { kernel: 'v4', WG_M: 16, WG_N: 16, TM: 8, TN: 8, TK: 16 };
+/** 128 x 64: twice the workgroups where the large tile would leave a big GPU idle. */
+export const V4_SMALL_TILE: GemmTile = { ...V4_LARGE_TILE, TN: 4 };
+/** GLU: a value and a gate tile of 128 x 64 (8 x 4 a thread each), or 64 x 64 (4 x 4) for small grids. */
+export const V4_GLU_LARGE_TILE: GemmTile = V4_SMALL_TILE;
+export const V4_GLU_SMALL_TILE: GemmTile = { ...V4_LARGE_TILE, TM: 4, TN: 4 };
+/** v2's (and v3's) defaults: 128 x 64 outputs per workgroup for big grids, 64 x 64 for small ones. */
 export const LARGE_TILE: GemmTile = { WG_M: 16, WG_N: 16, TM: 8, TK: 16 };
-/** 64 x 64 outputs per workgroup: twice the workgroups where the large tile would leave a big GPU idle. */
 export const SMALL_TILE: GemmTile = { WG_M: 16, WG_N: 16, TM: 4, TK: 16 };
 /** About two waves on a 132-SM GPU: below this many large-tile workgroups the small tile is the default. */
 const FILLING_WORKGROUPS = 256;
@@ -92,12 +70,13 @@ export interface GemmArgs extends GemmShape {
   bias: GPUBuffer | null;
   residual?: GPUBuffer | null;
   y: GPUBuffer;
-  /** default: the tile's kernel (v1 when K % 4 != 0, which the vec4 loads of v2 and v3 cannot read) */
+  /** default: the tile's kernel (v1 when K % 4 != 0, which the vec4 loads of v2, v3 and v4 cannot read) */
   variant?: GemmVariant;
-  /** v2 and v3: the tile (default: the device's tuned choice for this shape, else defaultTile(shape)); a tile of
-   *  the other kernel than an explicit variant is replaced by that variant's default tile. sgmat: its shape
-   *  (default: the adapter's first f16 -> f32 configuration) */
+  /** v2, v3 and v4: the tile (default: defaultTile(shape)); a tile of another kernel than an explicit variant is
+   *  replaced by that variant's default tile. sgmat: its shape (default: the adapter's first f16 -> f32 configuration) */
   tile?: AnyGemmTile;
+  /** the tuning's choice for this shape (tuning.ts), taken where no tile is given and the device can run it */
+  tuned?: AnyGemmTile | null;
 }
 
 export function run(l: Launcher, a: GemmArgs): void {
@@ -106,7 +85,7 @@ export function run(l: Launcher, a: GemmArgs): void {
   if (a.epilogue === 'residual' && !a.residual) throw new Error('gemm: the residual epilogue needs a residual buffer');
   const dtypes = a.dtypes ?? F32;
   const limit = workgroupLimit(l);
-  const chosen = tileFor(l, a, a.variant === 'v2' || a.variant === 'v3' ? a.variant : undefined, a.tile);
+  const chosen = tileFor(l, a, isTiled(a.variant) ? a.variant : undefined, a.tile, a.tuned);
   if (a.variant === 'sgmat' || (a.variant === undefined && chosen.kernel === 'sgmat')) {
     runSgmat(l, a, chosen.kernel === 'sgmat' ? chosen : defaultSgmatTile(l), buffers, work);
     return;
@@ -114,7 +93,7 @@ export function run(l: Launcher, a: GemmArgs): void {
   const tile = chosen.kernel === 'sgmat' ? defaultTile(a, limit) : chosen; // v1 or naive asked for where sgmat was tuned
   const variant = a.variant ?? (a.K % 4 === 0 ? (tile.kernel ?? 'v2') : 'v1');
   const f16 = Object.values(dtypes).includes('f16');
-  if (f16 && variant !== 'v2' && variant !== 'v3') throw new Error(`gemm: f16 storage needs v2 or v3 (${variant} reads f32 only${a.K % 4 ? `; K = ${a.K} is not a multiple of 4` : ''})`);
+  if (f16 && !isTiled(variant)) throw new Error(`gemm: f16 storage needs v2, v3 or v4 (${variant} reads f32 only${a.K % 4 ? `; K = ${a.K} is not a multiple of 4` : ''})`);
   if (dtypes.y === 'f16' && a.N % 2) throw new Error(`gemm: an f16 output needs N even (N = ${a.N})`);
   const params: ['u32', number][] = [['u32', a.M], ['u32', a.N], ['u32', a.K], ['u32', a.bias ? 1 : 0]];
   if (variant === 'naive') {
@@ -128,7 +107,7 @@ export function run(l: Launcher, a: GemmArgs): void {
     return;
   }
   if (a.K % 4 !== 0) throw new Error(`gemm ${variant}: K = ${a.K} is not a multiple of 4 (its vec4 loads need it); use v1`);
-  validateTile(tile, l.ctx?.device.limits.maxComputeInvocationsPerWorkgroup ?? 256);
+  validateTile(tile, a.epilogue, l.ctx?.device.limits.maxComputeInvocationsPerWorkgroup ?? 256);
   if (workgroupBytes(tile, a.epilogue) > limit) throw new Error(`gemm ${variant}: tile ${tileName(tile)} needs ${workgroupBytes(tile, a.epilogue)} bytes of workgroup memory; this device allows ${limit}`);
   const [BM, BN] = [tile.WG_M * tile.TM, tile.WG_N * (tile.TN ?? 4)];
   if (Math.ceil(a.M / BM) > MAX_GRID) throw new Error(`gemm: ${a.M} rows exceed the grid`);
@@ -138,8 +117,9 @@ export function run(l: Launcher, a: GemmArgs): void {
   // The tiled kernel and its constants; `partial`: split-K's first pass, raw sums into an f32 workspace.
   const tiled = (partial: boolean): [Kernel, Record<string, number>] => {
     const d = partial ? { ...dtypes, y: 'f32' as const } : dtypes;
+    if (variant === 'v4') return [v4Kernel(tile, { epilogue: EPILOGUE[a.epilogue], partial, dtypes: d, aligned: a.N % 4 === 0 }), { ACTIVATION: activation }];
     if (variant === 'v3') return [v3Kernel(tile, a.epilogue, partial, d), { ACTIVATION: activation }];
-    const kernel = { name: `gemm_v2_x${d.x}_w${d.W}_y${d.y}`, source: storageSource(d) + activationSource + epilogueSource + v2Source };
+    const kernel = { name: `gemm_v2_x${d.x}_w${d.W}_y${d.y}`, source: storageSource(d) + activationSource + EPILOGUE_SOURCE + v2Source };
     return [kernel, { EPILOGUE: EPILOGUE[a.epilogue], PARTIAL: partial ? 1 : 0, ACTIVATION: activation, WG_M: tile.WG_M, WG_N: tile.WG_N, TM: tile.TM, TK: tile.TK }];
   };
   if (slices === 1) {
@@ -153,7 +133,7 @@ export function run(l: Launcher, a: GemmArgs): void {
   const partials = l.pool.storage(partialBytes, 'gemm.partials');
   const partialParams: ['u32', number][] = [['u32', a.M], ['u32', a.N], ['u32', a.K], ['u32', 0], ['u32', kSlice4]];
   l.dispatch(...tiled(true), [a.x, a.W, l.absent.bias, l.absent.residual, partials], partialParams, grid3d, { flops: work.flops, bytes: inputBytes + partialBytes });
-  const reduce = { name: `gemm_reduce_y${dtypes.y}`, source: columnStore('y', dtypes.y) + activationSource + epilogueSource + reduceSource };
+  const reduce = { name: `gemm_reduce_y${dtypes.y}`, source: columnStore('y', dtypes.y) + activationSource + EPILOGUE_SOURCE + reduceSource };
   const reduceParams: ['u32', number][] = [['u32', a.M], ['u32', a.N], ['u32', slices], ['u32', a.bias ? 1 : 0]];
   const reduceWork = { flops: slices * a.M * width, bytes: partialBytes + work.bytes - inputBytes };
   l.dispatch(reduce, { EPILOGUE: EPILOGUE[a.epilogue], ACTIVATION: activation }, [partials, a.bias ?? l.absent.bias, a.residual ?? l.absent.residual, a.y], reduceParams, grid(Math.ceil((a.M * Math.ceil(a.N / 4)) / REDUCE_THREADS)), reduceWork);
@@ -186,7 +166,7 @@ function v3Kernel(t: GemmTile, epilogue: Epilogue, partial: boolean, d: { x: DTy
   let kernel = v3Kernels.get(name);
   if (!kernel) {
     const header = Object.entries(consts).map(([k, v]) => `const ${k}: u32 = ${v}u;\n`).join('');
-    kernel = { name, source: storageSource(d) + activationSource + epilogueSource + header + withRegisterTile(v3Source, t, epilogue === 'glu') };
+    kernel = { name, source: storageSource(d) + activationSource + EPILOGUE_SOURCE + header + withRegisterTile(v3Source, t, epilogue === 'glu') + operandsSource };
     v3Kernels.set(name, kernel);
   }
   return kernel;
@@ -321,7 +301,7 @@ export function sgmatKernel(t: SgmatTile, threads: number, epilogue: Epilogue, d
   if (!kernel) {
     const header = Object.entries(consts).map(([k, v]) => `const ${k}: u32 = ${v}u;\n`).join('');
     const ops = t.emulated ? sgmatEmulated : sgmatNative;
-    kernel = { name, source: ops + header + storageSource(d) + activationSource + epilogueSource + sgmatSource };
+    kernel = { name, source: ops + header + storageSource(d) + activationSource + EPILOGUE_SOURCE + sgmatSource };
     sgmatKernels.set(name, kernel);
   }
   return kernel;
@@ -333,11 +313,10 @@ function workgroupLimit(l: Launcher): number {
 }
 
 /**
- * The tile run() uses for a shape: the explicit one, else the device's tuned choice, else defaultTile; where a
- * kernel is asked for and the tile is the other kernel's, that kernel's default tile.
+ * The tile run() uses for a shape: the explicit one, else the tuned choice, else defaultTile; where a kernel is
+ * asked for and the tile is another kernel's, that kernel's default tile.
  */
-export function tileFor(l: Launcher, s: GemmShape, kernel?: 'v2' | 'v3', explicit?: AnyGemmTile): AnyGemmTile {
-  const tuned = tunedGemmTile(l.ctx?.tuning, { ...s, dtypes: s.dtypes ?? F32 });
+export function tileFor(l: Launcher, s: GemmShape, kernel?: TiledVariant, explicit?: AnyGemmTile, tuned?: AnyGemmTile | null): AnyGemmTile {
   // a subgroup-matrix shape tuned for this adapter, on a device made without subgroup matrices: the defaults
   const runnable = tuned?.kernel === 'sgmat' && !hasMatrixShape(l, tuned) ? null : tuned;
   const tile = explicit ?? runnable ?? defaultTile(s, workgroupLimit(l));
@@ -345,11 +324,14 @@ export function tileFor(l: Launcher, s: GemmShape, kernel?: 'v2' | 'v3', explici
 }
 
 /**
- * The large tile when its grid has enough workgroups to fill a big GPU, else the small one; TK halves where
- * the tile would not fit the device's workgroup memory (the large GLU tile needs 17,152 bytes at TK 16).
+ * The kernel's large tile when its grid has enough workgroups to fill a big GPU, else its small one; TK halves
+ * where the tile would not fit the device's workgroup memory (v4's 128 x 128 needs 32 KiB at TK 16: 8 on a device
+ * of WebGPU's default 16 KiB).
  */
-export function defaultTile(s: Pick<GemmShape, 'M' | 'N' | 'epilogue'>, workgroupStorageBytes = 16384, kernel: 'v2' | 'v3' = 'v2'): GemmTile {
-  let tile = fillsGpu(s, LARGE_TILE) ? LARGE_TILE : SMALL_TILE;
+export function defaultTile(s: Pick<GemmShape, 'M' | 'N' | 'epilogue'>, workgroupStorageBytes = 16384, kernel: TiledVariant = 'v4'): GemmTile {
+  const glu = s.epilogue === 'glu';
+  const [large, small] = kernel === 'v4' ? (glu ? [V4_GLU_LARGE_TILE, V4_GLU_SMALL_TILE] : [V4_LARGE_TILE, V4_SMALL_TILE]) : [LARGE_TILE, SMALL_TILE];
+  let tile = fillsGpu(s, large) ? large : small;
   if (kernel === 'v3') tile = { ...tile, kernel };
   while (workgroupBytes(tile, s.epilogue) > workgroupStorageBytes && tile.TK > 4) tile = { ...tile, TK: tile.TK / 2 };
   return tile;
@@ -360,29 +342,44 @@ export function fillsGpu(s: Pick<GemmShape, 'M' | 'N'>, t: GemmTile): boolean {
   return Math.ceil(s.M / (t.WG_M * t.TM)) * Math.ceil(s.N / (t.WG_N * (t.TN ?? 4))) >= FILLING_WORKGROUPS;
 }
 
-/** Workgroup memory of a tile, as the headers of gemm_v2.wgsl and gemm_v3.wgsl compute it. */
+/** Workgroup memory of a tile, as the headers of gemm_v2.wgsl, gemm_v3.wgsl and gemm_v4.wgsl compute it. */
 export function workgroupBytes(t: GemmTile, epilogue: Epilogue): number {
+  const tiles = epilogue === 'glu' ? 2 : 1;
+  if (t.kernel === 'v4') return 2 * t.TK * (t.WG_M * t.TM + tiles * t.WG_N * (t.TN ?? 4)) * 4; // double-buffered, unpadded
   const xs = t.TK * ((t.WG_M * t.TM) / 4 + 1) * 16;
   const ws = t.TK * ((t.WG_N * (t.TN ?? 4)) / 4 + 1) * 16;
-  return xs + ws * (epilogue === 'glu' ? 2 : 1);
+  return xs + ws * tiles;
 }
 
 export function tileName(t: AnyGemmTile): string {
   if (t.kernel === 'sgmat') return `sgmat ${t.SM}x${t.SN}x${t.SK}${t.emulated ? ' emulated' : ''}`;
   const split = (t.splitK ?? 1) > 1 ? `/sk${t.splitK}` : '';
-  return (t.kernel === 'v3' ? `v3 ${t.WG_M}x${t.WG_N}/tm${t.TM}/tn${t.TN ?? 4}/tk${t.TK}` : `${t.WG_M}x${t.WG_N}/tm${t.TM}/tk${t.TK}`) + split;
+  return (t.kernel === 'v3' || t.kernel === 'v4' ? `${t.kernel} ${t.WG_M}x${t.WG_N}/tm${t.TM}/tn${t.TN ?? 4}/tk${t.TK}` : `${t.WG_M}x${t.WG_N}/tm${t.TM}/tk${t.TK}`) + split;
 }
 
-function validateTile(t: GemmTile, maxThreads: number): void {
+/** Why a tile cannot run this epilogue with this many threads a workgroup, or null. */
+export function tileProblem(t: GemmTile, epilogue: Epilogue, maxThreads: number): string | null {
   const kernel = t.kernel ?? 'v2';
-  if (t.TM !== 4 && t.TM !== 8) throw new Error(`gemm ${kernel}: TM = ${t.TM} must be 4 or 8`);
-  if ((t.TN ?? 4) !== 4 && (kernel !== 'v3' || t.TN !== 8)) throw new Error(`gemm ${kernel}: TN = ${t.TN} must be 4${kernel === 'v3' ? ' or 8' : ' (v2 computes 4 columns a thread)'}`);
-  if (!(t.TK >= 4 && t.TK % 4 === 0)) throw new Error(`gemm ${kernel}: TK = ${t.TK} must be a positive multiple of 4`);
-  if (!(Number.isInteger(t.splitK ?? 1) && (t.splitK ?? 1) >= 1 && (t.splitK ?? 1) <= MAX_SPLIT_K)) throw new Error(`gemm ${kernel}: splitK = ${t.splitK} must be an integer from 1 to ${MAX_SPLIT_K}`);
-  if (!(t.WG_M >= 1 && t.WG_N >= 1 && t.WG_M * t.WG_N <= maxThreads)) throw new Error(`gemm ${kernel}: ${t.WG_M} x ${t.WG_N} threads: this device allows ${maxThreads} per workgroup`);
+  const TN = t.TN ?? 4;
+  if (t.TM !== 4 && t.TM !== 8) return `TM = ${t.TM} must be 4 or 8`;
+  if (TN !== 4 && (kernel === 'v2' || TN !== 8)) return `TN = ${t.TN} must be 4${kernel === 'v2' ? ' (v2 computes 4 columns a thread)' : ' or 8'}`;
+  if (!(t.TK >= 4 && t.TK % 4 === 0)) return `TK = ${t.TK} must be a positive multiple of 4`;
+  if (!(Number.isInteger(t.splitK ?? 1) && (t.splitK ?? 1) >= 1 && (t.splitK ?? 1) <= MAX_SPLIT_K)) return `splitK = ${t.splitK} must be an integer from 1 to ${MAX_SPLIT_K}`;
+  if (!(t.WG_M >= 1 && t.WG_N >= 1 && t.WG_M * t.WG_N <= maxThreads)) return `${t.WG_M} x ${t.WG_N} threads: this device allows ${maxThreads} per workgroup`;
   // v3 spreads each tile's load groups (4 vec4 registers each) over the threads in at most V3_MAX_LOADS rounds.
   const groups = (t.WG_M * t.TM * t.TK) / 16;
-  if (kernel === 'v3' && Math.max(groups, (t.WG_N * (t.TN ?? 4) * t.TK) / 16) > V3_MAX_LOADS * t.WG_M * t.WG_N) throw new Error(`gemm v3: tile ${tileName(t)} needs more than ${V3_MAX_LOADS} loads a thread`);
+  if (kernel === 'v3' && Math.max(groups, (t.WG_N * TN * t.TK) / 16) > V3_MAX_LOADS * t.WG_M * t.WG_N) return `tile ${tileName(t)} needs more than ${V3_MAX_LOADS} loads a thread`;
+  if (kernel === 'v4') {
+    if ((t.WG_M * t.TM) % 32 || (t.WG_N * TN) % 32) return `tile ${tileName(t)}: its ${t.WG_M * t.TM} x ${t.WG_N * TN} outputs must be multiples of 32 each way (the swizzle of the shared tiles)`;
+    if (v4Loads(t, epilogue === 'glu') > V4_MAX_LOADS) return `tile ${tileName(t)} needs more than ${V4_MAX_LOADS} loads a thread`;
+    if (epilogue === 'glu' && t.TM * TN > 32) return `tile ${tileName(t)}: with GLU a thread holds a value and a gate tile, at most 32 outputs each (TM x TN); use TN 4`;
+  }
+  return null;
+}
+
+function validateTile(t: GemmTile, epilogue: Epilogue, maxThreads: number): void {
+  const problem = tileProblem(t, epilogue, maxThreads);
+  if (problem) throw new Error(`gemm ${t.kernel ?? 'v2'}: ${problem}`);
 }
 
 export function flops(s: GemmShape): number {

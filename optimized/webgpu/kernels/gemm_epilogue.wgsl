@@ -1,42 +1,32 @@
-// The epilogue shared by gemm_v2.wgsl, gemm_v3.wgsl, gemm_sgmat.wgsl and gemm_reduce.wgsl (the launcher prepends
-// this file; the kernels declare the `bias`, `residual` and `y` bindings, the `p` params and EPILOGUE).
+// The epilogue shared by gemm_v2.wgsl, gemm_v3.wgsl, gemm_v4.wgsl, gemm_sgmat.wgsl and gemm_reduce.wgsl (the
+// launcher prepends this file after gemm_access.wgsl or gemm_access_vec4.wgsl, which read the bias and residual;
+// the kernels declare the `bias`, `residual` and `y` bindings, the `p` params and EPILOGUE).
 
 // Output row m, columns n .. n + columns - 1 (1 to 4), from its sums v (and the gate's sums g, GLU): the bias,
 // then the epilogue (see gemm_v2.wgsl), stored.
 fn finish4(sums: vec4f, gate_sums: vec4f, m: u32, n: u32, columns: u32) {
   var v = sums;
+  var g = gate_sums;
   if (p.hasBias != 0u) {
     v += bias4(n, columns);
+    if (EPILOGUE == 3u) {
+      g += bias4(p.N + n, columns);
+    }
   }
+  finish4_biased(v, g, m, n, columns);
+}
+
+// finish4 of sums that have their bias already (gemm_v4.wgsl reads it once per column, not once per row).
+fn finish4_biased(sums: vec4f, gate_sums: vec4f, m: u32, n: u32, columns: u32) {
+  var v = sums;
   if (EPILOGUE == 1u) {
     v += residual4(m * p.N + n, columns);
   } else if (EPILOGUE == 2u) {
     v = act4(v);
   } else if (EPILOGUE == 3u) {
-    var g = gate_sums;
-    if (p.hasBias != 0u) {
-      g += bias4(p.N + n, columns);
-    }
-    v = act4(v) * g;
+    v = act4(v) * gate_sums;
   }
   store_y_columns(m * p.N + n, v, columns);
-}
-
-// The `columns` (1 to 4) values from i, zeros after them.
-fn bias4(i: u32, columns: u32) -> vec4f {
-  var v = vec4f(0.0);
-  for (var c = 0u; c < columns; c++) {
-    v[c] = bias[i + c];
-  }
-  return v;
-}
-
-fn residual4(i: u32, columns: u32) -> vec4f {
-  var v = vec4f(0.0);
-  for (var c = 0u; c < columns; c++) {
-    v[c] = residual[i + c];
-  }
-  return v;
 }
 
 // Split-K's first pass: the raw sums of K slice `slice` (no bias, no epilogue) into y, the f32 workspace

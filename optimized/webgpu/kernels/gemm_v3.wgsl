@@ -18,7 +18,8 @@
 // Layouts, dtypes and bindings are v2's: x and W are K-contiguous (read 4 values a load through the storage
 // accessors), bias and residual are f32 (read by gemm_epilogue.wgsl's bias4 and residual4, prepended), all
 // arithmetic is f32, each output sums over k in order.
-// Bindings: 0 x, 1 W, 2 bias, 3 residual, 4 y, 5 params (uniform).
+// Bindings: 0 x, 1 W, 2 bias, 3 residual, 4 y, 5 params (uniform). x_at and W_at (the operands, zeros past the
+// matrix) are gemm_operands.wgsl's, appended by the launcher.
 // Split-K as in gemm_v2.wgsl (PARTIAL 1: workgroup z sums the vec4s of K from z * kSlice4 to (z + 1) * kSlice4,
 // raw, into the f32 workspace).
 // Written in front by the launcher (gemm.ts), as `const NAME: u32 = <n>u;`: EPILOGUE; PARTIAL; WG_M x WG_N threads; TM (4
@@ -48,22 +49,6 @@ const GS_SIZE: u32 = select(1u, TK * WS_STRIDE, EPILOGUE == 3u);
 var<workgroup> xs: array<vec4f, TK * XS_STRIDE>; // [TK][BM / 4]: xs[k][r4] holds rows 4 r4 .. 4 r4 + 3
 var<workgroup> ws: array<vec4f, TK * WS_STRIDE>; // [TK][BN / 4]
 var<workgroup> gs: array<vec4f, GS_SIZE>; // [TK][BN / 4], the gate rows (GLU)
-
-// Row `row` of x (of W, whose rows end at `rows`) at vec4 column col4 of K; zeros outside the matrix and past
-// kEnd, the end of this workgroup's K.
-fn x_at(row: u32, col4: u32, kEnd: u32) -> vec4f {
-  if (row < p.M && col4 < kEnd) {
-    return load_x(row * (p.K / 4u) + col4);
-  }
-  return vec4f(0.0);
-}
-
-fn W_at(row: u32, rows: u32, col4: u32, kEnd: u32) -> vec4f {
-  if (row < rows && col4 < kEnd) {
-    return load_W(row * (p.K / 4u) + col4);
-  }
-  return vec4f(0.0);
-}
 
 // One register of the tile (outputs m, n .. n + 3): split-K's raw sums, else the finished outputs; nothing
 // outside the matrix.
