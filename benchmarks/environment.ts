@@ -26,8 +26,10 @@ export function deviceSlug(gpu: string | null): string {
   return gpu ? slug(gpu) : `cpu-${cpus().length}x-${slug(cpuModel())}`;
 }
 
+/** Whether this code runs from a bundle for a GPU machine (benchmarks/gpu/prepare.ts), which carries the versions it was built with. */
+export const BUNDLED = Boolean(process.env.MODERNBERT_BUNDLED_VERSIONS);
+
 export function packageVersion(name: string): string {
-  // A bundle for a GPU machine (benchmarks/gpu/prepare.ts) carries the versions it was built with.
   const bundled = process.env.MODERNBERT_BUNDLED_VERSIONS;
   if (bundled) return (JSON.parse(bundled) as Record<string, string>)[name] ?? 'bundled';
   try {

@@ -202,6 +202,8 @@ interface Adapter {
   name: string;
   swiftshader: boolean;
   maxBinding: number;
+  /** the Vulkan ICD the device came from when one was named (SwiftShader's where Linux shows no GPU), else null */
+  icd: string | null;
 }
 
 /** The WebGPU adapter, probed in a child (the parent holds no device), or why there is none. */
@@ -291,7 +293,8 @@ export async function main(args: string[]): Promise<number> {
   const realGpu = (p: typeof probe) => (p && !('error' in p) && !p.swiftshader ? p : null);
   const options = parseBenchArgs(args, realGpu(probe) !== null);
   const webgpuWanted = options.backends.some((b) => b.startsWith('webgpu')) || options.kernels || options.maxBatch === 'verify';
-  if (!probe && (webgpuWanted || options.maxBatch !== 'no')) probe = await probeAdapter();
+  const webgpuPeer = options.suite === 'gpu' && options.peers.includes('transformersjs');
+  if (!probe && (webgpuWanted || webgpuPeer || options.maxBatch !== 'no')) probe = await probeAdapter();
   const adapter = probe && !('error' in probe) ? probe : null;
   const gpu = realGpu(probe);
   const started = new Date();
@@ -330,7 +333,7 @@ export async function main(args: string[]): Promise<number> {
       rows.push(...(await runStageInChild(spec('max_batch', { memoryLimit: options.memoryLimit, bindingLimit: adapter?.maxBinding ?? 2 * GIB, verify, common: planCommon }), 'max batch', bars, notes)));
     }
     if (options.peers.length) {
-      const peers = await runPeersOnSameModel(options, checkpointDir, common, bars);
+      const peers = await runPeersOnSameModel(options, checkpointDir, common, adapter, bars);
       rows.push(...peers.rows);
       notes.push(...peers.skipped.map((n) => `peer skipped: ${n}`));
     }
@@ -359,7 +362,7 @@ function uniqueDir(base: string): string {
 }
 
 /** The peers load the same weights as our backends (the run's checkpoint folder) and get the same token ids. */
-async function runPeersOnSameModel(options: BenchOptions, checkpointDir: string, common: Partial<ResultRow>, bars: Progress): Promise<{ rows: ResultRow[]; skipped: string[] }> {
+async function runPeersOnSameModel(options: BenchOptions, checkpointDir: string, common: Partial<ResultRow>, adapter: Adapter | null, bars: Progress): Promise<{ rows: ResultRow[]; skipped: string[] }> {
   const config = presetConfig(options.config);
   const bar = bars.start('peers');
   const result = await runPeers({
@@ -370,6 +373,7 @@ async function runPeersOnSameModel(options: BenchOptions, checkpointDir: string,
     device: options.suite === 'gpu' ? 'cuda' : 'cpu',
     // DESIGN §5: half precision too on a GPU.
     dtypes: options.suite === 'gpu' ? ['fp32', 'fp16', 'bf16'] : ['fp32'],
+    webgpu: adapter ? { adapter: adapter.name, icd: adapter.icd } : undefined,
     common: { ...common, config: options.config },
     peers: options.peers,
     onProgress: (m) => bar.step(m),
@@ -398,7 +402,8 @@ async function childMain(args: string[]): Promise<void> {
     const { adapterName } = await import('./adapter.ts');
     try {
       const ctx = await sharedDevice();
-      process.stdout.write(JSON.stringify({ name: adapterName(ctx), swiftshader: ctx.swiftshader, maxBinding: ctx.device.limits.maxStorageBufferBindingSize }) + '\n');
+      const probed: Adapter = { name: adapterName(ctx), swiftshader: ctx.swiftshader, maxBinding: ctx.device.limits.maxStorageBufferBindingSize, icd: process.env.VK_ICD_FILENAMES ?? null };
+      process.stdout.write(JSON.stringify(probed) + '\n');
     } catch (e) {
       process.stdout.write(JSON.stringify({ error: (e as Error).message }) + '\n');
     } finally {

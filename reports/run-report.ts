@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { type ResultRow, resultsToCsv } from '../benchmarks/results.ts';
 import { type AnyResultRow, distinct, escapeMarkdown, formatBytes, text, writeFileAtomic } from './format.ts';
 import { memoryPlot, throughputPlot } from './plots.ts';
-import { type Table, peerRatioTable, resultTables, tableToMarkdown } from './tables.ts';
+import { type Table, peerRatioTables, resultTables, tableToMarkdown } from './tables.ts';
 
 export interface RunReportMeta {
   title: string;
@@ -34,9 +34,8 @@ export function writeRunReport(dir: string, rows: ResultRow[], meta: RunReportMe
 /** The tables of one run (what `npm run bench` prints): resultTables, and after the model table each backend relative to the ONNX Runtime peer. */
 export function runTables(rows: readonly AnyResultRow[]): Table[] {
   const tables = resultTables(rows);
-  const vsPeer = peerRatioTable(rows);
   // Peer rows are model rows, so the model table is there, first.
-  if (vsPeer.rows.length) tables.splice(1, 0, vsPeer);
+  tables.splice(1, 0, ...peerRatioTables(rows));
   return tables;
 }
 
@@ -75,7 +74,7 @@ export function runSummaryMarkdown(rows: readonly AnyResultRow[], meta: RunRepor
   if (tables.length === 0) lines.push('No results.', '');
   for (const t of tables) lines.push(tableToMarkdown(t));
   if (tables.length > 0) {
-    const vsPeer = peerRatioTable(rows).rows.length ? ' Relative to the ONNX Runtime peer, 2.00× is twice the tokens/s of the peer.' : '';
+    const vsPeer = peerRatioTables(rows).length ? ' Relative to the ONNX Runtime peer, 2.00× is twice the tokens/s of the peer.' : '';
     lines.push(`"median s" and tokens/s are warm runs; "load s" (model ready: device, checkpoint read, upload) and "first call s" (the workload's first forward pass) are the cold start. "vs fastest" is tokens/s (kernels: time) relative to the best row of the same workload and config (kernels: the same kernel and shape); "vs largest" likewise for the batch size.${vsPeer}`, '');
   }
   lines.push(

@@ -66,36 +66,55 @@ export function modelTable(rows: readonly AnyResultRow[], options: TableOptions 
   ]);
 }
 
-/** The backend of the ONNX Runtime peer's rows (transformers.js; variant onnxruntime-cpu, or webgpu on a GPU). */
-export const ONNX_RUNTIME_PEER = 'transformersjs';
+/** The backends of the ONNX Runtime peer's rows: transformers.js in Node (variant onnxruntime-cpu, or onnxruntime-webgpu
+ *  on a GPU), and onnxruntime-web on the bench page (variant webgpu), the runtime transformers.js runs in a browser. */
+export const ONNX_RUNTIME_PEERS = ['transformersjs', 'onnxruntime-web'];
+const PEER_TITLES: Record<string, string> = {
+  'transformersjs onnxruntime-cpu': 'vs ONNX Runtime CPU',
+  'transformersjs onnxruntime-webgpu': 'vs ONNX Runtime WebGPU',
+  'onnxruntime-web webgpu': 'vs ONNX Runtime Web (WebGPU)',
+};
 
 /**
- * Every other model row's tokens/s over the ONNX Runtime peer's (fp32) on the same workload and config: a row
- * per backend, variant, config and dtype, a column per workload. The peer needs no Python, so every run has it.
+ * Every other model row's tokens/s over the ONNX Runtime peer's on the same workload, config and dtype (over the
+ * peer's fp32 where it has no row of that dtype, as the "peer dtype" column says): a table per peer (CPU, WebGPU,
+ * the browser's WebGPU), a row per backend, variant, config and dtype, a column per workload. The peer needs no Python, so every
+ * run has it.
  */
-export function peerRatioTable(rows: readonly AnyResultRow[]): Table {
+export function peerRatioTables(rows: readonly AnyResultRow[]): Table[] {
   const models = rows.filter((r) => r.kind === 'model').sort((a, b) => compareWorkloads(a, b) || (num(b.tokens_per_s) ?? -1) - (num(a.tokens_per_s) ?? -1) || tieBreak(a, b));
-  const workloadKey = (r: AnyResultRow) => `${text(r.name)}\u0000${text(r.config)}`;
-  const peerRows = models.filter((r) => r.backend === ONNX_RUNTIME_PEER && r.dtype === 'fp32' && (num(r.tokens_per_s) ?? 0) > 0);
-  const peerRate = new Map<string, number>();
-  for (const r of peerRows) if (!peerRate.has(workloadKey(r))) peerRate.set(workloadKey(r), num(r.tokens_per_s)!);
-  const compared = models.filter((r) => r.backend !== ONNX_RUNTIME_PEER && peerRate.has(workloadKey(r)) && (num(r.tokens_per_s) ?? 0) > 0);
-  const workloads = distinct(compared.map((r) => text(r.name)));
-  // Rows in the order they first appear: fastest first on the first workload.
-  const byBackend = new Map<string, Map<string, number>>();
-  for (const r of compared) {
-    const key = [r.backend, r.variant, r.config, r.dtype].map(text).join('\u0000');
-    const ratios = byBackend.get(key) ?? new Map<string, number>();
-    if (!ratios.has(text(r.name))) ratios.set(text(r.name), num(r.tokens_per_s)! / peerRate.get(workloadKey(r))!);
-    byBackend.set(key, ratios);
-  }
-  const variants = distinct(peerRows.map((r) => text(r.variant))).join(', ');
-  return {
-    caption: `Relative to the ONNX Runtime peer (tokens/s over ${ONNX_RUNTIME_PEER} ${variants} fp32 on the same workload and config)`,
-    headers: ['backend', 'variant', 'config', 'dtype', ...workloads],
-    numeric: [false, false, false, false, ...workloads.map(() => true)],
-    rows: [...byBackend].map(([key, ratios]) => [...key.split('\u0000'), ...workloads.map((w) => ratioCell(ratios.get(w)))]),
-  };
+  const measured = (r: AnyResultRow) => (num(r.tokens_per_s) ?? 0) > 0;
+  const isPeer = (r: AnyResultRow) => ONNX_RUNTIME_PEERS.includes(text(r.backend));
+  const peerName = (r: AnyResultRow) => `${text(r.backend)} ${text(r.variant)}`;
+  const peers = models.filter((r) => isPeer(r) && measured(r));
+  const compared = models.filter((r) => !isPeer(r) && measured(r));
+  return distinct(peers.map(peerName)).map((peer) => {
+    const rate = new Map<string, number>();
+    const peerRows = peers.filter((p) => peerName(p) === peer);
+    for (const r of peerRows) {
+      const key = [r.name, r.config, r.dtype].map(text).join('\u0000');
+      if (!rate.has(key)) rate.set(key, num(r.tokens_per_s)!);
+    }
+    const peerDtypes = new Set(peerRows.map((p) => text(p.dtype)));
+    // Rows in the order they first appear: fastest first on the first workload.
+    const byBackend = new Map<string, Map<string, number>>();
+    for (const r of compared) {
+      const peerDtype = peerDtypes.has(text(r.dtype)) ? text(r.dtype) : 'fp32';
+      const peerRate = rate.get([r.name, r.config].map(text).concat(peerDtype).join('\u0000'));
+      if (peerRate === undefined) continue;
+      const key = [r.backend, r.variant, r.config, r.dtype].map(text).concat(peerDtype).join('\u0000');
+      const ratios = byBackend.get(key) ?? new Map<string, number>();
+      if (!ratios.has(text(r.name))) ratios.set(text(r.name), num(r.tokens_per_s)! / peerRate);
+      byBackend.set(key, ratios);
+    }
+    const workloads = distinct(compared.filter((r) => [...byBackend.values()].some((m) => m.has(text(r.name)))).map((r) => text(r.name)));
+    return {
+      caption: `${PEER_TITLES[peer] ?? `vs ${peer}`} (tokens/s over ${peer} on the same workload, config and dtype; over its fp32 where it has no row of that dtype)`,
+      headers: ['backend', 'variant', 'config', 'dtype', 'peer dtype', ...workloads],
+      numeric: [false, false, false, false, false, ...workloads.map(() => true)],
+      rows: [...byBackend].map(([key, ratios]) => [...key.split('\u0000'), ...workloads.map((w) => ratioCell(ratios.get(w)))]),
+    };
+  }).filter((t) => t.rows.length > 0);
 }
 
 /** Kernel rows by name and shape, fastest first; each relative to the fastest of the same kernel and shape. */

@@ -158,9 +158,11 @@ describe('regression gate, end to end', () => {
   });
 
   it('passes the same commit against one results.csv', () => {
-    const again = bench([...common, '--out', join(dir, 'again'), '--compare', join(dir, 'baseline', 'results.csv')]);
+    // Other test files run SwiftShader beside this one on 2 cores: in CI the same commit measured +12.1% after both
+    // re-measurements. 50% leaves room for that load; the test above shows a 2x slowdown still fails.
+    const again = bench([...common, '--out', join(dir, 'again'), '--compare', join(dir, 'baseline', 'results.csv'), '--max-slowdown', '50']);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stderr).toMatch(/compare: 1 of 1 rows have a baseline row in .*results\.csv; noise: the spread within the one baseline run only/);
-    expect(again.stderr).toMatch(/compare: no regression/);
+    expect(again.stderr).toMatch(/compare: no regression \(1 rows within \+50% or their noise\)/);
   });
 });

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ONNX_EXPORT_NOTE } from '../benchmarks/peers/onnx-export.ts';
+import { ONNX_EXPORT_NOTE } from '../benchmarks/peers/onnx-graph.ts';
 import { parseBenchArgs } from '../benchmarks/run.ts';
 import { RESULT_COLUMNS, parseResultsCsv } from '../benchmarks/results.ts';
 import { PAPER_WORKLOADS, parseWorkload, workloadLengths } from '../benchmarks/workloads.ts';
@@ -96,8 +96,26 @@ describe('npm run bench', () => {
     expect(rows[1].note).toContain(ONNX_EXPORT_NOTE);
     for (const c of ['load_s', 'first_s'] as const) expect(Number(rows[1][c]), `the peer's ${c}`).toBeGreaterThan(0);
     expect(r.stdout).toContain('peer skipped: torch: no Python interpreter "/nonexistent/python3"');
-    expect(r.stdout).toContain('**Relative to the ONNX Runtime peer (tokens/s over transformersjs onnxruntime-cpu fp32 on the same workload and config)**');
-    expect(r.stdout).toMatch(/\| reference \|  \| small \| fp32 \| \d\.\d+× \|/);
+    expect(r.stdout).toContain('**vs ONNX Runtime CPU (tokens/s over transformersjs onnxruntime-cpu on the same workload, config and dtype; over its fp32 where it has no row of that dtype)**');
+    expect(r.stdout).toMatch(/\| reference \|  \| small \| fp32 \| fp32 \| \d\.\d+× \|/);
+  });
+
+  it('on a GPU suite runs the ONNX Runtime WebGPU peer on the adapter our engine found (SwiftShader here), fp32 and fp16', () => {
+    const out = join(tempDir(), 'run');
+    const r = bench(['--suite', 'gpu', '--config', 'small', '--backends', 'webgpu', '--peers', 'transformersjs', '--workload', '32x2', '--runs', '1', '--warmup', '0', '--kernels', 'no', '--max-batch', 'no', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const rows = parseResultsCsv(readFileSync(join(out, 'results.csv'), 'utf8'), 'results.csv');
+    expect(rows.map((x) => `${x.backend}/${x.variant}/${x.dtype}`)).toEqual(['webgpu/flash/fp32', 'transformersjs/onnxruntime-webgpu/fp32']);
+    const peer = rows[1];
+    expect(Number(peer.tokens_per_s)).toBeGreaterThan(0);
+    for (const c of ['load_s', 'first_s'] as const) expect(Number(peer[c]), `the peer's ${c}`).toBeGreaterThan(0);
+    expect(peer.adapter).toBe(rows[0].adapter);
+    expect(peer.adapter).toMatch(/swiftshader/i);
+    expect(peer.versions).toMatch(/^@huggingface\/transformers 4\.\S+; onnxruntime-node \S+$/);
+    // SwiftShader has no shader-f16, which ONNX Runtime's f16 kernels need: the fp16 graph ran and was refused, said so
+    expect(r.stdout).toContain('peer skipped: transformersjs: 1 of 2 rows, then it failed (exit 1): 32x2 webgpu fp16 failed: the WebGPU adapter has no shader-f16 (ONNX Runtime: ');
+    expect(r.stdout).toContain('**vs ONNX Runtime WebGPU (tokens/s over transformersjs onnxruntime-webgpu on the same workload, config and dtype; over its fp32 where it has no row of that dtype)**');
+    expect(r.stdout).toMatch(/\| webgpu \| flash \| small \| fp32 \| fp32 \| \d\.\d+× \|/);
   });
 
   it('runs every gpu.js mode, each row naming the mode that ran (auto selection in its variant and note)', () => {

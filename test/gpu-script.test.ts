@@ -1,7 +1,8 @@
 // The GPU-machine script, tested here as DESIGN §6 asks: bundles and payload prepared, then run.sh on
 // SwiftShader (allowed by MODERNBERT_ALLOW_SWIFTSHADER) with a tiny workload: its environment checks, the
 // rooflines, the tuned table (which a fresh engine then reads), the engine's parity on the adapter, the
-// profiles, and a benchmark folder with results.csv.
+// profiles, and a benchmark folder with results.csv where the ONNX Runtime WebGPU peer (its bundle) ran beside
+// our engine.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,11 +16,12 @@ describe('benchmarks/gpu', () => {
   it('prepares a payload under 64 MiB and runs the parity check and a benchmark through the bundles', () => {
     const prepare = spawnSync(process.execPath, ['--import', './bin/register.js', 'benchmarks/gpu/prepare.ts', '--no-node'], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
     expect(prepare.status, prepare.stderr).toBe(0);
-    expect(prepare.stdout).toMatch(/prepared benchmarks\/bench\.bundle\.mjs, cli\/modernbert\.bundle\.mjs, gpu-payload: \d+\.\d MiB/);
+    expect(prepare.stdout).toMatch(/prepared benchmarks\/bench\.bundle\.mjs, benchmarks\/peers\/transformersjs\.bundle\.mjs, cli\/modernbert\.bundle\.mjs, gpu-payload: \d+\.\d MiB/);
 
     const out = tempDir();
     const tables = tempDir(); // the committed tables' folder stays as it is
-    const run = spawnSync('bash', ['benchmarks/gpu/run.sh', '--out', out, '--backends', 'webgpu', '--workload', '8x2', '--max-batch', 'no', '--runs', '1', '--warmup', '0'], {
+    // --suite gpu: on SwiftShader run.sh would pick the cpu suite, whose peer is ONNX Runtime's CPU provider.
+    const run = spawnSync('bash', ['benchmarks/gpu/run.sh', '--out', out, '--suite', 'gpu', '--config', 'small', '--kernels', 'no', '--backends', 'webgpu', '--workload', '8x2', '--max-batch', 'no', '--runs', '1', '--warmup', '0'], {
       cwd: ROOT,
       encoding: 'utf8',
       timeout: 240_000,
@@ -54,9 +56,14 @@ describe('benchmarks/gpu', () => {
       expect(profile).toMatch(/roofline_pct/);
     }
     const rows = parseResultsCsv(readFileSync(join(out, 'bench', 'results.csv'), 'utf8'), 'results.csv');
-    expect(rows.map((r) => `${r.kind} ${r.backend} ${r.variant} ${r.name}`)).toEqual(['model webgpu flash 8x2']);
+    expect(rows.map((r) => `${r.kind} ${r.backend} ${r.variant} ${r.dtype} ${r.name}`)).toEqual(['model webgpu flash fp32 8x2', 'model transformersjs onnxruntime-webgpu fp32 8x2']);
     expect(rows[0].versions).toMatch(/^webgpu 0\.3\.10$/); // baked into the bundle
-    expect(existsSync(join(out, 'bench', 'summary.md'))).toBe(true);
+    expect(Number(rows[1].tokens_per_s)).toBeGreaterThan(0);
+    expect(rows[1].adapter).toBe(rows[0].adapter);
+    const summary = readFileSync(join(out, 'bench', 'summary.md'), 'utf8');
+    expect(summary).toMatch(/vs ONNX Runtime WebGPU \(tokens\/s over transformersjs onnxruntime-webgpu/);
+    // its fp16 graph needs shader-f16, which SwiftShader lacks: a note, not a row
+    expect(summary).toMatch(/peer skipped: transformersjs: 1 of 2 rows, then it failed \(exit 1\): 8x2 webgpu fp16 failed: the WebGPU adapter has no shader-f16/);
 
     // A fresh engine on this adapter, with no local tuning cache, runs the table.
     const info = spawnSync(process.execPath, [join(ROOT, 'bin', 'modernbert.js'), 'info', '--json'], { encoding: 'utf8', env: { ...process.env, MODERNBERT_TUNED_TABLES: tables, MODERNBERT_TUNING: join(tables, 'absent.json') } });

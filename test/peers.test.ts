@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RESULT_COLUMNS } from '../benchmarks/results.ts';
 import { type PeerRun, findPython, runChild, runPeers } from '../benchmarks/peers/index.ts';
-import { ONNX_EXPORT_NOTE } from '../benchmarks/peers/onnx-export.ts';
+import { ONNX_EXPORT_NOTE } from '../benchmarks/peers/onnx-graph.ts';
 import { randomSequences } from '../benchmarks/workloads.ts';
 import { randomTensors } from '../reference/checkpoint.ts';
 import { type ModernBertConfig, parseConfig, presetConfig } from '../reference/config.ts';
@@ -179,8 +179,31 @@ describe('transformers.js peer', () => {
     const dump = join(tempDir(), 'hidden.safetensors');
     const r = spawnSync(process.execPath, ['--import', REGISTER, join(PEERS_DIR, 'transformersjs.ts'), '--checkpoint', dir, '--workloads', workloadFile, '--runs', '1', '--warmup', '0', '--dump-hidden', dump], { encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
-    const diff = maxDiffToReference(dir, sequences, readSafetensors(dump).tensors.get('w.onnxruntime-cpu')!.data as Float32Array);
+    const diff = maxDiffToReference(dir, sequences, readSafetensors(dump).tensors.get('w.onnxruntime-cpu.fp32')!.data as Float32Array);
     expect(diff).toBeLessThan(1e-4);
+  });
+
+  it('runs the fp16 graph beside the fp32 one (model_fp16.onnx, as transformers.js ships it), each a row of its dtype', () => {
+    const dir = checkpoint(TINY);
+    const sequences = workloads(TINY)[0].sequences;
+    const workloadFile = join(tempDir(), 'workloads.json');
+    writeFileSync(workloadFile, JSON.stringify({ workloads: [{ name: 'w', sequences: sequences.map((s) => Array.from(s)) }] }));
+    const dump = join(tempDir(), 'hidden.safetensors');
+    const r = spawnSync(process.execPath, ['--import', REGISTER, join(PEERS_DIR, 'transformersjs.ts'), '--checkpoint', dir, '--workloads', workloadFile, '--dtype', 'fp32,fp16', '--runs', '1', '--warmup', '0', '--dump-hidden', dump], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(rows.map((x) => `${x.variant} ${x.dtype}`)).toEqual(['onnxruntime-cpu fp32', 'onnxruntime-cpu fp16']);
+    const hidden = readSafetensors(dump).tensors;
+    // f16 weights and activations: near the fp32 reference, and not as near as fp32
+    const diff = maxDiffToReference(dir, sequences, hidden.get('w.onnxruntime-cpu.fp16')!.data as Float32Array);
+    expect(diff).toBeLessThan(5e-2);
+    expect(diff).toBeGreaterThan(1e-4);
+  });
+
+  it('refuses a dtype it has no graph for, naming it (exit 2)', () => {
+    const r = spawnSync(process.execPath, ['--import', REGISTER, join(PEERS_DIR, 'transformersjs.ts'), '--checkpoint', 'x', '--workloads', 'y', '--dtype', 'fp32,bf16'], { encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim()).toBe('transformersjs: --dtype takes fp32 and fp16, got "bf16"');
   });
 });
 

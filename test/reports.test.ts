@@ -196,17 +196,38 @@ describe('run report', () => {
     const dir = tempDir();
     writeRunReport(dir, [...modelRows(H100), peer('128x8'), peer('512x8')], { title: 'With the peer', command: 'npm run bench' });
     const summary = readFileSync(join(dir, 'summary.md'), 'utf8');
-    const caption = 'Relative to the ONNX Runtime peer (tokens/s over transformersjs onnxruntime-cpu fp32 on the same workload and config)';
+    const caption = 'vs ONNX Runtime CPU (tokens/s over transformersjs onnxruntime-cpu on the same workload, config and dtype; over its fp32 where it has no row of that dtype)';
     expect(summary.indexOf(caption)).toBeGreaterThan(summary.indexOf('Model forward passes'));
-    expect(summary).toContain('| backend | variant | config | dtype | 128x8 | 512x8 |');
+    expect(summary).toContain('| backend | variant | config | dtype | peer dtype | 128x8 | 512x8 |');
     expect(markdownTableRows(summary, caption)).toEqual([
-      ['webgpu', 'flash', 'base', 'fp32', '0.20×', '0.20×'],
-      ['torch', 'sdpa', 'base', 'fp32', '0.15×', '0.15×'],
-      ['webgpu', 'padded', 'base', 'fp32', '0.10×', '0.10×'],
+      ['webgpu', 'flash', 'base', 'fp32', 'fp32', '0.20×', '0.20×'],
+      ['torch', 'sdpa', 'base', 'fp32', 'fp32', '0.15×', '0.15×'],
+      ['webgpu', 'padded', 'base', 'fp32', 'fp32', '0.10×', '0.10×'],
     ]);
     // Without a peer row there is no such table.
     writeRunReport(dir, modelRows(H100), { title: 'No peer', command: 'npm run bench' });
-    expect(readFileSync(join(dir, 'summary.md'), 'utf8')).not.toContain('Relative to the ONNX Runtime peer');
+    expect(readFileSync(join(dir, 'summary.md'), 'utf8')).not.toContain('vs ONNX Runtime');
+  });
+
+  it('gives a GPU run a "vs ONNX Runtime WebGPU" table: each row over the peer of its dtype, else over its fp32', () => {
+    const row = (backend: string, variant: string, dtype: string, tokensPerSecond: number) => resultRow({ ...H100, kind: 'model', name: '512x8', backend, variant, dtype, sequences: 8, tokens: 4096, median_s: 4096 / tokensPerSecond, tokens_per_s: tokensPerSecond });
+    const rows = [
+      row('transformersjs', 'onnxruntime-webgpu', 'fp32', 100000),
+      row('transformersjs', 'onnxruntime-webgpu', 'fp16', 250000),
+      row('webgpu', 'flash', 'fp32', 50000),
+      row('webgpu', 'flash', 'fp16', 125000),
+      row('torch', 'sdpa', 'bf16', 500000),
+    ];
+    const dir = tempDir();
+    writeRunReport(dir, rows, { title: 'GPU', command: 'npm run bench' });
+    const summary = readFileSync(join(dir, 'summary.md'), 'utf8');
+    const caption = 'vs ONNX Runtime WebGPU (tokens/s over transformersjs onnxruntime-webgpu on the same workload, config and dtype; over its fp32 where it has no row of that dtype)';
+    expect(markdownTableRows(summary, caption)).toEqual([
+      ['torch', 'sdpa', 'base', 'bf16', 'fp32', '5.00×'],
+      ['webgpu', 'flash', 'base', 'fp16', 'fp16', '0.50×'],
+      ['webgpu', 'flash', 'base', 'fp32', 'fp32', '0.50×'],
+    ]);
+    expect(summary).not.toContain('vs ONNX Runtime CPU');
   });
 
   it('writes a ratio below 0.1 with two significant digits', () => {

@@ -6,13 +6,14 @@
 # it; base's 512-token shapes first, each shape time-boxed) into this adapter's committed table
 # (optimized/webgpu/tuned/), checks the tuned engine's parity on the GPU (fp32 and f16 storage), profiles a
 # forward pass per kernel (fp32 and f16, against the measured rooflines), runs the paper's workloads for
-# ModernBERT-base on WebGPU (fp32 and f16) and the PyTorch peer (CUDA: fp32, fp16 and bf16 sdpa) on the same
-# GPU, and writes everything under one folder:
+# ModernBERT-base on WebGPU (fp32 and f16) beside its direct peer, transformers.js on ONNX Runtime's WebGPU provider
+# (fp32 and fp16 graphs), and the PyTorch peer (CUDA: fp32, fp16 and bf16 sdpa) on the same GPU, and writes
+# everything under one folder:
 #   bash benchmarks/gpu/run.sh [--out DIR] [bench options, e.g. --workload fixed_short:8]
 # OUT (or --out) is where results go (default: $OUT when the device tool sets it, else reports/):
 #   environment.txt, roofline.json, info.json (adapter, features, the tuning table in use), tune.md + tune-log.txt,
 #   tuned/ (the table: commit it to optimized/webgpu/tuned/), parity.md, parity-f16.jsonl, profile-f32.md,
-#   profile-f16.md, bench/ (results.csv, summary.md, plots).
+#   profile-f16.md, bench/ (results.csv, summary.md with a "vs ONNX Runtime WebGPU" table, plots).
 # Every stage after tuning reads the table and no local tuning cache, as a fresh clone on this GPU does.
 # MODERNBERT_TUNE_ARGS and MODERNBERT_PROFILE_ARGS replace the tune and profile options (the defaults size
 # them for an H100-class GPU; the whole script is meant to fit 9 minutes there). Each stage has a time limit
@@ -32,7 +33,7 @@ unxz_to() { # file.xz -> target, with xz or with Python's lzma when xz is missin
   if command -v xz >/dev/null; then xz -dc "$1" > "$2"; else python3 -c 'import lzma,shutil,sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' "$1" "$2"; fi
 }
 
-for f in benchmarks/bench.bundle.mjs cli/modernbert.bundle.mjs gpu-payload/webgpu/package.json; do
+for f in benchmarks/bench.bundle.mjs benchmarks/peers/transformersjs.bundle.mjs cli/modernbert.bundle.mjs gpu-payload/webgpu/package.json gpu-payload/onnxruntime-node/package.json; do
   [[ -e "$f" ]] || { echo "gpu run: $f is missing: run node --import ./bin/register.js benchmarks/gpu/prepare.ts first" >&2; exit 2; }
 done
 
@@ -49,6 +50,13 @@ if [[ ! -e node_modules/webgpu/dist/linux-x64.dawn.node ]]; then
   mkdir -p node_modules/webgpu/dist
   cp gpu-payload/webgpu/package.json gpu-payload/webgpu/index.js node_modules/webgpu/
   unxz_to gpu-payload/webgpu/dist/linux-x64.dawn.node.xz node_modules/webgpu/dist/linux-x64.dawn.node
+fi
+# onnxruntime-node (ONNX Runtime with its own Dawn and WebGPU provider) and onnxruntime-common, for the peer's bundle.
+ort_lib=node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1
+if [[ ! -e "$ort_lib" ]]; then
+  mkdir -p node_modules
+  cp -r gpu-payload/onnxruntime-node gpu-payload/onnxruntime-common node_modules/
+  unxz_to "node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1.xz" "$ort_lib" && rm "$ort_lib.xz"
 fi
 
 # The Vulkan loader: the system's, else Debian's libvulkan1 (and the glvnd libraries NVIDIA's driver links to)
@@ -111,7 +119,7 @@ export MODERNBERT_TUNING="$work/no-local-cache.json"
 # 8192. Each shape has a time box: a shape whose candidates compile slowly costs at most that.
 read -r -a tune_args <<< "${MODERNBERT_TUNE_ARGS:---config base --tokens 512,8192 --dtype f32,f16 --runs 3 --shape-seconds 7}"
 # Its progress log (every candidate's time, and where the time outside the timed runs went) goes to tune-log.txt.
-stage tune "${MODERNBERT_TUNE_SECONDS:-200}" "${cli[@]}" tune "${tune_args[@]}" --table > "$out/tune.md" 2> >(tee "$out/tune-log.txt" >&2) || true
+stage tune "${MODERNBERT_TUNE_SECONDS:-150}" "${cli[@]}" tune "${tune_args[@]}" --table > "$out/tune.md" 2> >(tee "$out/tune-log.txt" >&2) || true
 table="$(sed -n 's/^wrote //p' "$out/tune.md" | tail -n1)"
 mkdir -p "$out/tuned"
 if [[ -n "$table" && -e "$table" ]]; then cp "$table" "$out/tuned/" && say "tune: table $table"; else say "tune: no table written"; fi
@@ -130,14 +138,16 @@ read -r -a profile_args <<< "${MODERNBERT_PROFILE_ARGS:---config base --lengths 
 roofline=()
 [[ -s "$out/roofline.json" ]] && roofline=(--roofline "$out/roofline.json")
 for dtype in f32 f16; do
-  stage "profile $dtype" "${MODERNBERT_PROFILE_SECONDS:-60}" "${cli[@]}" profile "${profile_args[@]}" "${roofline[@]}" --dtype "$dtype" > "$out/profile-$dtype.md" || true
+  stage "profile $dtype" "${MODERNBERT_PROFILE_SECONDS:-45}" "${cli[@]}" profile "${profile_args[@]}" "${roofline[@]}" --dtype "$dtype" > "$out/profile-$dtype.md" || true
 done
 
-# The benchmark: WebGPU (suite gpu unless the options say otherwise) and the PyTorch peer on CUDA when torch
-# sees the GPU. transformers.js does not travel (onnxruntime-node is hundreds of MB): its row is a skip note.
-peers=torch
-python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null || { say "PyTorch with CUDA not importable: no torch peer"; peers=none; }
+# The benchmark: WebGPU (suite gpu unless the options say otherwise), transformers.js on ONNX Runtime's WebGPU
+# provider on the adapter our engine found (fp32 and fp16; its bundle and onnxruntime-node travelled), and the
+# PyTorch peer on CUDA when torch sees the GPU. The peers' rows join ours in one results.csv and summary.md.
+peers=transformersjs
+if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then peers=torch,transformersjs
+else say "PyTorch with CUDA not importable: no torch peer"; fi
 suite=gpu
 [[ "$adapter" == *'"swiftshader":true'* ]] && suite=cpu
-stage bench "${MODERNBERT_BENCH_SECONDS:-180}" "$node_bin" benchmarks/bench.bundle.mjs --suite "$suite" --peers "$peers" --out "$out/bench" "$@" || true
+stage bench "${MODERNBERT_BENCH_SECONDS:-240}" "$node_bin" benchmarks/bench.bundle.mjs --suite "$suite" --peers "$peers" --out "$out/bench" "$@" || true
 say "done: $out"

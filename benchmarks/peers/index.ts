@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ModernBertConfig } from '../../reference/config.ts';
 import { loadConfig } from '../../reference/files.ts';
-import { PROJECT_ROOT } from '../environment.ts';
+import { BUNDLED, PROJECT_ROOT } from '../environment.ts';
 import { RESULT_COLUMNS, type ResultRow, resultRow } from '../results.ts';
 
 export type PeerName = 'torch' | 'transformersjs';
@@ -21,10 +21,13 @@ export interface PeerRun {
   workloads: { name: string; sequences: Int32Array[] | number[][] }[];
   runs: number;
   warmup: number;
-  /** cuda: torch on the GPU, transformers.js on its WebGPU execution provider */
+  /** cuda: torch on the GPU, transformers.js on ONNX Runtime's WebGPU execution provider */
   device: 'cpu' | 'cuda';
-  /** torch: fp32 (default), fp16 and bf16 on cuda; transformers.js runs fp32 only */
+  /** torch: fp32 (default), fp16 and bf16 on cuda; transformers.js: those of fp32 and fp16 (its graphs) */
   dtypes?: string[];
+  /** the WebGPU adapter our engine found, and the Vulkan ICD it used (SwiftShader's where there is no GPU), which the
+   *  transformers.js peer gets too on cuda: its rows name the adapter, and its Dawn looks where ours found one */
+  webgpu?: { adapter: string; icd: string | null };
   /** torch attention implementations, default sdpa and eager */
   impls?: string[];
   /** columns every row carries: date, commit, device, config, ... */
@@ -44,7 +47,8 @@ export interface PeerResult {
 // PROJECT_ROOT comes from benchmarks/environment.ts, which sits in benchmarks/ as does bench.bundle.mjs.
 const PEERS_DIR = join(PROJECT_ROOT, 'benchmarks', 'peers');
 const TORCH_PEER = join(PEERS_DIR, 'torch_peer.py');
-const TRANSFORMERSJS_PEER = join(PEERS_DIR, 'transformersjs.ts');
+// On a GPU machine the harness is a bundle, and so is this peer (prepare.ts): there is no TypeScript loader there.
+const TRANSFORMERSJS_PEER = BUNDLED ? [join(PEERS_DIR, 'transformersjs.bundle.mjs')] : ['--import', join(PROJECT_ROOT, 'bin', 'register.js'), join(PEERS_DIR, 'transformersjs.ts')];
 
 /**
  * glibc malloc for the torch peer: no mmap, no trim, so freed memory is reused. PyTorch on CPU allocates
@@ -95,15 +99,18 @@ export async function runPeers(run: PeerRun): Promise<PeerResult> {
     }
 
     if (wanted.includes('transformersjs')) {
-      if (run.dtypes && !run.dtypes.includes('fp32')) {
-        skipped.push(`transformersjs: runs fp32 only (asked for ${run.dtypes.join(', ')})`);
+      const dtypes = (run.dtypes ?? ['fp32']).filter((d) => d === 'fp32' || d === 'fp16');
+      if (!dtypes.length) {
+        skipped.push(`transformersjs: runs fp32 and fp16 only (asked for ${run.dtypes!.join(', ')})`);
       } else {
         const device = run.device === 'cuda' ? 'webgpu' : 'cpu';
-        // Its own Node process (onnxruntime-node carries its own Dawn), with the project's .ts loader; it
-        // writes the ONNX graph itself (a load's worth of time more), so the graph and its note stay together.
-        const args = ['--import', join(PROJECT_ROOT, 'bin', 'register.js'), TRANSFORMERSJS_PEER, '--checkpoint', run.checkpointDir, '--workloads', workloadsFile, '--device', device, ...timing];
-        const child = await runChild(process.execPath, args, { timeoutSeconds: 60 + 2 * budget.loadSeconds + budget.workloadSeconds, progress, prefix: 'transformersjs:', cwd: PROJECT_ROOT });
-        collect('transformersjs', child, workloads.length, rows, skipped);
+        const onGpu = device === 'webgpu' && run.webgpu ? ['--adapter', run.webgpu.adapter] : [];
+        const env = device === 'webgpu' && run.webgpu?.icd ? { ...process.env, VK_ICD_FILENAMES: run.webgpu.icd } : undefined;
+        // Its own Node process (onnxruntime-node carries its own Dawn); it writes the ONNX graphs itself (a load's
+        // worth of time more), so the graph and its note stay together.
+        const args = [...TRANSFORMERSJS_PEER, '--checkpoint', run.checkpointDir, '--workloads', workloadsFile, '--device', device, '--dtype', dtypes.join(','), ...onGpu, ...timing];
+        const child = await runChild(process.execPath, args, { timeoutSeconds: 60 + dtypes.length * (2 * budget.loadSeconds + budget.workloadSeconds), progress, prefix: 'transformersjs:', cwd: PROJECT_ROOT, env });
+        collect('transformersjs', child, dtypes.length * workloads.length, rows, skipped);
       }
     }
   } finally {
@@ -172,7 +179,10 @@ function collect(peer: PeerName, child: ChildResult, expected: number, rows: Res
   }
   if (child.timedOut) skipped.push(`${peer}: timed out after ${child.timeoutSeconds} s with ${got} of ${expected} rows`);
   else if (child.status !== 0) {
-    const why = child.spawnError ?? lastLine(child.stderr, `${peer === 'torch' ? 'torch_peer' : 'transformersjs'}: `) ?? describeExit(child);
+    const prefix = `${peer === 'torch' ? 'torch_peer' : 'transformersjs'}: `;
+    // Each part that failed (a dtype, a workload) says so in a "... failed: why" line; else the last line says why.
+    const failures = [...new Set(child.prefixed.filter((l) => l.includes(' failed: ')).map((l) => l.slice(prefix.length).trim()))];
+    const why = child.spawnError ?? (failures.length ? failures.join('; ') : lastLine(child.stderr, prefix)) ?? describeExit(child);
     skipped.push(`${peer}: ${got} of ${expected} rows, then it failed (${describeExit(child)}): ${why}`);
   }
 }
@@ -182,6 +192,8 @@ export interface ChildResult {
   signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
+  /** every stderr line that starts with the prefix, whole (stderr keeps only its tail) */
+  prefixed: string[];
   timedOut: boolean;
   timeoutSeconds: number;
   spawnError?: string;
@@ -194,7 +206,7 @@ export interface ChildResult {
 export function runChild(command: string, args: string[], options: { timeoutSeconds: number; progress?: (m: string) => void; prefix?: string; cwd?: string; env?: NodeJS.ProcessEnv }): Promise<ChildResult> {
   return new Promise((resolvePromise) => {
     let child: ChildProcess;
-    const result: ChildResult = { status: null, signal: null, stdout: '', stderr: '', timedOut: false, timeoutSeconds: options.timeoutSeconds };
+    const result: ChildResult = { status: null, signal: null, stdout: '', stderr: '', prefixed: [], timedOut: false, timeoutSeconds: options.timeoutSeconds };
     try {
       child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
     } catch (e) {
@@ -209,7 +221,11 @@ export function runChild(command: string, args: string[], options: { timeoutSeco
       pending += chunk;
       const lines = pending.split('\n');
       pending = lines.pop() ?? '';
-      for (const line of lines) if (options.prefix !== undefined && line.startsWith(options.prefix)) options.progress?.(line);
+      for (const line of lines) {
+        if (options.prefix === undefined || !line.startsWith(options.prefix)) continue;
+        result.prefixed.push(line);
+        options.progress?.(line);
+      }
     });
     let settled = false;
     const finish = (status: number | null, signal: NodeJS.Signals | null) => {

@@ -1,93 +1,28 @@
-// A checkpoint's ModernBertModel as an ONNX graph, written from TypeScript (no Python, no torch.onnx): the
-// peer ONNX Runtime runs in the benchmarks (transformers.js and onnxruntime-node) on any machine.
-//
-// The graph is HF's eager path in standard opset-17 operators, over a padded batch as transformers.js feeds
-// it: Gather + LayerNormalization embeddings; per layer MatMul QKV, rotate_half RoPE from cos/sin tables
-// (float32, as HF builds them), MatMul/Softmax attention with an additive mask (padding keys, and the window
-// on local layers), MatMul Wo, GLU MLP with the activation from Erf/Tanh/Sigmoid/Relu; final LayerNormalization.
-// Inputs input_ids, attention_mask (int64 [batch_size, sequence_length]); output last_hidden_state.
-// The file is protobuf (onnx.proto's ModelProto), encoded here field by field.
+// Writes the ONNX graph of a checkpoint folder (onnx-graph.ts) as a transformers.js model folder: config.json and
+// onnx/model.onnx (fp32) or onnx/model_fp16.onnx (fp16), the peer ONNX Runtime runs in the benchmarks.
 import { closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { type ModernBertConfig, isGlobalLayer, slidingWindow } from '../../reference/config.ts';
-import type { LinearWeights, NormWeights } from '../../reference/checkpoint.ts';
 import { loadCheckpoint } from '../../reference/files.ts';
-import { fp32, ropeTables } from '../../reference/ops.ts';
+import { fp32 } from '../../reference/ops.ts';
+import { ONNX_FILES, type OnnxDtype, onnxModel } from './onnx-graph.ts';
 
-export const ONNX_EXPORT_NOTE = 'ONNX graph written by modernbert-ts (benchmarks/peers/onnx-export.ts: opset 17, standard operators, no Python)';
-
-/** Writes outDir/config.json (copied) and outDir/onnx/model.onnx, each whole or not at all. */
-export function writeOnnxExport(checkpointDir: string, outDir: string): void {
+/** Writes outDir/config.json (copied) and outDir/onnx/<ONNX_FILES[dtype]> for each dtype, each whole or not at all. */
+export function writeOnnxExport(checkpointDir: string, outDir: string, dtypes: readonly OnnxDtype[] = ['fp32']): void {
   const { config, weights } = loadCheckpoint(checkpointDir, fp32);
-  const model = modelProto(modernBertGraph(config, weights));
   mkdirSync(join(outDir, 'onnx'), { recursive: true });
-  writeAtomic(join(outDir, 'onnx', 'model.onnx'), model);
+  for (const dtype of dtypes) writeAtomic(join(outDir, 'onnx', ONNX_FILES[dtype]), onnxModel(config, weights, dtype).chunks);
   const tmpConfig = join(outDir, '.config.json.tmp');
   copyFileSync(join(resolve(checkpointDir), 'config.json'), tmpConfig);
   renameSync(tmpConfig, join(outDir, 'config.json'));
 }
 
-// ---- protobuf: a message is a list of chunks, so 500 MB of weights are never copied into one buffer ----
-
-class Message {
-  readonly chunks: Uint8Array[] = [];
-  length = 0;
-
-  private push(bytes: Uint8Array): void {
-    this.chunks.push(bytes);
-    this.length += bytes.length;
-  }
-  private tag(field: number, wire: number): void {
-    this.push(varint(BigInt((field << 3) | wire)));
-  }
-  /** int32/int64/enum/bool: a varint (negative values as 10-byte two's complement, as protobuf does) */
-  int(field: number, value: number | bigint): this {
-    this.tag(field, 0);
-    this.push(varint(BigInt.asUintN(64, BigInt(value))));
-    return this;
-  }
-  float(field: number, value: number): this {
-    this.tag(field, 5);
-    const b = new Uint8Array(4);
-    new DataView(b.buffer).setFloat32(0, value, true);
-    this.push(b);
-    return this;
-  }
-  bytes(field: number, value: Uint8Array): this {
-    this.tag(field, 2);
-    this.push(varint(BigInt(value.length)));
-    this.push(value);
-    return this;
-  }
-  string(field: number, value: string): this {
-    return this.bytes(field, new TextEncoder().encode(value));
-  }
-  message(field: number, m: Message): this {
-    this.tag(field, 2);
-    this.push(varint(BigInt(m.length)));
-    for (const c of m.chunks) this.push(c);
-    return this;
-  }
-}
-
-function varint(v: bigint): Uint8Array {
-  const out: number[] = [];
-  do {
-    let byte = Number(v & 0x7fn);
-    v >>= 7n;
-    if (v) byte |= 0x80;
-    out.push(byte);
-  } while (v);
-  return Uint8Array.from(out);
-}
-
-function writeAtomic(file: string, m: Message): void {
+function writeAtomic(file: string, chunks: readonly Uint8Array[]): void {
   const tmp = mkdtempSync(join(dirname(file), `.${basename(file)}.tmp-`));
   try {
     const part = join(tmp, basename(file));
     const fd = openSync(part, 'w');
     try {
-      for (const c of m.chunks) writeSync(fd, c);
+      for (const c of chunks) writeSync(fd, c);
     } finally {
       closeSync(fd);
     }
@@ -95,181 +30,4 @@ function writeAtomic(file: string, m: Message): void {
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
-}
-
-// ---- onnx.proto messages (field numbers from onnx.proto) ----
-
-const FLOAT = 1;
-const INT64 = 7;
-type Attr = number | number[] | { float: number };
-
-function tensorProto(name: string, dims: readonly number[], type: typeof FLOAT | typeof INT64, raw: Uint8Array): Message {
-  const t = new Message();
-  for (const d of dims) t.int(1, d);
-  return t.int(2, type).string(8, name).bytes(9, raw);
-}
-
-function attribute(name: string, value: Attr): Message {
-  const a = new Message().string(1, name);
-  if (typeof value === 'number') return a.int(3, value).int(20, 2); // INT
-  if (Array.isArray(value)) {
-    for (const v of value) a.int(8, v);
-    return a.int(20, 7); // INTS
-  }
-  return a.float(2, value.float).int(20, 1); // FLOAT
-}
-
-function valueInfo(name: string, type: number, dims: readonly (number | string)[]): Message {
-  const shape = new Message();
-  for (const d of dims) shape.message(1, typeof d === 'number' ? new Message().int(1, d) : new Message().string(2, d));
-  const tensorType = new Message().int(1, type).message(2, shape);
-  return new Message().string(1, name).message(2, new Message().message(1, tensorType));
-}
-
-/** The graph under construction: nodes and initializers, names made unique by a counter. */
-class Graph {
-  readonly nodes: Message[] = [];
-  readonly initializers: Message[] = [];
-  readonly inputs: Message[] = [];
-  readonly outputs: Message[] = [];
-  private count = 0;
-
-  private name(hint: string): string {
-    return `${hint}_${this.count++}`;
-  }
-  /** A float32 initializer. */
-  floats(hint: string, dims: number[], data: ArrayLike<number>): string {
-    const name = this.name(hint);
-    const values = Float32Array.from(data);
-    this.initializers.push(tensorProto(name, dims, FLOAT, new Uint8Array(values.buffer)));
-    return name;
-  }
-  ints(hint: string, dims: number[], data: readonly number[]): string {
-    const name = this.name(hint);
-    const values = BigInt64Array.from(data.map(BigInt));
-    this.initializers.push(tensorProto(name, dims, INT64, new Uint8Array(values.buffer)));
-    return name;
-  }
-  scalar(value: number): string {
-    return this.floats('c', [], [value]);
-  }
-  op(type: string, inputs: readonly string[], attrs: Record<string, Attr> = {}, outputCount = 1): string[] {
-    const outputs = Array.from({ length: outputCount }, () => this.name(type.toLowerCase()));
-    const node = new Message();
-    for (const i of inputs) node.string(1, i);
-    for (const o of outputs) node.string(2, o);
-    node.string(3, this.name(`n_${type}`)).string(4, type);
-    for (const [k, v] of Object.entries(attrs)) node.message(5, attribute(k, v));
-    this.nodes.push(node);
-    return outputs;
-  }
-  op1(type: string, inputs: readonly string[], attrs: Record<string, Attr> = {}): string {
-    return this.op(type, inputs, attrs)[0];
-  }
-}
-
-function modelProto(g: Graph): Message {
-  const graph = new Message();
-  for (const n of g.nodes) graph.message(1, n);
-  graph.string(2, 'modernbert');
-  for (const t of g.initializers) graph.message(5, t);
-  for (const i of g.inputs) graph.message(11, i);
-  for (const o of g.outputs) graph.message(12, o);
-  return new Message()
-    .int(1, 8) // ir_version 8 (ONNX 1.13, opset 17)
-    .string(2, 'modernbert-ts')
-    .message(7, graph)
-    .message(8, new Message().string(1, '').int(2, 17));
-}
-
-// ---- ModernBERT ----
-
-/** Any value far below every real score: exp() of it is 0, and two of them still add up to a finite number. */
-const MASKED = -1e30;
-
-function modernBertGraph(config: ModernBertConfig, weights: ReturnType<typeof loadCheckpoint>['weights']): Graph {
-  const g = new Graph();
-  const { hiddenSize: C, numAttentionHeads: H, headDim: D, intermediateSize: I } = config;
-  g.inputs.push(valueInfo('input_ids', INT64, ['batch_size', 'sequence_length']), valueInfo('attention_mask', INT64, ['batch_size', 'sequence_length']));
-  g.outputs.push(valueInfo('last_hidden_state', FLOAT, ['batch_size', 'sequence_length', C]));
-
-  const linear = (x: string, w: LinearWeights, hint: string): string => {
-    // MatMul wants W^T [in, out]; the checkpoint stores [out, in].
-    const t = new Float32Array(w.inFeatures * w.outFeatures);
-    for (let n = 0; n < w.outFeatures; n++) for (let k = 0; k < w.inFeatures; k++) t[k * w.outFeatures + n] = w.weight[n * w.inFeatures + k];
-    const y = g.op1('MatMul', [x, g.floats(hint, [w.inFeatures, w.outFeatures], t)]);
-    return w.bias ? g.op1('Add', [y, g.floats(`${hint}_bias`, [w.outFeatures], w.bias)]) : y;
-  };
-  const norm = (x: string, w: NormWeights, hint: string): string =>
-    g.op1('LayerNormalization', [x, g.floats(hint, [C], w.weight), ...(w.bias ? [g.floats(`${hint}_bias`, [C], w.bias)] : [])], { axis: -1, epsilon: { float: config.normEps } });
-
-  // Sequence length, positions and the masks, shared by every layer.
-  const shape = g.op1('Shape', ['input_ids']);
-  const length = g.op1('Gather', [shape, g.ints('one', [], [1])], { axis: 0 }); // scalar L
-  const length1 = g.op1('Unsqueeze', [length, g.ints('axes', [1], [0])]); // [L]
-  const positions = g.op1('Range', [g.ints('zero', [], [0]), length, g.ints('one', [], [1])]);
-  const paddingKey = g.op1('Unsqueeze', [g.op1('Equal', ['attention_mask', g.ints('zero', [], [0])]), g.ints('axes', [2], [1, 2])]); // [B, 1, 1, L]
-  const masked = g.scalar(MASKED);
-  const zero = g.scalar(0);
-  const globalMask = g.op1('Where', [paddingKey, masked, zero]);
-  const distance = g.op1('Abs', [g.op1('Sub', [g.op1('Unsqueeze', [positions, g.ints('axes', [1], [1])]), g.op1('Unsqueeze', [positions, g.ints('axes', [1], [0])])])]);
-  const outsideWindow = g.op1('Greater', [distance, g.ints('window', [], [slidingWindow(config)])]); // [L, L]
-  const localMask = g.op1('Where', [g.op1('Or', [paddingKey, outsideWindow]), masked, zero]); // [B, 1, L, L]
-
-  // cos/sin [L, D] per theta: the tables' halves duplicated (cat(freqs, freqs)), sliced to the length; tables
-  // hold max_position_embeddings positions, so longer sequences are an error in ONNX Runtime.
-  const rope = (theta: number) => {
-    const P = config.maxPositionEmbeddings;
-    const t = ropeTables(fp32, theta, D, P);
-    const full = (table: ArrayLike<number>) => Float32Array.from({ length: P * D }, (_, i) => table[Math.floor(i / D) * (D / 2) + (i % D) % (D / 2)]);
-    const slice = (name: string, table: ArrayLike<number>) => g.op1('Slice', [g.floats(name, [P, D], full(table)), g.ints('start', [1], [0]), length1, g.ints('axes', [1], [0])]);
-    return { cos: slice('rope_cos', t.cos), sin: slice('rope_sin', t.sin) };
-  };
-  const ropes = { global: rope(config.globalRopeTheta), local: rope(config.localRopeTheta) };
-  const halves = g.ints('halves', [2], [D / 2, D / 2]);
-  const rotate = (x: string, r: { cos: string; sin: string }) => {
-    const [x1, x2] = g.op('Split', [x, halves], { axis: -1 }, 2);
-    const rotated = g.op1('Concat', [g.op1('Neg', [x2]), x1], { axis: -1 });
-    return g.op1('Add', [g.op1('Mul', [x, r.cos]), g.op1('Mul', [rotated, r.sin])]);
-  };
-  const qkvShape = g.ints('qkv_shape', [5], [0, 0, 3, H, D]);
-  const contextShape = g.ints('context_shape', [3], [0, 0, C]);
-  const scale = g.scalar(1 / Math.sqrt(D));
-  const activation = (x: string): string => {
-    switch (config.hiddenActivation) {
-      case 'gelu': // x/2 (1 + erf(x / sqrt 2))
-        return g.op1('Mul', [g.op1('Mul', [x, g.scalar(0.5)]), g.op1('Add', [g.scalar(1), g.op1('Erf', [g.op1('Mul', [x, g.scalar(Math.SQRT1_2)])])])]);
-      case 'gelu_tanh': {
-        const cube = g.op1('Mul', [g.op1('Mul', [x, x]), x]);
-        const inner = g.op1('Mul', [g.op1('Add', [x, g.op1('Mul', [cube, g.scalar(0.044715)])]), g.scalar(Math.sqrt(2 / Math.PI))]);
-        return g.op1('Mul', [g.op1('Mul', [x, g.scalar(0.5)]), g.op1('Add', [g.scalar(1), g.op1('Tanh', [inner])])]);
-      }
-      case 'silu':
-        return g.op1('Mul', [x, g.op1('Sigmoid', [x])]);
-      case 'relu':
-        return g.op1('Relu', [x]);
-    }
-  };
-  const splitI = g.ints('glu_halves', [2], [I, I]);
-
-  let hidden = norm(g.op1('Gather', [g.floats('tok_embeddings', [config.vocabSize, C], weights.tokEmbeddings), 'input_ids'], { axis: 0 }), weights.embeddingNorm, 'embeddings_norm');
-  weights.layers.forEach((layer, l) => {
-    const global = isGlobalLayer(config, l);
-    const r = global ? ropes.global : ropes.local;
-    // attention: [B, L, 3C] -> [3, B, H, L, D]
-    const x = layer.attnNorm ? norm(hidden, layer.attnNorm, `l${l}_attn_norm`) : hidden;
-    const qkv = g.op1('Transpose', [g.op1('Reshape', [linear(x, layer.wqkv, `l${l}_wqkv`), qkvShape])], { perm: [2, 0, 3, 1, 4] });
-    const [q, k, v] = [0, 1, 2].map((s) => g.op1('Gather', [qkv, g.ints('s', [], [s])], { axis: 0 }));
-    const kT = g.op1('Transpose', [rotate(k, r)], { perm: [0, 1, 3, 2] });
-    const scores = g.op1('Add', [g.op1('Mul', [g.op1('MatMul', [rotate(q, r), kT]), scale]), global ? globalMask : localMask]);
-    const context = g.op1('MatMul', [g.op1('Softmax', [scores], { axis: -1 }), v]); // [B, H, L, D]
-    const merged = g.op1('Reshape', [g.op1('Transpose', [context], { perm: [0, 2, 1, 3] }), contextShape]);
-    hidden = g.op1('Add', [hidden, linear(merged, layer.wo, `l${l}_wo`)]);
-    // GLU MLP: act(first half) * second half
-    const [input, gate] = g.op('Split', [linear(norm(hidden, layer.mlpNorm, `l${l}_mlp_norm`), layer.wi, `l${l}_wi`), splitI], { axis: -1 }, 2);
-    hidden = g.op1('Add', [hidden, linear(g.op1('Mul', [activation(input), gate]), layer.mlpWo, `l${l}_mlp_wo`)]);
-  });
-  const last = norm(hidden, weights.finalNorm, 'final_norm');
-  g.nodes.push(new Message().string(1, last).string(2, 'last_hidden_state').string(3, 'output').string(4, 'Identity'));
-  return g;
 }

@@ -2,7 +2,13 @@
 // ONNX graph of the same checkpoint that onnx-export.ts writes here first (TypeScript, so no Python is needed).
 // Prints one JSON result row per line on stdout, as torch_peer.py does; progress goes to stderr.
 //   node --import ./bin/register.js benchmarks/peers/transformersjs.ts --checkpoint DIR --workloads FILE
-//        [--device cpu|webgpu] [--runs 3] [--warmup 1] [--common JSON] [--dump-hidden FILE.safetensors]
+//        [--device cpu|webgpu] [--dtype fp32,fp16] [--adapter NAME] [--runs 3] [--warmup 1] [--common JSON]
+//        [--dump-hidden FILE.safetensors]
+// --device webgpu is ONNX Runtime's WebGPU execution provider (what transformers.js runs for device 'webgpu'), with
+// the Vulkan set-up our engine makes (prepareVulkanForOtherDawn: SwiftShader where there is no GPU). Each dtype is its
+// own graph and session (fp16: model_fp16.onnx, as transformers.js ships it). A dtype that does not load, or a
+// workload that fails (a padded batch over the adapter's buffer limits), is one "... failed: why" line on stderr;
+// the rest still run, and the exit code is 1.
 // Run it in its own process and never import it from one that uses the `webgpu` package: onnxruntime-node
 // carries its own Dawn, and two Dawn copies in one process crash.
 // Like transformers.js itself, each workload runs as one right-padded batch with an attention mask: the pads
@@ -14,18 +20,27 @@ import { parseArgs } from 'node:util';
 import { AutoModel, Tensor, env } from '@huggingface/transformers';
 import type { Tensor as SafeTensor } from '../../reference/safetensors.ts';
 import { writeSafetensors } from '../../reference/files.ts';
+import { prepareVulkanForOtherDawn } from '../../optimized/webgpu/device.ts';
 import { RESULT_COLUMNS, type ResultRow, resultRow } from '../results.ts';
-import { ONNX_EXPORT_NOTE, writeOnnxExport } from './onnx-export.ts';
+import { writeOnnxExport } from './onnx-export.ts';
+import { ONNX_EXPORT_NOTE, ONNX_FILES, type OnnxDtype } from './onnx-graph.ts';
 
-interface WorkloadFile {
-  workloads: { name: string; sequences: number[][] }[];
+interface Workload {
+  name: string;
+  sequences: number[][];
 }
+interface WorkloadFile {
+  workloads: Workload[];
+}
+type PeerModel = Awaited<ReturnType<typeof AutoModel.from_pretrained>>;
 
 const { values } = parseArgs({
   options: {
     checkpoint: { type: 'string' },
     workloads: { type: 'string' },
     device: { type: 'string', default: 'cpu' },
+    dtype: { type: 'string', default: 'fp32' },
+    adapter: { type: 'string' },
     runs: { type: 'string', default: '3' },
     warmup: { type: 'string', default: '1' },
     common: { type: 'string', default: '{}' },
@@ -33,10 +48,13 @@ const { values } = parseArgs({
   },
 });
 
-const VARIANTS: Record<string, string> = { cpu: 'onnxruntime-cpu', webgpu: 'webgpu' };
+const VARIANTS: Record<string, string> = { cpu: 'onnxruntime-cpu', webgpu: 'onnxruntime-webgpu' };
 if (!values.checkpoint || !values.workloads) fail('give --checkpoint DIR (config.json, model.safetensors) and --workloads FILE');
 const device = values.device;
 if (!Object.hasOwn(VARIANTS, device)) fail(`--device must be cpu or webgpu, got "${device}"`);
+const dtypes = values.dtype.split(',') as OnnxDtype[];
+const unknownDtype = dtypes.find((d) => !Object.hasOwn(ONNX_FILES, d));
+if (unknownDtype !== undefined) fail(`--dtype takes fp32 and fp16, got "${unknownDtype}"`);
 const runs = Number(values.runs);
 const warmup = Number(values.warmup);
 if (!(Number.isInteger(runs) && runs > 0)) fail(`--runs must be a positive integer, got "${values.runs}"`);
@@ -50,85 +68,111 @@ const config = parseJson(readText(configFile), configFile) as { pad_token_id?: n
 // The ONNX folder lives only as long as this process: a graph is as large as the checkpoint.
 const exportDir = mkdtempSync(join(tmpdir(), 'modernbert-onnx-'));
 const modelDir = join(exportDir, 'model');
-let step = 'the ONNX export';
+const dumped = new Map<string, SafeTensor>();
 let failed = false;
 try {
-  process.stderr.write(`transformersjs: writing the ONNX graph of ${values.checkpoint}\n`);
-  writeOnnxExport(values.checkpoint, modelDir);
-  step = device;
+  process.stderr.write(`transformersjs: writing the ONNX graph of ${values.checkpoint} (${dtypes.join(', ')})\n`);
+  writeOnnxExport(values.checkpoint, modelDir, dtypes);
+  if (device === 'webgpu') {
+    const icd = await prepareVulkanForOtherDawn();
+    if (icd) process.stderr.write(`transformersjs: Vulkan ICD ${icd}\n`);
+  }
   // Local files only: the folder is env.localModelPath/<model id>, and nothing is fetched.
   env.allowRemoteModels = false;
   env.allowLocalModels = true;
   env.localModelPath = dirname(modelDir);
-  await benchmark();
+  for (const dtype of dtypes) if (!(await benchmark(dtype))) failed = true;
+  if (values['dump-hidden']) {
+    writeSafetensors(values['dump-hidden'], dumped);
+    process.stderr.write(`transformersjs: wrote last_hidden_state of the real tokens to ${values['dump-hidden']}\n`);
+  }
 } catch (e) {
-  // One line the harness shows as the skip reason (e.g. "webgpu failed: Failed to get a WebGPU adapter"), then the whole error.
-  const message = (e as Error).message ?? String(e);
-  process.stderr.write(`${(e as Error).stack ?? message}\ntransformersjs: ${step} failed: ${message.split('\n').find((l) => l.trim()) ?? 'unknown error'}\n`);
+  reportFailure('the ONNX export', e);
   failed = true;
 } finally {
   rmSync(exportDir, { recursive: true, force: true });
 }
 if (failed) process.exit(1);
 
-async function benchmark(): Promise<void> {
-  const loadStart = performance.now();
-  const model = await AutoModel.from_pretrained(basename(modelDir), { device: device as 'cpu' | 'webgpu', dtype: 'fp32', local_files_only: true });
-  const loadS = (performance.now() - loadStart) / 1000;
+/** The whole error, then one line the harness shows as the skip reason (e.g. "webgpu fp32 failed: Failed to get a WebGPU adapter"). */
+function reportFailure(step: string, e: unknown): void {
+  const message = (e as Error).message ?? String(e);
+  const first = message.split('\n').find((l) => l.trim()) ?? 'unknown error';
+  // ONNX Runtime's f16 kernels need the adapter's shader-f16 (SwiftShader has none; Dawn withholds it on NVIDIA
+  // without a toggle, which ONNX Runtime 1.30 sets).
+  const why = /requires f16 but the device does not support it/.test(message) ? `the WebGPU adapter has no shader-f16 (ONNX Runtime: ${first.trim()})` : first;
+  process.stderr.write(`${(e as Error).stack ?? message}\ntransformersjs: ${step} failed: ${why}\n`);
+}
 
-  const versions = `@huggingface/transformers ${env.version}; onnxruntime-node ${onnxRuntimeVersion()}`;
-  const adapter = device === 'cpu' ? (cpus()[0]?.model.trim() ?? 'cpu') : null;
-  const dumped = new Map<string, SafeTensor>();
+/** Loads the dtype's graph and measures every workload on it; false when the load or any workload failed. */
+async function benchmark(dtype: OnnxDtype): Promise<boolean> {
+  const loadStart = performance.now();
+  let model: PeerModel;
+  try {
+    model = await AutoModel.from_pretrained(basename(modelDir), { device: device as 'cpu' | 'webgpu', dtype, local_files_only: true });
+  } catch (e) {
+    reportFailure(`${device} ${dtype}`, e);
+    return false;
+  }
+  const loadS = (performance.now() - loadStart) / 1000;
+  let ok = true;
   for (const w of workloads.workloads) {
-    const { inputIds, attentionMask, realTokens, computedTokens } = paddedBatch(w.sequences, config.pad_token_id ?? 0);
-    process.stderr.write(`transformersjs: ${w.name} ${device}: ${warmup} warm-up + ${runs} runs of ${w.sequences.length} sequences, ${realTokens} real / ${computedTokens} computed tokens\n`);
-    const forward = async () => ((await model({ input_ids: inputIds, attention_mask: attentionMask })) as { last_hidden_state: Tensor }).last_hidden_state;
-    // The first call is timed on its own and counts as the first warm-up run (benchmarks/timing.ts does the same).
-    const firstStart = performance.now();
-    (await forward()).dispose();
-    const firstS = (performance.now() - firstStart) / 1000;
-    for (let i = 1; i < warmup; i++) (await forward()).dispose();
-    const seconds: number[] = [];
-    let last: Tensor | undefined;
-    for (let i = 0; i < runs; i++) {
-      last?.dispose();
-      const start = performance.now();
-      last = await forward();
-      seconds.push((performance.now() - start) / 1000);
+    try {
+      await measureWorkload(model, w, dtype, loadS);
+    } catch (e) {
+      reportFailure(`${w.name} ${device} ${dtype}`, e);
+      ok = false;
     }
-    if (values['dump-hidden'] && last) dumped.set(`${w.name}.${VARIANTS[device]}`, realRows(last, w.sequences));
-    last?.dispose();
-    const sorted = [...seconds].sort((a, b) => a - b);
-    const median = sorted.length % 2 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
-    const row = resultRow({
-      kind: 'model',
-      ...common,
-      name: w.name,
-      backend: 'transformersjs',
-      variant: VARIANTS[device],
-      dtype: 'fp32',
-      sequences: w.sequences.length,
-      tokens: realTokens,
-      runs,
-      median_s: median,
-      min_s: sorted[0],
-      max_s: sorted[sorted.length - 1],
-      tokens_per_s: realTokens / median,
-      peak_bytes: null,
-      adapter,
-      runtime: `node ${process.versions.node}`,
-      versions,
-      note: `padded batch: ${computedTokens} tokens computed for ${realTokens} real; ${ONNX_EXPORT_NOTE}`,
-      load_s: loadS,
-      first_s: firstS,
-    });
-    process.stdout.write(JSON.stringify(Object.fromEntries(RESULT_COLUMNS.map((c) => [c, row[c]]))) + '\n');
   }
   await model.dispose();
-  if (values['dump-hidden']) {
-    writeSafetensors(values['dump-hidden'], dumped);
-    process.stderr.write(`transformersjs: wrote last_hidden_state of the real tokens to ${values['dump-hidden']}\n`);
+  return ok;
+}
+
+/** One workload on a loaded graph: the first call timed apart, then the warm runs; prints its row. */
+async function measureWorkload(model: PeerModel, w: Workload, dtype: OnnxDtype, loadS: number): Promise<void> {
+  const { inputIds, attentionMask, realTokens, computedTokens } = paddedBatch(w.sequences, config.pad_token_id ?? 0);
+  process.stderr.write(`transformersjs: ${w.name} ${device} ${dtype}: ${warmup} warm-up + ${runs} runs of ${w.sequences.length} sequences, ${realTokens} real / ${computedTokens} computed tokens\n`);
+  const forward = async () => ((await model({ input_ids: inputIds, attention_mask: attentionMask })) as { last_hidden_state: Tensor }).last_hidden_state;
+  // The first call is timed on its own and counts as the first warm-up run (benchmarks/timing.ts does the same).
+  const firstStart = performance.now();
+  (await forward()).dispose();
+  const firstS = (performance.now() - firstStart) / 1000;
+  for (let i = 1; i < warmup; i++) (await forward()).dispose();
+  const seconds: number[] = [];
+  let last: Tensor | undefined;
+  for (let i = 0; i < runs; i++) {
+    last?.dispose();
+    const start = performance.now();
+    last = await forward();
+    seconds.push((performance.now() - start) / 1000);
   }
+  if (values['dump-hidden'] && last) dumped.set(`${w.name}.${VARIANTS[device]}.${dtype}`, realRows(last, w.sequences));
+  last?.dispose();
+  const sorted = [...seconds].sort((a, b) => a - b);
+  const median = sorted.length % 2 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
+  const row = resultRow({
+    kind: 'model',
+    ...common,
+    name: w.name,
+    backend: 'transformersjs',
+    variant: VARIANTS[device],
+    dtype,
+    sequences: w.sequences.length,
+    tokens: realTokens,
+    runs,
+    median_s: median,
+    min_s: sorted[0],
+    max_s: sorted[sorted.length - 1],
+    tokens_per_s: realTokens / median,
+    peak_bytes: null,
+    adapter: device === 'cpu' ? (cpus()[0]?.model.trim() ?? 'cpu') : (values.adapter ?? null),
+    runtime: `node ${process.versions.node}`,
+    versions: `@huggingface/transformers ${env.version}; onnxruntime-node ${onnxRuntimeVersion()}`,
+    note: `padded batch: ${computedTokens} tokens computed for ${realTokens} real; ${ONNX_EXPORT_NOTE}`,
+    load_s: loadS,
+    first_s: firstS,
+  });
+  process.stdout.write(JSON.stringify(Object.fromEntries(RESULT_COLUMNS.map((c) => [c, row[c]]))) + '\n');
 }
 
 /** Right-padded int64 [B, L] ids and mask, what a transformers.js tokenizer call with padding gives. */

@@ -77,6 +77,30 @@ export async function linuxGpuDeviceNodes(dev = '/dev'): Promise<string[]> {
   return [...nodes, ...list(`${dev}/dri`).filter((n) => /^(renderD|card)\d+$/.test(n)).map((n) => `${dev}/dri/${n}`)].sort();
 }
 
+/** SwiftShader's Vulkan ICD file where it is installed (Debian's chromium), else null. */
+async function swiftshaderIcd(): Promise<string | null> {
+  const { existsSync } = await import('node:fs');
+  return SWIFTSHADER_ICDS.find((f) => existsSync(f)) ?? null;
+}
+
+/** Whether Vulkan may see a GPU: any OS but Linux, an ICD named in the environment, or a GPU device node. */
+async function gpuMayBePresent(): Promise<boolean> {
+  return process.platform !== 'linux' || Boolean(process.env.VK_ICD_FILENAMES || process.env.VK_DRIVER_FILES) || (await linuxGpuDeviceNodes()).length > 0;
+}
+
+/**
+ * For a process whose Dawn is not this engine's (ONNX Runtime's WebGPU provider, which finds no adapter on a machine
+ * without a GPU): the set-up requestAdapter makes for ours, a private XDG_RUNTIME_DIR and, where Linux shows no GPU
+ * and no ICD is named, SwiftShader's ICD in VK_ICD_FILENAMES. Call before that Dawn starts. Returns the ICD named.
+ */
+export async function prepareVulkanForOtherDawn(): Promise<string | null> {
+  await ensureRuntimeDir();
+  if (await gpuMayBePresent()) return process.env.VK_ICD_FILENAMES ?? null;
+  const icd = await swiftshaderIcd();
+  if (icd) process.env.VK_ICD_FILENAMES = icd;
+  return icd;
+}
+
 /** The WebGPU entry point: navigator.gpu in a browser, Dawn in Node (an instance made with `flags`; falling back to SwiftShader). */
 async function requestAdapter(flags = DAWN_FLAGS): Promise<GPUAdapter> {
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
@@ -91,11 +115,9 @@ async function requestAdapter(flags = DAWN_FLAGS): Promise<GPUAdapter> {
   Object.assign(globalThis, globals); // GPUBufferUsage, GPUMapMode, ... as in a browser
   // Where Linux shows no GPU at all, asking Vulkan's drivers costs only noise: Dawn rejects Mesa's CPU driver
   // (lavapipe) with a warning on stderr. Go straight to SwiftShader there.
-  const gpuPresent = process.platform !== 'linux' || process.env.VK_ICD_FILENAMES || process.env.VK_DRIVER_FILES || (await linuxGpuDeviceNodes()).length > 0;
-  let adapter = gpuPresent ? await dawnInstance(create, flags).requestAdapter({ powerPreference: 'high-performance' }) : null;
+  let adapter = (await gpuMayBePresent()) ? await dawnInstance(create, flags).requestAdapter({ powerPreference: 'high-performance' }) : null;
   if (!adapter && !process.env.VK_ICD_FILENAMES) {
-    const { existsSync } = await import('node:fs');
-    const icd = SWIFTSHADER_ICDS.find((f) => existsSync(f));
+    const icd = await swiftshaderIcd();
     if (icd) {
       process.env.VK_ICD_FILENAMES = icd;
       adapter = await dawnInstance(create, flags).requestAdapter();
