@@ -9,7 +9,7 @@
 // `--calibration calibration.json` (from `--calibrate N`) fails (exit 1) when a row is slower than its baseline
 // by more than max(--max-slowdown, --noise-k x its measured noise) and --min-delta-ms, after re-measuring it.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -347,7 +347,7 @@ export async function main(args: string[]): Promise<number> {
   writeRunReport(out, rows, { title: `modernbert-ts benchmark: ${device}`, command: `npm run bench -- ${args.join(' ')}`.trim(), notes });
   for (const table of runTables(rows)) process.stdout.write(tableToMarkdown(table) + '\n\n');
   for (const n of notes) process.stdout.write(n + '\n');
-  process.stdout.write(`wrote ${relative(process.cwd(), out) || '.'}/ (results.csv, summary.md, throughput.svg, memory.svg)\n`);
+  process.stdout.write(`wrote ${relative(process.cwd(), out) || '.'}/ (${readdirSync(out).sort().join(', ')})\n`);
   if (options.calibrate > 1) {
     const once = args.filter((a, i) => a !== '--calibrate' && !a.startsWith('--calibrate=') && args[i - 1] !== '--calibrate');
     await writeCalibration(out, options.calibrate, (dir) => main([...once, '--out', dir]), (line) => process.stderr.write(line + '\n'));

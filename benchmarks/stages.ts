@@ -18,6 +18,7 @@ import { packageVersion } from './environment.ts';
 import { type ResultRow, resultRow } from './results.ts';
 import { type Timing, seconds, time } from './timing.ts';
 import { PAPER_DOCUMENTS, PAPER_WORKLOADS, type Workload, largestFitting, randomSequences, workloadLengths } from './workloads.ts';
+import { formatBytes } from '../reports/format.ts';
 
 /**
  * Model backends `npm run bench` can run: the reference in each precision, the WebGPU engine (f32, f16
@@ -165,7 +166,7 @@ async function gpujsStage(spec: StageSpec, config: ModernBertConfig, emit: Emit)
       emit({ row: { ...modelRow(spec, workload, `gpujs:${model.mode}`, requested === 'auto' ? 'auto' : '', 'fp32', t, loadS, peak, note), versions: `gpu.js ${packageVersion('gpu.js')}` } });
     }
   } finally {
-    gpujs.destroyModel(model);
+    await gpujs.destroyModel(model);
     await closeGpuJsDevice();
   }
 }
@@ -376,7 +377,7 @@ async function maxBatchStage(spec: StageSpec, config: ModernBertConfig, emit: Em
         continue;
       }
       const lengths = lengthsOf(best.batch);
-      const planned = `planned: peak within ${limit} bytes, largest buffer ${best.plan.largest_buffer_bytes} within the ${bindingLimit}-byte binding limit${paper && best.batch === PAPER_DOCUMENTS ? "; the search stopped at the workload's 8192 documents" : ''}`;
+      const planned = `planned: peak within ${formatBytes(limit)}, largest buffer ${formatBytes(best.plan.largest_buffer_bytes)} within the ${formatBytes(bindingLimit)} binding limit${paper && best.batch === PAPER_DOCUMENTS ? "; the search stopped at the workload's 8192 documents" : ''}`;
       const ran = spec.verify ? await runOnce(spec, config, lengths, variant) : null;
       emit({
         row: resultRow({

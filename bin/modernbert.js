@@ -1,7 +1,15 @@
 #!/usr/bin/env node
-// The CLI is TypeScript; tsx compiles it on the fly so `npx modernbert` works in a checkout after `npm ci`.
-import './register.js';
+// The CLI. In a checkout it is the TypeScript sources, which tsx compiles on the fly (`npx modernbert` after
+// `npm ci`); in the installed package, where there are no sources, the build in dist/ (tools/package/build.ts).
+import { existsSync } from 'node:fs';
 
-const { main, exitOnSignals } = await import('../cli/modernbert.ts');
-exitOnSignals();
-process.exitCode = await main(process.argv.slice(2));
+const sources = new URL('../cli/modernbert.ts', import.meta.url);
+let cli;
+if (existsSync(sources)) {
+  await import('./register.js');
+  cli = await import(sources.href);
+} else {
+  cli = await import('../dist/cli.js');
+}
+cli.exitOnSignals();
+process.exitCode = await cli.main(process.argv.slice(2));

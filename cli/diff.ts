@@ -5,7 +5,7 @@ import { type Candidate, diffCase, formatDiff } from '../evals/diff.ts';
 import { asForwardOutput, readOutputs } from '../evals/outputs-file.ts';
 import { type ComputeDtype, LOW_PRECISION_TOLERANCE, type WantedOutputs, parityRunner } from '../evals/parity-check.ts';
 import { readGoldenCase } from '../evals/parity.ts';
-import { parseMap } from './modernbert.ts';
+import { parseMap } from './map-option.ts';
 
 export async function diffCommand(args: string[], out: (s: string) => void): Promise<number> {
   const { values, positionals } = parseArgs({

@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util';
 import { GoldenInputError, type WeightsMode, makeGoldenCase, makeStressSet, parseMaxTokens, readCheckpointFolder } from '../evals/golden.ts';
 import { type CrosscheckBackend, crosscheck, crosscheckHeader, crosscheckShapes, crosscheckTableRow, parseCrosscheckBackend } from '../evals/crosscheck.ts';
+import { MODEL_OPTIONS, modelFolder } from './model-option.ts';
 
 type Print = (s: string) => void;
 
@@ -13,7 +14,7 @@ export async function goldenCommand(args: string[], out: Print): Promise<number>
     args: rest,
     allowPositionals: true,
     options: {
-      model: { type: 'string' },
+      ...MODEL_OPTIONS,
       out: { type: 'string' },
       texts: { type: 'string' },
       lengths: { type: 'string' },
@@ -24,18 +25,19 @@ export async function goldenCommand(args: string[], out: Print): Promise<number>
     },
   });
   if (positionals.length) throw new GoldenInputError(`unexpected argument "${positionals[0]}"`);
-  if (!values.model) throw new GoldenInputError('--model DIR is required (a checkpoint folder: config.json, model.safetensors or shards)');
+  if (!values.model) throw new GoldenInputError('--model DIR is required (a checkpoint folder: config.json, model.safetensors or shards; or a Hugging Face model name, org/name)');
   if (!values.out) throw new GoldenInputError('--out is required (the case folder to write; absent or empty)');
   const seed = parseSeed(values.seed);
+  const model = await modelFolder(values.model, values.revision);
   const weights = values.weights as WeightsMode | undefined; // checked by evals/golden.ts
   if (values.stress) {
     if (values.texts !== undefined || values.lengths !== undefined) throw new GoldenInputError('--stress writes its own shapes: --texts and --lengths do not apply');
-    const { written, skipped } = await makeStressSet({ model: values.model, out: values.out, seed, weights, maxTokens: parseMaxTokens(values['max-tokens']) }, out);
+    const { written, skipped } = await makeStressSet({ model, out: values.out, seed, weights, maxTokens: parseMaxTokens(values['max-tokens']) }, out);
     out(`wrote ${values.out}: ${written.length} cases (${written.map((s) => s.name).join(', ')})${skipped.length ? `; skipped ${skipped.map((s) => s.name).join(', ')}` : ''}; stress.json lists them\n`);
     return 0;
   }
   if (values['max-tokens'] !== undefined) throw new GoldenInputError('--max-tokens limits --stress shapes');
-  const json = await makeGoldenCase({ model: values.model, out: values.out, texts: values.texts, lengths: values.lengths, seed, weights });
+  const json = await makeGoldenCase({ model, out: values.out, texts: values.texts, lengths: values.lengths, seed, weights });
   out(`wrote ${values.out}: ${json.batch_size} sequences of ${(json.seq_lengths as number[]).join(', ')} tokens; ${Object.keys(json.io_tensors as object).join(', ')}\n`);
   return 0;
 }
@@ -55,17 +57,17 @@ export async function crosscheckCommand(args: string[], out: Print, err: Print):
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { model: { type: 'string' }, backends: { type: 'string' }, 'max-tokens': { type: 'string' }, seed: { type: 'string' }, json: { type: 'boolean', default: false } },
+    options: { ...MODEL_OPTIONS, backends: { type: 'string' }, 'max-tokens': { type: 'string' }, seed: { type: 'string' }, json: { type: 'boolean', default: false } },
   });
   if (positionals.length) throw new GoldenInputError(`unexpected argument "${positionals[0]}"`);
-  if (!values.model) throw new GoldenInputError('--model DIR is required (a checkpoint folder: config.json, model.safetensors or shards)');
+  if (!values.model) throw new GoldenInputError('--model DIR is required (a checkpoint folder: config.json, model.safetensors or shards; or a Hugging Face model name, org/name)');
   const seed = parseSeed(values.seed);
   const maxTokens = parseMaxTokens(values['max-tokens']);
   const named = values.backends?.split(',').filter((n) => n.trim() !== '');
   if (named?.length === 0) throw new GoldenInputError('--backends names no backend');
   const requested = (named ?? DEFAULT_BACKENDS).map(parseCrosscheckBackend);
   const backends = await availableBackends(requested, named !== undefined);
-  const folder = readCheckpointFolder(values.model);
+  const folder = readCheckpointFolder(await modelFolder(values.model, values.revision));
   const { shapes, skipped } = crosscheckShapes(folder, maxTokens);
   if (!values.json) out(crosscheckHeader());
   const rows = await crosscheck(folder, shapes, backends, seed, (row) => out(values.json ? JSON.stringify(row) + '\n' : crosscheckTableRow(row)));
@@ -75,7 +77,7 @@ export async function crosscheckCommand(args: string[], out: Print, err: Print):
 
 /** The backends that run here; one named explicitly that does not is bad input, with the reason. */
 async function availableBackends(requested: CrosscheckBackend[], explicit: boolean): Promise<CrosscheckBackend[]> {
-  const { machineInfo } = await import('./modernbert.ts');
+  const { machineInfo } = await import('./machine-info.ts');
   const info = new Map((await machineInfo()).backends.map((b) => [b.name, b]));
   const usable: CrosscheckBackend[] = [];
   for (const b of requested) {

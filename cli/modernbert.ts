@@ -1,15 +1,17 @@
 // `modernbert` command line: parity against a golden case, and what this machine can run.
 import { readFileSync } from 'node:fs';
-import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { PrecisionName, StorageName } from '../evals/parity-check.ts';
 import type { Backend } from '../tasks/model.ts';
 import { runParity } from '../evals/parity.ts';
-import { type SubgroupMatrixConfig, closeSharedDevice, configName, sharedDevice } from '../optimized/webgpu/device.ts';
+import { closeSharedDevice, sharedDevice } from '../optimized/webgpu/device.ts';
 import { closeGpuJsDevice } from '../optimized/gpujs/mode.ts';
 import { presetConfig } from '../reference/config.ts';
 import { parseLengths } from '../benchmarks/workloads.ts';
+import { machineInfo } from './machine-info.ts';
+import { parseMap } from './map-option.ts';
+import { MODEL_OPTIONS, modelFolder } from './model-option.ts';
 
 const USAGE = `usage:
   modernbert parity <case-dir> --backend reference|webgpu|gpujs[:webgpu|:webasm|:cpu] [--precision fp32|fp64] [--dtype f32|f16]
@@ -85,6 +87,9 @@ const USAGE = `usage:
       B: auto (webgpu on a real GPU, else reference), reference, webgpu, gpujs[:webgpu|:webasm|:cpu].
       --dtype f16 (webgpu only): f16 storage of weights and activations, f32 arithmetic.
       --file: one text per line. A text over the maximum length is an error unless --truncate.
+      --model (here and below) also takes a Hugging Face model name, org/name [--revision REV]: read from the
+      HF cache (HF_HUB_CACHE, else $HF_HOME/hub), what it lacks downloaded into it (HF_ENDPOINT, HF_TOKEN;
+      HF_HUB_OFFLINE=1: the cache only). A local folder of that name wins.
   modernbert example-checkpoint DIR
       Writes a small checkpoint in the real format (ModernBERT's tokenizer and vocabulary, 3 random layers).
   modernbert info [--json] [--model DIR]
@@ -217,17 +222,6 @@ async function parity(args: string[], out: (s: string) => void): Promise<number>
   return result.pass ? 0 : 1;
 }
 
-/** `their=ours,...` as {their: ours}. */
-export function parseMap(text: string | undefined): Record<string, string> {
-  const map: Record<string, string> = {};
-  for (const pair of text ? text.split(',') : []) {
-    const [their, ours, ...rest] = pair.split('=');
-    if (!their || !ours || rest.length) throw new Error(`--map takes their=ours pairs separated by commas, got "${pair}"`);
-    map[their] = ours;
-  }
-  return map;
-}
-
 async function exampleCheckpoint(args: string[], out: (s: string) => void): Promise<number> {
   const { positionals } = parseArgs({ args, allowPositionals: true });
   if (positionals.length !== 1) throw new Error(`expected one directory, got ${positionals.length}`);
@@ -329,16 +323,17 @@ async function evaluate(args: string[], out: (s: string) => void): Promise<numbe
 
 /** fill-mask / embeddings on a checkpoint folder with its tokenizer. */
 async function evaluateCheckpoint(what: 'fill-mask' | 'embeddings', args: string[], out: (s: string) => void): Promise<number> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { model: { type: 'string' }, backend: { type: 'string', default: 'reference' }, 'top-k': { type: 'string', default: '5' } } });
-  if (!values.model) throw new Error('--model DIR is required (config.json, model.safetensors, tokenizer.json, tokenizer_config.json)');
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { ...MODEL_OPTIONS, backend: { type: 'string', default: 'reference' }, 'top-k': { type: 'string', default: '5' } } });
+  if (!values.model) throw new Error('--model DIR is required (config.json, model.safetensors, tokenizer.json, tokenizer_config.json), or a Hugging Face model name (org/name)');
   const { BACKENDS } = await import('../tasks/model.ts');
   if (!BACKENDS.includes(values.backend as Backend)) throw new Error(`--backend must be one of ${BACKENDS.join(', ')}, got "${values.backend}"`);
   const topK = (await import('./tasks.ts')).parseTopK(values['top-k']);
   const { loadCheckpoint, loadTokenizer } = await import('../reference/files.ts');
   const { fp32 } = await import('../reference/ops.ts');
   const evals = await import('../evals/fill-mask.ts');
-  const tokenizer = loadTokenizer(values.model);
-  const checkpoint = loadCheckpoint(values.model, fp32);
+  const dir = await modelFolder(values.model, values.revision);
+  const tokenizer = loadTokenizer(dir);
+  const checkpoint = loadCheckpoint(dir, fp32);
   if (what === 'fill-mask') {
     const texts = positionals.length ? positionals : evals.FILL_MASK_PROMPTS;
     const predictions = await evals.fillMask(checkpoint, tokenizer, texts, { topK, backend: values.backend as Backend });
@@ -357,76 +352,12 @@ async function evaluateCheckpoint(what: 'fill-mask' | 'embeddings', args: string
 // The golden cases shipped with the project.
 const GOLDEN_DIR = fileURLToPath(new URL('../test/fixtures/golden', import.meta.url));
 
-export interface MachineInfo {
-  modernbert: string;
-  node: string;
-  platform: string;
-  cpu: string;
-  cores: number;
-  backends: { name: string; available: boolean; detail: string }[];
-  gpuAdapter: string | null;
-  /** cooperative matrices (tensor cores): whether the adapter offers them and their shapes */
-  subgroupMatrix: { available: boolean; configs: SubgroupMatrixConfig[]; detail: string } | null;
-}
-
-/** gpu.js: the mode auto selection picks (and why it fell back), and whether each forced mode runs. */
-async function gpuJsModes(): Promise<MachineInfo['backends']> {
-  const { GPUJS_MODES, createGpuJs } = await import('../optimized/gpujs/mode.ts');
-  const rows: MachineInfo['backends'] = [];
-  for (const mode of ['auto', ...GPUJS_MODES] as const) {
-    const name = mode === 'auto' ? 'gpujs' : `gpujs:${mode}`;
-    try {
-      const ctx = await createGpuJs(mode);
-      ctx.gpu.destroy();
-      rows.push({ name, available: true, detail: mode === 'auto' ? `runs as gpujs:${ctx.mode}${ctx.fallback ? ` (fallback: ${ctx.fallback})` : ''}` : `gpu.js kernels as ${GPUJS_MODE_DETAIL[mode]}` });
-    } catch (e) {
-      rows.push({ name, available: false, detail: (e as Error).message });
-    }
-  }
-  return rows;
-}
-const GPUJS_MODE_DETAIL = { webgpu: 'WGSL compute shaders', webasm: 'WebAssembly SIMD on worker threads', cpu: 'plain JavaScript' };
-
-export async function machineInfo(): Promise<MachineInfo> {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
-  const backends = [{ name: 'reference', available: true, detail: 'pure TypeScript on the CPU, fp32 and fp64' }];
-  let gpuAdapter: string | null = null;
-  let subgroupMatrix: MachineInfo['subgroupMatrix'] = null;
-  try {
-    const ctx = await sharedDevice();
-    const { vendor, architecture, description } = ctx.adapter;
-    gpuAdapter = [vendor, architecture, description].filter(Boolean).join(' / ') || 'unnamed adapter';
-    if (ctx.swiftshader) gpuAdapter += ' (SwiftShader, a CPU implementation)';
-    const features = Object.entries(ctx.features).filter(([, on]) => on).map(([name]) => name);
-    const { loadTuning } = await import('../optimized/webgpu/tuning-cache.ts');
-    const loaded = await loadTuning(ctx.adapter);
-    const tuning = loaded.tuning ? `${loaded.tuning.gemm.length + loaded.tuning.attention.length} tuned kernel choices from ${loaded.source}` : 'default tiles (modernbert tune times others)';
-    backends.push({ name: 'webgpu', available: true, detail: `WGSL kernels on ${gpuAdapter}; features: ${features.join(', ') || 'none'}; ${tuning}` });
-    const sm = ctx.subgroupMatrix;
-    subgroupMatrix = sm
-      ? { available: true, configs: sm.configs, detail: `chromium-experimental-subgroup-matrix: ${sm.configs.map(configName).join(', ')}, subgroups of up to ${sm.subgroupMaxSize}; the engine's device comes from a Dawn instance with allow_unsafe_apis for it; gemm sgmat (f16 storage) is a candidate of modernbert tune, used where it is fastest and matches` }
-      : { available: false, configs: [], detail: ctx.subgroupMatrixReason ?? 'unknown' };
-  } catch (e) {
-    backends.push({ name: 'webgpu', available: false, detail: (e as Error).message });
-  }
-  backends.push(...(await gpuJsModes()));
-  return {
-    modernbert: pkg.version,
-    node: process.versions.node,
-    platform: `${process.platform}-${process.arch}`,
-    cpu: cpus()[0]?.model ?? 'unknown',
-    cores: cpus().length,
-    backends,
-    gpuAdapter,
-    subgroupMatrix,
-  };
-}
-
 async function info(args: string[], out: (s: string) => void): Promise<number> {
-  const { values } = parseArgs({ args, options: { json: { type: 'boolean', default: false }, model: { type: 'string' } } });
+  const { values } = parseArgs({ args, options: { json: { type: 'boolean', default: false }, ...MODEL_OPTIONS } });
+  if (values.revision !== undefined && values.model === undefined) throw new Error('--revision goes with --model org/name');
   if (values.model !== undefined) {
     const { describeModelFolder, formatModelFolder } = await import('../tasks/describe.ts');
-    const folder = describeModelFolder(values.model);
+    const folder = describeModelFolder(await modelFolder(values.model, values.revision));
     out(values.json ? JSON.stringify(folder) + '\n' : formatModelFolder(folder));
     return 0;
   }

@@ -1,14 +1,15 @@
-// `modernbert fill-mask`, `embed` and `classify`: the library API (tasks/) on a checkpoint folder, from the
-// command line. Output is JSON, one line per text; `embed --out FILE` writes the file atomically (all or
-// nothing), with a progress bar on a terminal.
+// `modernbert fill-mask`, `embed` and `classify`: the library API (tasks/) on a checkpoint folder or a Hugging
+// Face model name (cli/model-option.ts), from the command line. Output is JSON, one line per text; `embed --out
+// FILE` writes the file atomically (all or nothing), with a progress bar on a terminal.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { SingleBar, Presets } from 'cli-progress';
 import { writeFileAtomic } from '../reference/files.ts';
 import { AGGREGATIONS, type Aggregation, BACKENDS, type Backend, loadModel } from '../tasks/index.ts';
+import { MODEL_OPTIONS, modelFolder } from './model-option.ts';
 
 const COMMON = {
-  model: { type: 'string' },
+  ...MODEL_OPTIONS,
   backend: { type: 'string', default: 'auto' },
   dtype: { type: 'string', default: 'f32' },
   truncate: { type: 'boolean', default: false },
@@ -19,7 +20,7 @@ export async function fillMaskCommand(args: string[], out: (s: string) => void):
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { ...COMMON, 'top-k': { type: 'string', default: '5' } } });
   const topK = parseTopK(values['top-k']);
   const texts = readTexts(positionals, values.file);
-  const model = await open(values.model, values.backend, values.dtype);
+  const model = await open(values.model, values.revision, values.backend, values.dtype);
   try {
     const lines: string[] = [];
     for (const text of texts) lines.push(JSON.stringify(await model.fillMask(text, { topK, truncation: truncation(values.truncate) })));
@@ -40,7 +41,7 @@ export async function embedCommand(args: string[], out: (s: string) => void): Pr
   const dimensions = values.dimensions === undefined ? undefined : Number(values.dimensions);
   if (dimensions !== undefined && !(Number.isInteger(dimensions) && dimensions >= 1)) throw new Error(`--dimensions must be a positive integer, got "${values.dimensions}"`);
   const texts = readTexts(positionals, values.file);
-  const model = await open(values.model, values.backend, values.dtype);
+  const model = await open(values.model, values.revision, values.backend, values.dtype);
   const bar = values.out && process.stderr.isTTY ? new SingleBar({ format: 'embed [{bar}] {value}/{total} texts', hideCursor: true }, Presets.shades_classic) : null;
   try {
     bar?.start(texts.length, 0);
@@ -60,7 +61,7 @@ export async function rerankCommand(args: string[], out: (s: string) => void): P
   if (values.query === undefined) throw new Error('--query TEXT is required (the documents are the arguments or --file)');
   const topK = values['top-k'] === undefined ? undefined : parseTopK(values['top-k']);
   const documents = readTexts(positionals, values.file);
-  const model = await open(values.model, values.backend, values.dtype);
+  const model = await open(values.model, values.revision, values.backend, values.dtype);
   try {
     const ranked = await model.rerank(values.query, documents, { topK, truncation: truncation(values.truncate) });
     out(ranked.map((r) => JSON.stringify({ index: r.index, document: r.document, score: r.score, logits: r.logits })).join('\n') + '\n');
@@ -74,7 +75,7 @@ export async function tokenClassifyCommand(args: string[], out: (s: string) => v
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { ...COMMON, aggregation: { type: 'string', default: 'none' } } });
   if (!(AGGREGATIONS as readonly string[]).includes(values.aggregation)) throw new Error(`--aggregation must be one of ${AGGREGATIONS.join(', ')}, got "${values.aggregation}"`);
   const texts = readTexts(positionals, values.file);
-  const model = await open(values.model, values.backend, values.dtype);
+  const model = await open(values.model, values.revision, values.backend, values.dtype);
   try {
     const results = await model.tokenClassify(texts, { aggregation: values.aggregation as Aggregation, truncation: truncation(values.truncate) });
     out(results.map((r) => JSON.stringify(r)).join('\n') + '\n');
@@ -87,7 +88,7 @@ export async function tokenClassifyCommand(args: string[], out: (s: string) => v
 export async function classifyCommand(args: string[], out: (s: string) => void): Promise<number> {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: COMMON });
   const texts = readTexts(positionals, values.file);
-  const model = await open(values.model, values.backend, values.dtype);
+  const model = await open(values.model, values.revision, values.backend, values.dtype);
   try {
     const results = await model.classify(texts, { truncation: truncation(values.truncate) });
     out(texts.map((text, i) => JSON.stringify({ text, label: results[i].label, score: results[i].score })).join('\n') + '\n');
@@ -97,11 +98,11 @@ export async function classifyCommand(args: string[], out: (s: string) => void):
   }
 }
 
-function open(dir: string | undefined, backend: string, dtype: string) {
-  if (!dir) throw new Error('--model DIR is required (config.json, model.safetensors, tokenizer.json, tokenizer_config.json)');
+async function open(model: string | undefined, revision: string | undefined, backend: string, dtype: string) {
+  if (!model) throw new Error('--model DIR is required (config.json, model.safetensors, tokenizer.json, tokenizer_config.json), or a Hugging Face model name (org/name)');
   if (backend !== 'auto' && !BACKENDS.includes(backend as Backend)) throw new Error(`--backend must be auto or one of ${BACKENDS.join(', ')}, got "${backend}"`);
   if (dtype !== 'f32' && dtype !== 'f16') throw new Error(`--dtype must be f32 or f16, got "${dtype}"`);
-  return loadModel(dir, { backend: backend as Backend | 'auto', dtype });
+  return loadModel(await modelFolder(model, revision), { backend: backend as Backend | 'auto', dtype });
 }
 
 /** The texts: the arguments, or the non-empty lines of --file. */

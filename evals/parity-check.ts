@@ -46,7 +46,7 @@ export const FP32_TOLERANCE: Record<string, number> = {
  * F16_FACTOR times the error of the fp32 reference run on the same weights rounded to f16 (every 2-D tensor:
  * what the engine stores as f16), plus F16_ACTIVATION_ULPS half-ulps of f16 (2^-11 relative) of the output's
  * largest magnitude (what f16 activations add, which the weights' error can understate on an output of a few
- * values), plus the fp32 tolerance. README, "Half precision", has the measured numbers.
+ * values), plus the fp32 tolerance. docs/engine.md, "Half precision", has the measured numbers.
  */
 export const F16_FACTOR = 3;
 export const F16_ACTIVATION_ULPS = 8;
@@ -142,7 +142,7 @@ async function runGpuJs(mode: 'auto' | 'webgpu' | 'webasm' | 'cpu', { config, ch
   try {
     return { ...(await gpujs.forward(model, batch, { ...want, allowLongSequences: true })), ran: { mode: model.mode, fallback: model.fallback } };
   } finally {
-    gpujs.destroyModel(model);
+    await gpujs.destroyModel(model);
   }
 }
 

@@ -1,5 +1,7 @@
 // SVG line plots of benchmark results as strings, with no plotting library: throughput against sequence
-// length, and peak memory against batch size (DESIGN §5: "a person should see the answer in a plot").
+// length (log axes: backends a hundred times apart stay apart), and peak memory against batch size, measured
+// (model rows) and planned (the max-batch search) in plots of their own. Each series has its own colour and
+// marker, so none hides another.
 import { type AnyResultRow, compareText, escapeXml, formatCompact, num, text } from './format.ts';
 
 export interface PlotPoint {
@@ -22,6 +24,8 @@ export interface PlotSpec {
   yLabel: string;
   /** log2: ticks at powers of two (sequence lengths); linear: from zero */
   xScale: 'log2' | 'linear';
+  /** log10: ticks at 1, 2 and 5 times powers of ten (rates); linear (the default): from zero */
+  yScale?: 'log10' | 'linear';
   /** linear x axis ticks at whole numbers only (batch sizes) */
   xIntegers?: boolean;
   series: PlotSeries[];
@@ -35,9 +39,11 @@ export interface PlotOptions {
 }
 
 // Okabe-Ito colors (distinguishable with the common color-vision deficiencies), yellow left out for
-// contrast on white, then the same colors dashed.
+// contrast on white, then the same colors dashed; markers cycle on their own count, so colour and marker
+// together tell 24 series apart.
 const PALETTE = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#000000', '#882255'];
 const DASHES = ['', '6 3', '2 3'];
+const MARKERS = ['circle', 'square', 'triangle', 'diamond', 'triangle-down', 'cross'] as const;
 
 const WIDTH = 720;
 const PLOT = { left: 84, right: WIDTH - 28, top: 56, bottom: 356 };
@@ -45,15 +51,16 @@ const LEGEND_TOP = PLOT.bottom + 72;
 const LEGEND_LINE = 20;
 const FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif";
 
-/** Tokens/s against mean real tokens per sequence (log2), one line per backend, variant and dtype (model rows). */
+/** Tokens/s (log10) against mean real tokens per sequence (log2), one line per backend, variant and dtype (model rows). */
 export function throughputPlot(rows: readonly AnyResultRow[], options: PlotOptions = {}): string {
   return renderPlot({
     id: options.id ?? 'throughput',
     title: options.title ?? 'Throughput vs sequence length',
-    description: 'Real (non-pad) tokens per second against mean real tokens per sequence, on a log2 axis.',
+    description: 'Real (non-pad) tokens per second, on a log10 axis, against mean real tokens per sequence, on a log2 axis.',
     xLabel: 'mean real tokens per sequence (log2)',
-    yLabel: 'tokens / s',
+    yLabel: 'tokens / s (log10)',
     xScale: 'log2',
+    yScale: 'log10',
     series: throughputSeries(rows),
   });
 }
@@ -71,15 +78,21 @@ export function throughputSeries(rows: readonly AnyResultRow[]): PlotSeries[] {
   });
 }
 
-/** Peak memory against sequences per batch, one line per backend, variant and workload (rows with peak_bytes). */
-export function memoryPlot(rows: readonly AnyResultRow[], options: PlotOptions = {}): string {
-  const series = memorySeries(rows);
+/**
+ * Peak memory against sequences per batch, one line per backend, variant and workload. `measured` (the default):
+ * the model rows' peak_bytes (the engine's peak live GPU buffers; a CPU backend's process peak RSS); `planned`:
+ * the max-batch rows', the engine's allocation plan for the largest batch that fits.
+ */
+export function memoryPlot(rows: readonly AnyResultRow[], options: PlotOptions & { planned?: boolean } = {}): string {
+  const series = memorySeries(rows.filter((r) => r.kind === (options.planned ? 'max_batch' : 'model')));
   const maxBytes = Math.max(0, ...series.flatMap((s) => s.points.map((p) => p.y)));
   const [unit, scale] = maxBytes >= 2 ** 30 ? ['GiB', 2 ** 30] : ['MiB', 2 ** 20];
   return renderPlot({
-    id: options.id ?? 'memory',
-    title: options.title ?? 'Peak memory vs batch size',
-    description: `Peak live GPU buffer memory in ${unit} against the number of sequences in a batch.`,
+    id: options.id ?? (options.planned ? 'memory-planned' : 'memory'),
+    title: options.title ?? (options.planned ? 'Planned peak memory of the largest batch that fits' : 'Measured peak memory vs batch size'),
+    description: options.planned
+      ? `The engine's planned peak of live GPU buffers in ${unit} for the largest batch of each workload that fits, against its number of sequences.`
+      : `Measured peak memory in ${unit} (the engine's live GPU buffers; a CPU backend's process peak RSS) against the number of sequences in a batch.`,
     xLabel: 'sequences per batch',
     yLabel: `peak memory (${unit})`,
     xScale: 'linear',
@@ -121,13 +134,13 @@ function seriesOf(
 export function renderPlot(spec: PlotSpec): string {
   const id = spec.id.replace(/[^A-Za-z0-9_-]/g, '-');
   const series = spec.series
-    .map((s) => ({ ...s, points: s.points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y) && p.y >= 0 && (spec.xScale === 'log2' ? p.x > 0 : p.x >= 0)) }))
+    .map((s) => ({ ...s, points: s.points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y) && (spec.yScale === 'log10' ? p.y > 0 : p.y >= 0) && (spec.xScale === 'log2' ? p.x > 0 : p.x >= 0)) }))
     .filter((s) => s.points.length > 0);
   if (series.length === 0) return noDataSvg(id, spec.title);
 
   const all = series.flatMap((s) => s.points);
   const xAxis = spec.xScale === 'log2' ? log2Axis(all.map((p) => p.x)) : linearAxis(Math.max(...all.map((p) => p.x)), spec.xIntegers ?? false);
-  const yAxis = linearAxis(Math.max(...all.map((p) => p.y)), false);
+  const yAxis = spec.yScale === 'log10' ? log10Axis(all.map((p) => p.y)) : linearAxis(Math.max(...all.map((p) => p.y)), false);
   const px = (x: number) => PLOT.left + xAxis.fraction(x) * (PLOT.right - PLOT.left);
   const py = (y: number) => PLOT.bottom - yAxis.fraction(y) * (PLOT.bottom - PLOT.top);
   const formatY = spec.formatY ?? formatCompact;
@@ -166,27 +179,27 @@ export function renderPlot(spec: PlotSpec): string {
   out.push(`<text class="axis-label" x="18" y="${yLabelY}" transform="rotate(-90 18 ${yLabelY})" text-anchor="middle" stroke="none" font-size="13">${escapeXml(spec.yLabel)}</text>`, `</g>`);
 
   series.forEach((s, i) => {
-    const { color, dash } = seriesStyle(i);
+    const { color, dash, marker } = seriesStyle(i);
     const dashAttribute = dash ? ` stroke-dasharray="${dash}"` : '';
-    out.push(`<g class="series" fill="${color}" stroke="${color}">`);
+    out.push(`<g class="series" fill="${color}" stroke="${color}" data-marker="${marker}">`);
     if (s.points.length > 1) {
       out.push(`<polyline fill="none" stroke-width="2"${dashAttribute} points="${s.points.map((p) => `${f(px(p.x))},${f(py(p.y))}`).join(' ')}"/>`);
     }
-    for (const p of s.points) {
-      // Each marker says its values on hover and to assistive technology.
-      out.push(`<circle cx="${f(px(p.x))}" cy="${f(py(p.y))}" r="3.5"><title>${escapeXml(`${s.label}: x ${formatX(p.x)}, y ${formatY(p.y)}`)}</title></circle>`);
-    }
+    // Each marker says its values on hover and to assistive technology.
+    for (const p of s.points) out.push(markerShape(marker, px(p.x), py(p.y), `<title>${escapeXml(`${s.label}: x ${formatX(p.x)}, y ${formatY(p.y)}`)}</title>`));
     out.push(`</g>`);
   });
 
   out.push(`<g class="legend" font-size="12">`);
   series.forEach((s, i) => {
-    const { color, dash } = seriesStyle(i);
+    const { color, dash, marker } = seriesStyle(i);
     const y = LEGEND_TOP + i * LEGEND_LINE;
     out.push(
-      `<line x1="${PLOT.left}" x2="${PLOT.left + 28}" y1="${y}" y2="${y}" stroke="${color}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ''}/>`,
-      `<circle cx="${PLOT.left + 14}" cy="${y}" r="3.5" fill="${color}"/>`,
-      `<text x="${PLOT.left + 38}" y="${y}" dy="0.32em" fill="#111111">${escapeXml(s.label)}</text>`,
+      `<g class="legend-entry" fill="${color}" stroke="${color}">`,
+      `<line x1="${PLOT.left}" x2="${PLOT.left + 28}" y1="${y}" y2="${y}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ''}/>`,
+      markerShape(marker, PLOT.left + 14, y),
+      `<text x="${PLOT.left + 38}" y="${y}" dy="0.32em" fill="#111111" stroke="none">${escapeXml(s.label)}</text>`,
+      `</g>`,
     );
   });
   out.push(`</g>`, `</svg>`);
@@ -205,8 +218,28 @@ function noDataSvg(id: string, title: string): string {
   ].join('\n') + '\n';
 }
 
-function seriesStyle(index: number): { color: string; dash: string } {
-  return { color: PALETTE[index % PALETTE.length], dash: DASHES[Math.floor(index / PALETTE.length) % DASHES.length] };
+function seriesStyle(index: number): { color: string; dash: string; marker: (typeof MARKERS)[number] } {
+  return { color: PALETTE[index % PALETTE.length], dash: DASHES[Math.floor(index / PALETTE.length) % DASHES.length], marker: MARKERS[index % MARKERS.length] };
+}
+
+/** A point's marker, about 8 px across, centred on (x, y); `inner` goes inside the element (its tooltip). */
+function markerShape(marker: (typeof MARKERS)[number], x: number, y: number, inner = ''): string {
+  const element = (name: string, attributes: string) => `<${name} ${attributes}${inner ? `>${inner}</${name}>` : '/>'}`;
+  const r = 4;
+  switch (marker) {
+    case 'circle':
+      return element('circle', `cx="${f(x)}" cy="${f(y)}" r="3.5"`);
+    case 'square':
+      return element('rect', `x="${f(x - 3.5)}" y="${f(y - 3.5)}" width="7" height="7"`);
+    case 'triangle':
+      return element('polygon', `points="${f(x)},${f(y - r)} ${f(x + r)},${f(y + r * 0.8)} ${f(x - r)},${f(y + r * 0.8)}"`);
+    case 'triangle-down':
+      return element('polygon', `points="${f(x)},${f(y + r)} ${f(x + r)},${f(y - r * 0.8)} ${f(x - r)},${f(y - r * 0.8)}"`);
+    case 'diamond':
+      return element('polygon', `points="${f(x)},${f(y - r - 0.5)} ${f(x + r)},${f(y)} ${f(x)},${f(y + r + 0.5)} ${f(x - r)},${f(y)}"`);
+    case 'cross':
+      return element('path', `d="M${f(x - r)},${f(y - r)}L${f(x + r)},${f(y + r)}M${f(x - r)},${f(y + r)}L${f(x + r)},${f(y - r)}" fill="none" stroke-width="2"`);
+  }
 }
 
 interface Axis {
@@ -231,6 +264,16 @@ function niceStep(rough: number): number {
   const power = 10 ** Math.floor(Math.log10(rough));
   const mantissa = rough / power;
   return (mantissa <= 1 ? 1 : mantissa <= 2 ? 2 : mantissa <= 5 ? 5 : 10) * power;
+}
+
+/** Powers of ten around the values, with 2x and 5x between them when they span at most two decades. */
+function log10Axis(values: number[]): Axis {
+  let lo = Math.floor(Math.log10(Math.min(...values)));
+  let hi = Math.ceil(Math.log10(Math.max(...values)));
+  if (lo === hi) [lo, hi] = [lo - 1, hi + 1];
+  const ticks: number[] = [];
+  for (let e = lo; e <= hi; e++) for (const m of hi - lo <= 2 ? [1, 2, 5] : [1]) if (e < hi || m === 1) ticks.push(Number((m * 10 ** e).toPrecision(12)));
+  return { ticks, fraction: (v) => (Math.log10(v) - lo) / (hi - lo) };
 }
 
 /** Powers of two around the values (a single value gets one power either side), at most about ten ticks. */

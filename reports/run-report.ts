@@ -14,12 +14,16 @@ export interface RunReportMeta {
   notes?: string[];
 }
 
-/** Writes results.csv, summary.md, throughput.svg and memory.svg into `dir` (created if missing), each atomically. */
+/**
+ * Writes results.csv, summary.md, throughput.svg, memory.svg (measured) and, where the run searched for the largest
+ * batch, memory-planned.svg into `dir` (created if missing), each atomically.
+ */
 export function writeRunReport(dir: string, rows: ResultRow[], meta: RunReportMeta): { files: string[] } {
   const contents: [string, string][] = [
     ['results.csv', resultsToCsv(rows)],
     ['throughput.svg', throughputPlot(rows)],
     ['memory.svg', memoryPlot(rows)],
+    ...(hasPlannedMemory(rows) ? [['memory-planned.svg', memoryPlot(rows, { planned: true })] as [string, string]] : []),
     // Last: a summary on disk means everything it links to is there too.
     ['summary.md', runSummaryMarkdown(rows, meta)],
   ];
@@ -29,6 +33,10 @@ export function writeRunReport(dir: string, rows: ResultRow[], meta: RunReportMe
     return path;
   });
   return { files };
+}
+
+function hasPlannedMemory(rows: readonly AnyResultRow[]): boolean {
+  return rows.some((r) => r.kind === 'max_batch' && r.peak_bytes !== null && r.peak_bytes !== '');
 }
 
 /** The tables of one run (what `npm run bench` prints): resultTables, and after the model table each backend relative to the ONNX Runtime peer. */
@@ -74,16 +82,10 @@ export function runSummaryMarkdown(rows: readonly AnyResultRow[], meta: RunRepor
   if (tables.length === 0) lines.push('No results.', '');
   for (const t of tables) lines.push(tableToMarkdown(t));
   if (tables.length > 0) {
-    const vsPeer = peerRatioTables(rows).length ? ' Relative to the ONNX Runtime peer, 2.00× is twice the tokens/s of the peer.' : '';
-    lines.push(`"median s" and tokens/s are warm runs; "load s" (model ready: device, checkpoint read, upload) and "first call s" (the workload's first forward pass) are the cold start. "vs fastest" is tokens/s (kernels: time) relative to the best row of the same workload and config (kernels: the same kernel and shape); "vs largest" likewise for the batch size.${vsPeer}`, '');
+    const vsPeer = peerRatioTables(rows).length ? ' "vs peer" and the tables after the model table are tokens/s over the ONNX Runtime peer\'s on the same workload (2.00× is twice the peer\'s).' : '';
+    lines.push(`tokens/s is the median of the warm runs; "spread" is how far apart they were, (max − min) / median.${vsPeer} Each row's times, cold start (load_s, first_s) and note are in results.csv.`, '');
   }
-  lines.push(
-    '## Plots',
-    '',
-    '![Throughput vs sequence length](throughput.svg)',
-    '',
-    '![Peak memory vs batch size](memory.svg)',
-    '',
-  );
+  lines.push('## Plots', '', '![Throughput vs sequence length](throughput.svg)', '', '![Measured peak memory vs batch size](memory.svg)', '');
+  if (hasPlannedMemory(rows)) lines.push('![Planned peak memory of the largest batch that fits](memory-planned.svg)', '');
   return lines.join('\n');
 }

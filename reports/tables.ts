@@ -42,26 +42,26 @@ export function resultTables(rows: readonly AnyResultRow[], options: TableOption
   return [modelTable(rows, options), kernelTable(rows, options), maxBatchTable(rows, options)].filter((t) => t.rows.length > 0);
 }
 
-/** Model rows by workload, then config, then tokens/s, fastest first; each relative to the fastest of its workload and config. */
+/**
+ * Model rows by workload, then config, then tokens/s, fastest first: the columns a reader compares (the rest of a
+ * row, its times, counts, cold start and note, is in results.csv). "spread" is (max - min) / median of the timed
+ * runs; "vs peer" the row's tokens/s over the ONNX Runtime peer's (matchPeers). The config column only where the
+ * rows have several.
+ */
 export function modelTable(rows: readonly AnyResultRow[], options: TableOptions = {}): Table {
   const models = rows.filter((r) => r.kind === 'model').sort((a, b) => compareWorkloads(a, b) || compareText(text(a.config), text(b.config)) || (num(b.tokens_per_s) ?? -1) - (num(a.tokens_per_s) ?? -1) || tieBreak(a, b));
-  const vsFastest = relativeToBest(models, (r) => `${text(r.name)}\u0000${text(r.config)}`, (r) => num(r.tokens_per_s), 'max');
+  const vsPeer = matchPeers(models);
+  const severalConfigs = distinct(models.map((r) => text(r.config))).length > 1;
   return table('Model forward passes (real tokens per second)', models, [
     { header: 'backend', cell: (r) => text(r.backend) },
     { header: 'variant', cell: (r) => text(r.variant) },
-    { header: 'config', cell: (r) => text(r.config) },
+    ...(severalConfigs ? [{ header: 'config', cell: (r: AnyResultRow) => text(r.config) }] : []),
     { header: 'dtype', cell: (r) => text(r.dtype) },
     { header: 'workload', cell: (r) => text(r.name) },
-    { header: 'sequences', numeric: true, cell: (r) => count(r.sequences) },
-    { header: 'tokens', numeric: true, cell: (r) => count(r.tokens) },
-    { header: 'median s (min–max)', numeric: true, cell: timing },
     { header: 'tokens/s', numeric: true, cell: (r) => rate(r.tokens_per_s) },
-    { header: 'vs fastest', numeric: true, cell: (r) => ratioCell(vsFastest.get(r)) },
-    // Cold start, apart from the warm runs: making the model ready, then its first call on this workload.
-    { header: 'load s', numeric: true, cell: (r) => seconds(r.load_s) },
-    { header: 'first call s', numeric: true, cell: (r) => seconds(r.first_s) },
+    { header: 'spread', numeric: true, cell: spread },
+    { header: 'vs peer', numeric: true, cell: (r) => ratioCell(vsPeer.get(r)?.ratio) },
     { header: 'peak memory', numeric: true, cell: (r) => bytes(r.peak_bytes) },
-    { header: 'note', cell: (r) => text(r.note) },
     ...runColumns(options),
   ]);
 }
@@ -75,46 +75,61 @@ const PEER_TITLES: Record<string, string> = {
   'onnxruntime-web webgpu': 'vs ONNX Runtime Web (WebGPU)',
 };
 
+interface PeerMatch {
+  /** the row's tokens/s over the peer's */
+  ratio: number;
+  /** the peer's backend and variant, e.g. "transformersjs onnxruntime-webgpu" */
+  peer: string;
+  /** the dtype of the peer's row: the row's own where the peer ran it, else fp32 */
+  dtype: string;
+}
+
 /**
- * Every other model row's tokens/s over the ONNX Runtime peer's on the same workload, config and dtype (over the
- * peer's fp32 where it has no row of that dtype, as the "peer dtype" column says): a table per peer (CPU, WebGPU,
- * the browser's WebGPU), a row per backend, variant, config and dtype, a column per workload. The peer needs no Python, so every
- * run has it.
+ * Each measured model row that is not a peer, with the ONNX Runtime peer's row it is compared with: from the same
+ * run (date and device) on the same workload and config, at the row's dtype where the peer ran that workload in
+ * it, else at fp32. The peer needs no Python, so every run has it.
+ */
+function matchPeers(models: readonly AnyResultRow[]): Map<AnyResultRow, PeerMatch> {
+  const tokensPerSecond = (r: AnyResultRow) => num(r.tokens_per_s) ?? 0;
+  const isPeer = (r: AnyResultRow) => ONNX_RUNTIME_PEERS.includes(text(r.backend));
+  const place = (r: AnyResultRow) => [r.date, r.device, r.name, r.config].map(text).join('\u0000');
+  const peersAt = new Map<string, AnyResultRow[]>();
+  for (const r of models) if (isPeer(r) && tokensPerSecond(r) > 0) peersAt.set(place(r), [...(peersAt.get(place(r)) ?? []), r]);
+  const matches = new Map<AnyResultRow, PeerMatch>();
+  for (const r of models) {
+    if (isPeer(r) || tokensPerSecond(r) <= 0) continue;
+    const candidates = peersAt.get(place(r)) ?? [];
+    const peer = candidates.find((p) => text(p.dtype) === text(r.dtype)) ?? candidates.find((p) => text(p.dtype) === 'fp32');
+    if (peer) matches.set(r, { ratio: tokensPerSecond(r) / tokensPerSecond(peer), peer: `${text(peer.backend)} ${text(peer.variant)}`, dtype: text(peer.dtype) });
+  }
+  return matches;
+}
+
+/**
+ * The model rows relative to the ONNX Runtime peer (matchPeers), a table per peer (CPU, WebGPU, the browser's
+ * WebGPU): a row per backend, variant, config, dtype and the peer's dtype, a column per workload.
  */
 export function peerRatioTables(rows: readonly AnyResultRow[]): Table[] {
   const models = rows.filter((r) => r.kind === 'model').sort((a, b) => compareWorkloads(a, b) || (num(b.tokens_per_s) ?? -1) - (num(a.tokens_per_s) ?? -1) || tieBreak(a, b));
-  const measured = (r: AnyResultRow) => (num(r.tokens_per_s) ?? 0) > 0;
-  const isPeer = (r: AnyResultRow) => ONNX_RUNTIME_PEERS.includes(text(r.backend));
-  const peerName = (r: AnyResultRow) => `${text(r.backend)} ${text(r.variant)}`;
-  const peers = models.filter((r) => isPeer(r) && measured(r));
-  const compared = models.filter((r) => !isPeer(r) && measured(r));
-  return distinct(peers.map(peerName)).map((peer) => {
-    const rate = new Map<string, number>();
-    const peerRows = peers.filter((p) => peerName(p) === peer);
-    for (const r of peerRows) {
-      const key = [r.name, r.config, r.dtype].map(text).join('\u0000');
-      if (!rate.has(key)) rate.set(key, num(r.tokens_per_s)!);
-    }
-    const peerDtypes = new Set(peerRows.map((p) => text(p.dtype)));
+  const matches = [...matchPeers(models)];
+  return distinct(matches.map(([, m]) => m.peer)).map((peer) => {
+    const mine = matches.filter(([, m]) => m.peer === peer);
     // Rows in the order they first appear: fastest first on the first workload.
     const byBackend = new Map<string, Map<string, number>>();
-    for (const r of compared) {
-      const peerDtype = peerDtypes.has(text(r.dtype)) ? text(r.dtype) : 'fp32';
-      const peerRate = rate.get([r.name, r.config].map(text).concat(peerDtype).join('\u0000'));
-      if (peerRate === undefined) continue;
-      const key = [r.backend, r.variant, r.config, r.dtype].map(text).concat(peerDtype).join('\u0000');
+    for (const [r, m] of mine) {
+      const key = [r.backend, r.variant, r.config, r.dtype].map(text).concat(m.dtype).join('\u0000');
       const ratios = byBackend.get(key) ?? new Map<string, number>();
-      if (!ratios.has(text(r.name))) ratios.set(text(r.name), num(r.tokens_per_s)! / peerRate);
+      if (!ratios.has(text(r.name))) ratios.set(text(r.name), m.ratio);
       byBackend.set(key, ratios);
     }
-    const workloads = distinct(compared.filter((r) => [...byBackend.values()].some((m) => m.has(text(r.name)))).map((r) => text(r.name)));
+    const workloads = distinct(mine.map(([r]) => text(r.name)));
     return {
       caption: `${PEER_TITLES[peer] ?? `vs ${peer}`} (tokens/s over ${peer} on the same workload, config and dtype; over its fp32 where it has no row of that dtype)`,
       headers: ['backend', 'variant', 'config', 'dtype', 'peer dtype', ...workloads],
       numeric: [false, false, false, false, false, ...workloads.map(() => true)],
       rows: [...byBackend].map(([key, ratios]) => [...key.split('\u0000'), ...workloads.map((w) => ratioCell(ratios.get(w)))]),
     };
-  }).filter((t) => t.rows.length > 0);
+  });
 }
 
 /** Kernel rows by name and shape, fastest first; each relative to the fastest of the same kernel and shape. */
@@ -231,6 +246,12 @@ function timing(r: AnyResultRow): string {
   return min !== undefined && max !== undefined ? `${formatSeconds(median)} (${formatSeconds(min)}–${formatSeconds(max)})` : formatSeconds(median);
 }
 
+/** (max - min) / median of the timed runs, in percent: how far apart the runs were. */
+function spread(r: AnyResultRow): string {
+  const [median, min, max] = [num(r.median_s), num(r.min_s), num(r.max_s)];
+  return median && min !== undefined && max !== undefined ? `${(((max - min) / median) * 100).toFixed(0)}%` : '';
+}
+
 function count(value: AnyResultRow[keyof AnyResultRow]): string {
   const n = num(value);
   return n === undefined ? '' : formatCount(n);
@@ -239,11 +260,6 @@ function count(value: AnyResultRow[keyof AnyResultRow]): string {
 function rate(value: AnyResultRow[keyof AnyResultRow]): string {
   const n = num(value);
   return n === undefined ? '' : formatRate(n);
-}
-
-function seconds(value: AnyResultRow[keyof AnyResultRow]): string {
-  const n = num(value);
-  return n === undefined ? '' : formatSeconds(n);
 }
 
 function bytes(value: AnyResultRow[keyof AnyResultRow]): string {

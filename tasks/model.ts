@@ -10,6 +10,7 @@ import { assertFinite } from '../reference/finite.ts';
 import type { EncodeOptions, ModernBertTokenizer, TextInput } from '../reference/tokenizer.ts';
 import { MAX_ELEMENTS } from '../optimized/gpujs/kernels.ts';
 import { ModelInputError } from './errors.ts';
+import type { HubOptions } from './hub.ts';
 import { AGGREGATIONS, type Aggregation, type EntityGroup, type TokenEntity, tokenEntities } from './token-classification.ts';
 import { type CrossEncoderConfig, SIMILARITIES, type SentenceTransformerModules, sentenceEmbedding, unit } from './sentence-transformers.ts';
 
@@ -17,7 +18,7 @@ import { type CrossEncoderConfig, SIMILARITIES, type SentenceTransformerModules,
 export type Backend = 'reference' | 'webgpu' | 'gpujs' | 'gpujs:webgpu' | 'gpujs:webasm' | 'gpujs:cpu';
 export const BACKENDS: readonly Backend[] = ['reference', 'webgpu', 'gpujs', 'gpujs:webgpu', 'gpujs:webasm', 'gpujs:cpu'];
 
-export interface LoadModelOptions {
+export interface LoadModelOptions extends HubOptions {
   backend?: Backend | 'auto';
   /** the folder's sentence-transformers modules (loadModel reads them from modules.json) */
   sentenceTransformers?: SentenceTransformerModules | null;
@@ -128,12 +129,23 @@ export class ModernBertPipeline {
       return new ModernBertPipeline(config, tokenizer, chosen, guard(chosen, async (batch, options) => referenceForward(model, batch, options)), () => {});
     }
     if (chosen === 'webgpu') {
-      const { sharedDevice } = await import('../optimized/webgpu/device.ts');
+      const { holdSharedDevice } = await import('../optimized/webgpu/device.ts');
       const gpu = await import('../optimized/webgpu/modernbert.ts');
       const { loadTuning } = await import('../optimized/webgpu/tuning-cache.ts');
-      const ctx = await sharedDevice();
-      const model = gpu.createWebGpuModel(ctx, checkpoint, dtype, (await loadTuning(ctx.adapter)).tuning);
-      return new ModernBertPipeline(config, tokenizer, chosen, guard(chosen, (batch, options) => gpu.forward(model, batch, options)), () => gpu.destroyModel(model));
+      // Held, not kept: the last model's dispose() destroys the device, and the process can exit.
+      const { ctx, release } = await holdSharedDevice();
+      let model: ReturnType<typeof gpu.createWebGpuModel>;
+      try {
+        model = gpu.createWebGpuModel(ctx, checkpoint, dtype, (await loadTuning(ctx.adapter)).tuning);
+      } catch (e) {
+        await release();
+        throw e;
+      }
+      const close = () => {
+        gpu.destroyModel(model);
+        return release();
+      };
+      return new ModernBertPipeline(config, tokenizer, chosen, guard(chosen, (batch, options) => gpu.forward(model, batch, options)), close);
     }
     const gpujs = await import('../optimized/gpujs/modernbert.ts');
     const model = await gpujs.createGpuJsModel(checkpoint, chosen === 'gpujs' ? 'auto' : (chosen.split(':')[1] as 'webgpu' | 'webasm' | 'cpu'));
@@ -348,14 +360,19 @@ export class ModernBertPipeline {
   }
 }
 
-/** webgpu when WebGPU finds a real GPU (not SwiftShader), else the reference. */
+let autoAnnounced = false;
+
+/**
+ * webgpu when WebGPU finds a real GPU (not SwiftShader), else the reference: decided from the adapter, with no
+ * device left open (a device keeps Node running), and said once per process on stderr.
+ */
 async function autoBackend(): Promise<Backend> {
-  const { sharedDevice } = await import('../optimized/webgpu/device.ts');
-  try {
-    return (await sharedDevice()).swiftshader ? 'reference' : 'webgpu';
-  } catch {
-    return 'reference';
-  }
+  const { probeGpu } = await import('../optimized/webgpu/device.ts');
+  const { gpu, why } = await probeGpu();
+  const chosen = gpu ? 'webgpu' : 'reference';
+  if (!autoAnnounced && typeof process !== 'undefined') process.stderr?.write(`modernbert: backend auto chose ${chosen}: ${why}\n`);
+  autoAnnounced = true;
+  return chosen;
 }
 
 function sigmoid(logits: ArrayLike<number>): Float64Array {

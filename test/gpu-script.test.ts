@@ -4,7 +4,7 @@
 // profiles, and a benchmark folder with results.csv where the ONNX Runtime WebGPU peer (its bundle) ran beside
 // our engine.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseResultsCsv } from '../benchmarks/results.ts';

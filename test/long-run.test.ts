@@ -79,7 +79,7 @@ describe('long runs', () => {
       expect(mismatches).toEqual([]);
       expect(growth).toBeLessThan(GROWTH_BOUND);
     } finally {
-      gpujs.destroyModel(model);
+      await gpujs.destroyModel(model);
     }
   }, 300_000);
 

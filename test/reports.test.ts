@@ -12,7 +12,7 @@ import { main } from '../reports/generate.ts';
 import { findResultFiles, readResultFiles, writeLeaderboard } from '../reports/leaderboard.ts';
 import { memoryPlot, memorySeries, throughputPlot, throughputSeries } from '../reports/plots.ts';
 import { writeRunReport } from '../reports/run-report.ts';
-import { type StaticServer, launchChromium, serve } from './browser/chromium.ts';
+import { type StaticServer, launchChromium, plotLayout, serve } from './browser/chromium.ts';
 import { tempDir } from './helpers.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -67,17 +67,31 @@ describe('plots', () => {
     expect(svg).toMatch(/role="img" aria-labelledby="throughput-title throughput-desc"/);
     expect(svg).toContain('<title id="throughput-title">Throughput vs sequence length</title>');
     expect(svg).toMatch(/<desc id="throughput-desc">[^<]*3 series: torch sdpa fp32 \(3 points/);
-    // Three series of three points: three lines, nine markers plus three legend markers.
+    // Three series of three points: three lines; each series its own marker (circle, square, triangle), on its
+    // three points and in its legend entry.
     expect(count(svg, /<polyline /g)).toBe(3);
-    expect(count(svg, /<circle /g)).toBe(9 + 3);
-    // log2 x ticks at powers of two around 128..2048, y ticks from zero, both axis labels.
-    for (const tick of ['>128<', '>256<', '>512<', '>1024<', '>2048<', '>0<', '>40k<']) expect(svg).toContain(tick);
+    expect([...svg.matchAll(/data-marker="([a-z-]+)"/g)].map((m) => m[1])).toEqual(['circle', 'square', 'triangle']);
+    expect(count(svg, /<circle /g)).toBe(3 + 1);
+    expect(count(svg, /<rect x=/g)).toBe(3 + 1);
+    // log2 x ticks at powers of two around 128..2048; log10 y ticks at 1, 2 and 5 times powers of ten around
+    // 20k..40k (no zero on a log axis); both axis labels.
+    for (const tick of ['>128<', '>256<', '>512<', '>1024<', '>2048<', '>10k<', '>20k<', '>50k<', '>100k<']) expect(svg).toContain(tick);
+    expect(svg).not.toContain('>0<');
     expect(svg).toContain('mean real tokens per sequence (log2)');
-    expect(svg).toContain('tokens / s');
+    expect(svg).toContain('tokens / s (log10)');
     // Legend in a stable (sorted) order.
     const legend = svg.slice(svg.indexOf('class="legend"'));
     const labels = [...legend.matchAll(/<text [^>]*>([^<]*)<\/text>/g)].map((m) => m[1]);
     expect(labels).toEqual(['torch sdpa fp32', 'webgpu flash fp32', 'webgpu padded fp32']);
+  });
+
+  it('gives 24 series 24 different colour and marker pairs, and backends 100x apart their own decades', () => {
+    const rows = Array.from({ length: 24 }, (_, i) => resultRow({ ...H100, kind: 'model', name: '512x8', backend: `b${String(i).padStart(2, '0')}`, variant: 'v', sequences: 8, tokens: 4096, tokens_per_s: 10 ** (1 + (i % 4)) }));
+    const svg = throughputPlot(rows);
+    const styles = [...svg.matchAll(/<g class="series" fill="(#[0-9A-F]+)" stroke="#[0-9A-F]+" data-marker="([a-z-]+)">/g)].map((m) => `${m[1]} ${m[2]}`);
+    expect(styles).toHaveLength(24);
+    expect(new Set(styles).size).toBe(24);
+    for (const tick of ['>10<', '>100<', '>1k<', '>10k<']) expect(svg).toContain(tick);
   });
 
   it('is the same for the same rows in any order', () => {
@@ -94,14 +108,19 @@ describe('plots', () => {
     expect(throughputSeries(twoConfigs).map((s) => s.label)).toEqual(['webgpu flash fp32 base', 'webgpu flash fp32 small']);
   });
 
-  it('plots memory from rows with peak_bytes, one series per backend, variant and workload, in GiB when large', () => {
+  it('plots measured memory (model rows) and planned memory (max batch rows) apart, a series per backend, variant and workload', () => {
     const rows = [...modelRows(H100), ...maxBatchRows(H100), ...kernelRows(H100)];
     expect(memorySeries(rows).map((s) => s.label)).toEqual(['webgpu flash 128x8', 'webgpu flash 2048x8', 'webgpu flash 512x8', 'webgpu flash fixed_short', 'webgpu padded 128x8', 'webgpu padded 2048x8', 'webgpu padded 512x8', 'webgpu padded fixed_short']);
-    const svg = memoryPlot(rows);
-    expect(svg).toContain('peak memory (GiB)');
-    expect(svg).toContain('sequences per batch');
-    expect(svg).toContain('<title id="memory-title">Peak memory vs batch size</title>');
-    expect(memoryPlot(modelRows(H100))).toContain('peak memory (MiB)');
+    const measured = memoryPlot(rows);
+    expect(measured).toContain('<title id="memory-title">Measured peak memory vs batch size</title>');
+    expect(measured).toContain('peak memory (MiB)'); // the model rows' 16-256 MiB, not the planned 70 GiB
+    expect(measured).toContain('sequences per batch');
+    expect(measured).not.toContain('fixed_short');
+    const planned = memoryPlot(rows, { planned: true });
+    expect(planned).toContain('<title id="memory-planned-title">Planned peak memory of the largest batch that fits</title>');
+    expect(planned).toContain('peak memory (GiB)');
+    expect(count(planned, /<g class="series"/g)).toBe(2);
+    expect(planned).toContain('webgpu flash fixed_short');
   });
 
   it('draws a single point as a marker with axes around it', () => {
@@ -144,8 +163,8 @@ describe('run report', () => {
   it('writes results.csv, summary.md and the plots into a new folder, and the CSV round-trips', () => {
     const dir = join(tempDir(), 'runs', '2026-11-26-nvidia-h100');
     const { files } = writeRunReport(dir, rows, { title: 'Benchmark on nvidia-h100', command: 'npm run bench -- --config base --backends webgpu,torch' });
-    expect(files.map((f) => f.slice(dir.length + 1)).sort()).toEqual(['memory.svg', 'results.csv', 'summary.md', 'throughput.svg']);
-    expect(readdirSync(dir).sort()).toEqual(['memory.svg', 'results.csv', 'summary.md', 'throughput.svg']); // no temp files left
+    expect(files.map((f) => f.slice(dir.length + 1)).sort()).toEqual(['memory-planned.svg', 'memory.svg', 'results.csv', 'summary.md', 'throughput.svg']);
+    expect(readdirSync(dir).sort()).toEqual(['memory-planned.svg', 'memory.svg', 'results.csv', 'summary.md', 'throughput.svg']); // no temp files left
     const parsed = parseResultsCsv(readFileSync(join(dir, 'results.csv'), 'utf8'), 'results.csv');
     expect(parsed).toHaveLength(rows.length);
     parsed.forEach((row, i) => {
@@ -157,6 +176,7 @@ describe('run report', () => {
     });
     expect(readFileSync(join(dir, 'throughput.svg'), 'utf8')).toBe(throughputPlot(rows));
     expect(readFileSync(join(dir, 'memory.svg'), 'utf8')).toBe(memoryPlot(rows));
+    expect(readFileSync(join(dir, 'memory-planned.svg'), 'utf8')).toBe(memoryPlot(rows, { planned: true }));
   });
 
   it('summarizes what ran, a table per kind with ratios, and links the plots', () => {
@@ -164,20 +184,23 @@ describe('run report', () => {
     writeRunReport(dir, rows, { title: 'Benchmark on nvidia-h100', command: 'npm run bench -- --config base' });
     const summary = readFileSync(join(dir, 'summary.md'), 'utf8');
     expect(summary).toMatch(/^# Benchmark on nvidia-h100\n/);
-    for (const text of ['nvidia-h100: nvidia / hopper / NVIDIA H100', 'Commit: abc1234', 'Date: 2026-11-26T10:00:00Z', 'node 20.19.0', 'webgpu 0.3.10', 'npm run bench -- --config base', '(throughput.svg)', '(memory.svg)', '[results.csv](results.csv)']) {
+    for (const text of ['nvidia-h100: nvidia / hopper / NVIDIA H100', 'Commit: abc1234', 'Date: 2026-11-26T10:00:00Z', 'node 20.19.0', 'webgpu 0.3.10', 'npm run bench -- --config base', '(throughput.svg)', '(memory.svg)', '(memory-planned.svg)', '[results.csv](results.csv)']) {
       expect(summary).toContain(text);
     }
     const models = markdownTableRows(summary, 'Model forward passes (real tokens per second)');
     expect(models).toHaveLength(9);
-    // Sorted by workload (numbers as numbers), fastest first, relative to the fastest of the workload.
-    expect(models.map((r) => [r[0], r[1], r[4], r[8], r[9]]).slice(0, 4)).toEqual([
-      ['webgpu', 'flash', '128x8', '40,000', '1.00×'],
-      ['torch', 'sdpa', '128x8', '30,000', '0.75×'],
-      ['webgpu', 'padded', '128x8', '20,000', '0.50×'],
-      ['webgpu', 'flash', '512x8', '40,000', '1.00×'],
+    // The columns a reader compares; sorted by workload (numbers as numbers), fastest first.
+    expect(summary).toContain('| backend | variant | dtype | workload | tokens/s | spread | vs peer | peak memory |');
+    expect(models.map((r) => [r[0], r[1], r[3], r[4], r[5]]).slice(0, 4)).toEqual([
+      ['webgpu', 'flash', '128x8', '40,000', '20%'],
+      ['torch', 'sdpa', '128x8', '30,000', '20%'],
+      ['webgpu', 'padded', '128x8', '20,000', '20%'],
+      ['webgpu', 'flash', '512x8', '40,000', '20%'],
     ]);
-    expect(models[0][7]).toBe('0.0256 (0.023–0.0282)');
-    expect(models[0][12]).toBe('16.0 MiB');
+    expect(models[0][6]).toBe(''); // no peer in these rows
+    expect(models[0][7]).toBe('16.0 MiB');
+    expect(models[2][7]).toBe('16.0 MiB');
+    expect(models[1][7]).toBe(''); // torch rows carry no peak here
     const kernels = markdownTableRows(summary, 'Kernels');
     expect(kernels.map((r) => [r[1], r[2], r[3], r[4], r[5], r[6]])).toEqual([
       ['tiled', '4096x768x768', '0.001 (0.00098–0.0011)', '5,000', '300', '1.00×'],
@@ -203,6 +226,21 @@ describe('run report', () => {
       ['webgpu', 'flash', 'base', 'fp32', 'fp32', '0.20×', '0.20×'],
       ['torch', 'sdpa', 'base', 'fp32', 'fp32', '0.15×', '0.15×'],
       ['webgpu', 'padded', 'base', 'fp32', 'fp32', '0.10×', '0.10×'],
+    ]);
+    // the model table's "vs peer": the same ratio where the workload has a peer row, none where it has not
+    const models = markdownTableRows(summary, 'Model forward passes (real tokens per second)');
+    expect(models.map((r) => [r[0], r[1], r[3], r[6]])).toEqual([
+      ['transformersjs', 'onnxruntime-cpu', '128x8', ''],
+      ['webgpu', 'flash', '128x8', '0.20×'],
+      ['torch', 'sdpa', '128x8', '0.15×'],
+      ['webgpu', 'padded', '128x8', '0.10×'],
+      ['transformersjs', 'onnxruntime-cpu', '512x8', ''],
+      ['webgpu', 'flash', '512x8', '0.20×'],
+      ['torch', 'sdpa', '512x8', '0.15×'],
+      ['webgpu', 'padded', '512x8', '0.10×'],
+      ['webgpu', 'flash', '2048x8', ''],
+      ['torch', 'sdpa', '2048x8', ''],
+      ['webgpu', 'padded', '2048x8', ''],
     ]);
     // Without a peer row there is no such table.
     writeRunReport(dir, modelRows(H100), { title: 'No peer', command: 'npm run bench' });
@@ -296,13 +334,13 @@ describe('leaderboard', () => {
     const models = markdownTableRows(h100, 'Model forward passes (real tokens per second)');
     expect(models).toHaveLength(18);
     // Sorted by workload, then tokens/s descending across both runs (the later run is 1.5x faster); ties by backend.
-    expect(models.slice(0, 6).map((r) => [r[0], r[4], r[8], r[9], r[r.length - 2], r[r.length - 1]])).toEqual([
-      ['webgpu', '128x8', '60,000', '1.00×', '2026-11-28', '0123abc'],
-      ['torch', '128x8', '45,000', '0.75×', '2026-11-28', '0123abc'],
-      ['webgpu', '128x8', '40,000', '0.67×', '2026-11-26', 'abc1234'],
-      ['torch', '128x8', '30,000', '0.50×', '2026-11-26', 'abc1234'],
-      ['webgpu', '128x8', '30,000', '0.50×', '2026-11-28', '0123abc'],
-      ['webgpu', '128x8', '20,000', '0.33×', '2026-11-26', 'abc1234'],
+    expect(models.slice(0, 6).map((r) => [r[0], r[3], r[4], r[r.length - 2], r[r.length - 1]])).toEqual([
+      ['webgpu', '128x8', '60,000', '2026-11-28', '0123abc'],
+      ['torch', '128x8', '45,000', '2026-11-28', '0123abc'],
+      ['webgpu', '128x8', '40,000', '2026-11-26', 'abc1234'],
+      ['torch', '128x8', '30,000', '2026-11-26', 'abc1234'],
+      ['webgpu', '128x8', '30,000', '2026-11-28', '0123abc'],
+      ['webgpu', '128x8', '20,000', '2026-11-26', 'abc1234'],
     ]);
     expect(markdownTableRows(h100, 'Kernels')).toHaveLength(2);
     expect(markdownTableRows(h100, 'Largest batch that fits')).toHaveLength(2);
@@ -314,7 +352,7 @@ describe('leaderboard', () => {
 
     const html = readFileSync(join(root, 'index.html'), 'utf8');
     expect(count(html, /<section /g)).toBe(2);
-    expect(count(html, /<svg /g)).toBe(4);
+    expect(count(html, /<svg /g)).toBe(5); // throughput and measured memory each, planned memory for nvidia-h100
     expect(count(html, /<caption>/g)).toBe(4);
     expect(html).not.toMatch(/<script|<link|\ssrc=|https?:\/\/(?!www\.w3\.org\/2000\/svg)/);
   });
@@ -417,22 +455,29 @@ describe('leaderboard page in headless Chromium', () => {
     })));
     expect(sections.map((s) => s.heading)).toEqual(['cpu-2x-epyc', 'nvidia-h100', 'odd <device>']);
     expect(sections[1].tables).toEqual([
-      { caption: 'Model forward passes (real tokens per second)', rows: 18, columns: 16 },
+      { caption: 'Model forward passes (real tokens per second)', rows: 18, columns: 10 },
       { caption: 'Kernels', rows: 2, columns: 9 },
       { caption: 'Largest batch that fits', rows: 2, columns: 12 },
     ]);
     expect(sections[0].tables.map((t) => t.rows)).toEqual([9]);
 
+    // throughput and measured memory per device; planned memory where a run searched for the largest batch (h100)
     const svgs = page.locator('svg');
-    expect(await svgs.count()).toBe(6);
-    for (let i = 0; i < 6; i++) {
+    expect(await svgs.count()).toBe(7);
+    for (let i = 0; i < 7; i++) {
       const box = await svgs.nth(i).boundingBox();
       expect(box && box.width > 100 && box.height > 100, `svg ${i} has a size`).toBe(true);
+    }
+    // Every plot as drawn: a legend entry per series, and no two legend entries overlapping.
+    for (let i = 0; i < 7; i++) {
+      const layout = await plotLayout(svgs.nth(i));
+      expect(layout.legendEntries, `svg ${i}: a legend entry per series`).toBe(layout.series);
+      expect(layout.overlapping, `svg ${i}: overlapping legend entries`).toEqual([]);
     }
     // Lines and markers are laid out inside the plots, and legend text shows.
     const h100Throughput = page.locator('section').nth(1).locator('svg').first();
     expect(await h100Throughput.locator('polyline').count()).toBe(3);
-    const marker = await h100Throughput.locator('.series circle').first().boundingBox();
+    const marker = await h100Throughput.locator('.series circle, .series rect, .series polygon').first().boundingBox();
     expect(marker && marker.width > 0 && marker.height > 0).toBe(true);
     await expect(h100Throughput.getByText('webgpu flash fp32', { exact: true }).isVisible()).resolves.toBe(true);
     await expect(h100Throughput.getByText('mean real tokens per sequence (log2)').isVisible()).resolves.toBe(true);
@@ -443,14 +488,14 @@ describe('leaderboard page in headless Chromium', () => {
   it('serves SVG files that parse as XML', async () => {
     const page = await browser.newPage();
     await page.goto(`${server.url}/`);
-    for (const path of ['/odd/throughput.svg', '/odd/memory.svg', '/2026-11-26-nvidia-h100/throughput.svg', '/2026-11-26-nvidia-h100/memory.svg']) {
+    for (const path of ['/odd/throughput.svg', '/odd/memory.svg', '/2026-11-26-nvidia-h100/throughput.svg', '/2026-11-26-nvidia-h100/memory.svg', '/archive/2026-11-28-nvidia-h100/memory-planned.svg']) {
       const result = await page.evaluate(async (url) => {
         const source = await (await fetch(url)).text();
         const doc = new DOMParser().parseFromString(source, 'image/svg+xml');
         return { error: doc.querySelector('parsererror')?.textContent ?? null, root: doc.documentElement.nodeName, title: doc.querySelector('title')?.textContent };
       }, path);
       expect(result, path).toMatchObject({ error: null, root: 'svg' });
-      expect(result.title, path).toMatch(/^(Throughput|Peak memory)/);
+      expect(result.title, path).toMatch(/^(Throughput|Measured peak memory|Planned peak memory)/);
     }
     await page.close();
   });

@@ -1,6 +1,7 @@
 // The bench page's measurement, apart from its DOM: the WebGPU engine on the browser's navigator.gpu over
 // workloads sized to the adapter (sizing.ts), timed as `npm run bench` times it (timing.ts), each workload a
-// result row in the schema of results.ts, and the submission (rows + environment) that `npm run report` merges.
+// result row in the schema of results.ts, then the peer (peer.ts: ONNX Runtime Web's WebGPU provider) on the
+// same weights and batches, and the submission (rows + environment) that `npm run report` merges.
 import { presetConfig } from '../../reference/config.ts';
 import type { Checkpoint } from '../../reference/checkpoint.ts';
 import { randomModel } from '../../reference/modernbert.ts';
@@ -13,6 +14,7 @@ import { type Environment, type Submission, makeSubmission } from '../submission
 import { seconds, time } from '../timing.ts';
 import { randomSequences } from '../workloads.ts';
 import { browserEnvironment } from './environment.ts';
+import { type PeerBatch, peerUnavailable, runOnnxRuntimeWebPeer } from './peer.ts';
 import { type SizingLimits, sizeWorkload } from './sizing.ts';
 
 // Put in by the page's builder (esbuild define): the project's commit and version the page was built from.
@@ -34,6 +36,8 @@ export interface BenchOptions {
   /** the planned peak a workload may reach, and its real tokens per batch, at most */
   budgetBytes: number;
   maxTokens: number;
+  /** then ONNX Runtime Web's WebGPU provider on the batches the engine ran (peer.ts) */
+  peer: boolean;
 }
 
 /** What the page shows while it runs: a progress fraction and a line of text, each row as it comes, and what did not run. */
@@ -58,18 +62,30 @@ export function benchSubmission(run: BenchRun, rows: readonly ResultRow[]): Subm
   return makeSubmission(rows, run.environment, `modernbert-ts bench page ${BENCH_PAGE_VERSION} (commit ${BENCH_PAGE_COMMIT})`);
 }
 
-/** Runs every workload; `onStart` gets the run's environment once the device is acquired. Rows so far stay with the caller if it throws. */
+/**
+ * Runs every workload on the engine, then the peer on the batches that ran; `onStart` gets the run's environment
+ * once the device is acquired. Rows so far stay with the caller if it throws.
+ */
 export async function runBench(options: BenchOptions, events: BenchEvents, onStart: (run: BenchRun) => void): Promise<void> {
   const date = new Date().toISOString();
   const dtype = options.dtype === 'fp16' ? 'f16' : 'f32';
   const callsPerWorkload = options.warmup + options.runs; // the first call is the first of the warm-up
-  const steps = 1 + options.workloads.length * callsPerWorkload;
+  const unavailable = options.peer ? await peerUnavailable(options.dtype, options.workloads) : null;
+  if (unavailable) events.skipped(unavailable);
+  const peer = options.peer && !unavailable;
+  const engineSteps = 1 + options.workloads.length * callsPerWorkload;
+  // The peer's share of the bar: its load, then as many calls per workload as the engine's.
+  const steps = engineSteps * (peer ? 2 : 1);
   events.progress(0, options.checkpoint ? 'reading the checkpoint folder' : 'making random weights');
 
   let ctx!: GpuContext;
   let model!: WebGpuModel;
+  // Kept for the peer's graph only: without it, the weights are garbage once uploaded.
+  let peerCheckpoint = null as Checkpoint | null;
   let weights!: string;
+  let run!: BenchRun;
   let config = options.config;
+  const ran: PeerBatch[] = [];
   try {
     const loadS = await seconds(async () => {
       let checkpoint: Checkpoint;
@@ -84,9 +100,10 @@ export async function runBench(options: BenchOptions, events: BenchEvents, onSta
       events.progress(0, 'acquiring the WebGPU device and uploading the weights');
       ctx = await sharedDevice();
       model = createWebGpuModel(ctx, checkpoint, dtype);
+      if (peer) peerCheckpoint = checkpoint;
       await ctx.device.queue.onSubmittedWorkDone(); // the upload done
     });
-    const run = { date, environment: await environmentOf(ctx) };
+    run = { date, environment: await environmentOf(ctx) };
     onStart(run);
     const limits: SizingLimits = {
       bindingBytes: Math.min(ctx.device.limits.maxStorageBufferBindingSize, ctx.device.limits.maxBufferSize),
@@ -94,7 +111,6 @@ export async function runBench(options: BenchOptions, events: BenchEvents, onSta
       maxTokens: options.maxTokens,
     };
     let done = 1;
-    let ran = 0;
     for (const spec of options.workloads) {
       events.progress(done / steps, `${spec}: sizing the batch`);
       const sized = await sizeWorkload(model.config, spec, limits, options.seed, dtype);
@@ -115,7 +131,7 @@ export async function runBench(options: BenchOptions, events: BenchEvents, onSta
         calls++;
       }, options);
       done += callsPerWorkload;
-      ran++;
+      ran.push({ name: workload.name, sequences });
       events.progress(done / steps, `${label}: done`);
       const note = [
         'browser page',
@@ -148,11 +164,28 @@ export async function runBench(options: BenchOptions, events: BenchEvents, onSta
         first_s: t.firstS,
       }));
     }
-    events.progress(1, `done: ${ran} of ${options.workloads.length} workload(s) run`);
   } finally {
     if (model) destroyModel(model); // absent when loading failed
-    await closeSharedDevice();
+    await closeSharedDevice(); // the peer makes a device of its own: the engine's buffers are gone by then
   }
+  const done = `done: ${ran.length} of ${options.workloads.length} workload(s) run`;
+  if (!peerCheckpoint) {
+    events.progress(1, done);
+    return;
+  }
+  let peerRows = 0;
+  await runOnnxRuntimeWebPeer(
+    { checkpoint: peerCheckpoint, config, dtype: options.dtype, batches: ran, runs: options.runs, warmup: options.warmup, common: { date, commit: BENCH_PAGE_COMMIT, ...run.environment }, weights, swiftshader: ctx.swiftshader },
+    {
+      progress: (fraction, text) => events.progress((engineSteps + fraction * engineSteps) / steps, text),
+      row(row) {
+        peerRows++;
+        events.row(row);
+      },
+      skipped: events.skipped,
+    },
+  );
+  events.progress(1, `${done}, ${peerRows} by the ONNX Runtime Web peer`);
 }
 
 async function environmentOf(ctx: GpuContext): Promise<Environment> {

@@ -1,9 +1,11 @@
-// Builds the browser bench page (index.html and one ES module, page.js) and serves it on localhost:
+// Builds the browser bench page (index.html, one ES module, page.js, and ONNX Runtime Web's WebAssembly binary for
+// the peer) and serves it on localhost:
 //   npm run bench:browser -- [--out DIR] [--port N] [--no-serve]
 // The page runs the WebGPU engine on the visitor's navigator.gpu; its downloaded *.results.json merges into the
 // leaderboard with `npm run report`. WebGPU needs a secure context and module scripts are not loaded from
 // file:// URLs, hence the server (any static server will do). Exit 0, 1 when the build fails, 2 on bad arguments.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -16,8 +18,13 @@ export const DEFAULT_OUT = join(PROJECT_ROOT, '.bench-page');
 
 const USAGE = 'usage: npm run bench:browser -- [--out DIR (default .bench-page)] [--port N (default: a free one)] [--no-serve]';
 
-// The files a built page consists of, and their content types.
-const PAGE_FILES: Record<string, string> = { 'index.html': 'text/html; charset=utf-8', 'page.js': 'text/javascript; charset=utf-8' };
+// The binary of the ONNX Runtime Web build that page.js bundles: onnxruntime-web/webgpu (its default export
+// condition, ort.webgpu.bundle.min.mjs, has the WebGPU provider's JavaScript glue inside) runs the asyncify build.
+const ORT_WASM = 'ort-wasm-simd-threaded.asyncify.wasm';
+
+// The files a built page consists of, and their content types (application/wasm lets the browser compile the
+// binary as it downloads).
+const PAGE_FILES: Record<string, string> = { 'index.html': 'text/html; charset=utf-8', 'page.js': 'text/javascript; charset=utf-8', [ORT_WASM]: 'application/wasm' };
 
 /**
  * Node built-ins and Dawn stay out of a browser bundle: the engine reaches them only through dynamic imports
@@ -53,9 +60,10 @@ export async function bundleForBrowser(entry: string, define: Record<string, str
 /** Writes the page into `out` (created if needed); returns the files written. */
 export async function buildBenchPage(out: string): Promise<string[]> {
   const { version } = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string };
-  const script = await bundleForBrowser(join(import.meta.dirname, 'page.ts'), { BENCH_PAGE_COMMIT: JSON.stringify(gitCommit()), BENCH_PAGE_VERSION: JSON.stringify(version) });
+  const script = await bundleForBrowser(join(import.meta.dirname, 'page.ts'), { BENCH_PAGE_COMMIT: JSON.stringify(gitCommit()), BENCH_PAGE_VERSION: JSON.stringify(version), BENCH_PAGE_ORT_WASM: JSON.stringify(ORT_WASM) });
   mkdirSync(out, { recursive: true });
   writeFileSync(join(out, 'page.js'), script);
+  copyFileSync(createRequire(import.meta.url).resolve(`onnxruntime-web/${ORT_WASM}`), join(out, ORT_WASM));
   // The tables and plots look as on the leaderboard: its styles go where index.html marks them.
   const html = readFileSync(join(import.meta.dirname, 'index.html'), 'utf8');
   const marker = /^\/\* RESULTS_CSS: .*\*\/$/m;

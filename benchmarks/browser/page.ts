@@ -1,9 +1,10 @@
 // The bench page's DOM (index.html): the settings form (URL parameters fill it in: ?config=small&workload=32x2
-// &runs=2&autostart=1; `workload` repeats), the progress bar, then the results as the leaderboard shows them
-// (its tables and plots) and the downloads. body[data-state] says idle, running, done or error.
+// &runs=2&peer=0&autostart=1; `workload` repeats), the progress bar, then the results as the leaderboard shows them
+// (its tables and plots, the engine relative to the ONNX Runtime Web peer) and the downloads. body[data-state]
+// says idle, running, done or error.
 import { formatBytes } from '../../reports/format.ts';
 import { memoryPlot, throughputPlot } from '../../reports/plots.ts';
-import { resultTables, tableToHtml } from '../../reports/tables.ts';
+import { type Table, peerRatioTables, resultTables, tableToHtml } from '../../reports/tables.ts';
 import { type ResultRow, resultsToCsv } from '../results.ts';
 import { type BenchOptions, type BenchRun, benchSubmission, runBench, submissionFileName } from './bench.ts';
 import { readCheckpointFolder } from './checkpoint.ts';
@@ -15,11 +16,12 @@ const progress = element<HTMLProgressElement>('progress');
 const status = element('status');
 const errorLine = element('error');
 
-/** The URL's parameters into the form fields of the same names; `workload` repeats, one per line. */
+/** The URL's parameters into the form fields of the same names; `workload` repeats, one per line; a checkbox is off for 0, false or off. */
 function fillFromUrl(params: URLSearchParams): void {
   for (const name of new Set(params.keys())) {
     const input = field(name);
-    if (input && input.type !== 'file') input.value = params.getAll(name).join('\n');
+    if (input instanceof HTMLInputElement && input.type === 'checkbox') input.checked = !['0', 'false', 'off'].includes(params.get(name)!);
+    else if (input && input.type !== 'file') input.value = params.getAll(name).join('\n');
   }
 }
 
@@ -42,7 +44,15 @@ function readOptions(): BenchOptions {
     seed: whole('seed', 0),
     budgetBytes: whole('budget', 1) * 2 ** 20,
     maxTokens: whole('tokens', 1),
+    peer: (field('peer') as HTMLInputElement).checked,
   };
+}
+
+/** The leaderboard's tables, and after the model table each backend relative to the peer (as reports/run-report.ts's runTables, which is not browser-safe). */
+function pageTables(rows: readonly ResultRow[]): Table[] {
+  const tables = resultTables(rows);
+  tables.splice(1, 0, ...peerRatioTables(rows));
+  return tables;
 }
 
 let downloadUrls: string[] = [];
@@ -63,7 +73,7 @@ function showResults(run: BenchRun | null, rows: readonly ResultRow[], skipped: 
     ['Versions', env.versions],
   ];
   element('environment').replaceChildren(...facts.filter(([, v]) => v).flatMap(([label, value]) => [Object.assign(document.createElement('dt'), { textContent: label }), Object.assign(document.createElement('dd'), { textContent: value })]));
-  element('tables').innerHTML = resultTables(rows).map((t) => `<div class="table-scroll">\n${tableToHtml(t)}</div>`).join('\n');
+  element('tables').innerHTML = pageTables(rows).map((t) => `<div class="table-scroll">\n${tableToHtml(t)}</div>`).join('\n');
   element('plots').innerHTML = rows.length ? `<figure>${throughputPlot(rows)}</figure><figure>${memoryPlot(rows)}</figure>` : '';
   element('skipped').replaceChildren(...skipped.map((why) => Object.assign(document.createElement('li'), { textContent: `not run: ${why}` })));
 

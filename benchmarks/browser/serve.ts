@@ -12,7 +12,14 @@ export type Routes = (path: string) => { body: Uint8Array | string; type: string
 /** Serves `routes(path)` (bytes and a content type, or null for 404) on 127.0.0.1; port 0 (the default) takes a free one. */
 export async function serve(routes: Routes, port = 0): Promise<StaticServer> {
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const route = routes(decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname));
+    let route: ReturnType<Routes>;
+    try {
+      route = routes(decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname));
+    } catch (e) {
+      // A file gone from the folder (or a malformed path) fails that request, not the server.
+      res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end(`${(e as Error).message}\n`);
+      return;
+    }
     if (!route) {
       res.writeHead(404).end();
       return;

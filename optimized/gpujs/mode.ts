@@ -72,6 +72,23 @@ export async function createGpuJs(requested: GpuJsMode | 'auto'): Promise<GpuJsC
   throw new GpuJsModeError(requested === 'auto' ? `no gpu.js mode can run here (${tried.join('; ')})` : `gpujs:${requested} cannot run here: ${tried.join('; ')}`);
 }
 
+// Models on gpu.js's WebGPU device (holdGpuJs): the last to let go closes the device, so a script that disposes
+// its models exits.
+let webgpuHolders = 0;
+
+/** createGpuJs for a model, which frees it with releaseGpuJs. */
+export async function holdGpuJs(requested: GpuJsMode | 'auto'): Promise<GpuJsContext> {
+  const ctx = await createGpuJs(requested);
+  if (ctx.mode === 'webgpu') webgpuHolders++;
+  return ctx;
+}
+
+/** Destroys a held instance; the last held WebGPU instance closes gpu.js's device too. */
+export async function releaseGpuJs(ctx: GpuJsContext): Promise<void> {
+  ctx.gpu.destroy();
+  if (ctx.mode === 'webgpu' && --webgpuHolders === 0) await closeGpuJsDevice();
+}
+
 /**
  * Destroys gpu.js's WebGPU device (one per process, shared by every instance; `gpu.destroy()` leaves it), so
  * the process can exit: Dawn keeps Node alive while a device exists.

@@ -8,7 +8,7 @@ import { type ModernBertConfig, type Pooling, isGlobalLayer, slidingWindow } fro
 import { type BatchInput, type ForwardOptions, type ForwardOutput, toPackedBatch, validateBatch } from '../../reference/modernbert.ts';
 import { fp32, ropeTables } from '../../reference/ops.ts';
 import { BatchError, type PackedBatch } from '../../reference/unpad.ts';
-import { type GpuJsContext, type GpuJsMode, createGpuJs } from './mode.ts';
+import { type GpuJsContext, type GpuJsMode, holdGpuJs, releaseGpuJs } from './mode.ts';
 import * as k from './kernels.ts';
 import { GpuJsKernels, type Tensor, type TokenSequences, MAX_ELEMENTS, tokenSequences } from './kernels.ts';
 
@@ -27,14 +27,14 @@ export interface GpuJsModel {
 export async function createGpuJsModel(checkpoint: Checkpoint, mode: GpuJsMode | 'auto' = 'auto'): Promise<GpuJsModel> {
   const weights = checkpoint.weights as Weights;
   if (!(weights.tokEmbeddings instanceof Float32Array)) throw new Error('the gpu.js backend computes in fp32: load the checkpoint with fp32 precision');
-  const ctx: GpuJsContext = await createGpuJs(mode);
+  const ctx: GpuJsContext = await holdGpuJs(mode);
   return { config: checkpoint.config, weights, kernels: new GpuJsKernels(ctx), mode: ctx.mode, fallback: ctx.fallback };
 }
 
-/** Frees the model's kernels and its gpu.js instance (worker threads, device). */
-export function destroyModel(model: GpuJsModel): void {
+/** Frees the model's kernels and its gpu.js instance (worker threads; the device, with the last WebGPU model). */
+export async function destroyModel(model: GpuJsModel): Promise<void> {
   model.kernels.destroy();
-  model.kernels.ctx.gpu.destroy();
+  await releaseGpuJs(model.kernels.ctx);
 }
 
 /** What every kernel of a pass needs to know about the batch, as f32 arrays. */

@@ -102,7 +102,7 @@ export async function prepareVulkanForOtherDawn(): Promise<string | null> {
 }
 
 /** The WebGPU entry point: navigator.gpu in a browser, Dawn in Node (an instance made with `flags`; falling back to SwiftShader). */
-async function requestAdapter(flags = DAWN_FLAGS): Promise<GPUAdapter> {
+async function requestAdapter(flags = DAWN_FLAGS, announce = true): Promise<GPUAdapter> {
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
   if (nav?.gpu) {
     const adapter = await nav.gpu.requestAdapter({ powerPreference: 'high-performance' });
@@ -121,7 +121,7 @@ async function requestAdapter(flags = DAWN_FLAGS): Promise<GPUAdapter> {
     if (icd) {
       process.env.VK_ICD_FILENAMES = icd;
       adapter = await dawnInstance(create, flags).requestAdapter();
-      if (adapter && !announcedSwiftshader) {
+      if (adapter && announce && !announcedSwiftshader) {
         announcedSwiftshader = true;
         process.stderr.write(`webgpu: no GPU adapter found; using SwiftShader (${icd}): correct but slow\n`);
       }
@@ -134,6 +134,26 @@ async function requestAdapter(flags = DAWN_FLAGS): Promise<GPUAdapter> {
     );
   }
   return adapter;
+}
+
+/** Whether an adapter is SwiftShader (a CPU implementation of Vulkan): by its name, or by the ICD requestAdapter chose. */
+function isSwiftShader(adapter: { vendor: string; architecture: string; description: string }): boolean {
+  return /swiftshader/i.test(`${adapter.vendor} ${adapter.architecture} ${adapter.description}`) || (typeof process !== 'undefined' && process.env?.VK_ICD_FILENAMES?.includes('swiftshader') === true);
+}
+
+/**
+ * Whether WebGPU has a real GPU here (an adapter that is not SwiftShader), found without making a device (a device
+ * keeps Node running) and without the SwiftShader notice; `why` says what was found, in a few words.
+ */
+export async function probeGpu(): Promise<{ gpu: boolean; why: string }> {
+  try {
+    const info = (await requestAdapter(DAWN_FLAGS, false)).info ?? ({} as GPUAdapterInfo);
+    const named = { vendor: info.vendor ?? '', architecture: info.architecture ?? '', description: info.description ?? '' };
+    const name = [named.vendor, named.architecture, info.device || named.description].filter(Boolean).join(' / ') || 'an unnamed adapter';
+    return isSwiftShader(named) ? { gpu: false, why: 'WebGPU finds no GPU here, only SwiftShader (a CPU emulation)' } : { gpu: true, why: `WebGPU found ${name}` };
+  } catch (e) {
+    return { gpu: false, why: `WebGPU has no adapter (${(e as Error).message.split(':')[0]})` };
+  }
 }
 
 /**
@@ -176,7 +196,7 @@ export async function acquireDevice(options: { maxBufferBytes?: number; subgroup
   return {
     device,
     adapter: adapterInfo,
-    swiftshader: /swiftshader/i.test(`${adapterInfo.vendor} ${adapterInfo.architecture} ${adapterInfo.description}`) || (typeof process !== 'undefined' && process.env?.VK_ICD_FILENAMES?.includes('swiftshader') === true),
+    swiftshader: isSwiftShader(adapterInfo),
     features: {
       shaderF16: features.includes('shader-f16'),
       subgroups: features.includes('subgroups' as GPUFeatureName),
@@ -248,9 +268,36 @@ export function configName(c: SubgroupMatrixConfig): string {
 }
 
 let shared: Promise<GpuContext> | null = null;
+// The models the library made on the shared device (holdSharedDevice): when the last lets go, the device is
+// destroyed, so a script that disposes its models exits; unless someone took the device with sharedDevice(), which
+// keeps it until closeSharedDevice().
+const holders = new Set<object>();
+let pinned = false;
 
-/** One device per process, acquired on first use. */
+/** One device per process, acquired on first use; it stays until closeSharedDevice(). */
 export async function sharedDevice(): Promise<GpuContext> {
+  pinned = true;
+  return openSharedDevice();
+}
+
+/**
+ * The shared device for one holder (a model): release() lets go of it, and the last release destroys it unless
+ * sharedDevice() pinned it. Dawn keeps Node running while a device exists.
+ */
+export async function holdSharedDevice(): Promise<{ ctx: GpuContext; release(): Promise<void> }> {
+  const ctx = await openSharedDevice();
+  const holder = {};
+  holders.add(holder);
+  return {
+    ctx,
+    async release() {
+      if (!holders.delete(holder) || holders.size > 0 || pinned) return;
+      await closeSharedDevice();
+    },
+  };
+}
+
+async function openSharedDevice(): Promise<GpuContext> {
   // A lost device is replaced: models made after the loss get a working one (those made before stay failed).
   const current = shared;
   if (current && (await current.catch(() => null))?.isLost() && shared === current) shared = null;
@@ -263,6 +310,8 @@ export async function sharedDevice(): Promise<GpuContext> {
 
 /** Destroys the shared device, if one was acquired, so the process can exit (Dawn keeps Node alive otherwise). */
 export async function closeSharedDevice(): Promise<void> {
+  holders.clear();
+  pinned = false;
   if (!shared) return;
   const pending = shared;
   shared = null;
