@@ -8,7 +8,7 @@
 // Regression gate (benchmarks/gate.ts): `--compare baseline.csv` (repeatable: repeat runs of one commit) or
 // `--calibration calibration.json` (from `--calibrate N`) fails (exit 1) when a row is slower than its baseline
 // by more than max(--max-slowdown, --noise-k x its measured noise) and --min-delta-ms, after re-measuring it.
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -215,10 +215,15 @@ async function probeAdapter(): Promise<Adapter | { error: string }> {
   return JSON.parse(last) as Adapter | { error: string };
 }
 
+// The stage children running now: an interrupted run stops them.
+const liveChildren = new Set<ChildProcess>();
+
 /** Runs this file in a child process; calls onLine for each stdout line. Returns the exit code. */
 function child(args: string[], onLine: (line: string) => void, onStderr: (text: string) => void): Promise<number> {
   return new Promise((resolve, reject) => {
     const proc = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    liveChildren.add(proc);
+    proc.on('exit', () => liveChildren.delete(proc));
     createInterface({ input: proc.stdout }).on('line', onLine);
     proc.stderr.setEncoding('utf8').on('data', onStderr);
     proc.on('error', reject);
@@ -308,6 +313,15 @@ export async function main(args: string[]): Promise<number> {
   const notes: string[] = [];
   // The run's random weights, saved once as an HF folder: every model stage and peer loads them from there.
   const checkpointDir = mkdtempSync(join(tmpdir(), 'modernbert-bench-model-'));
+  // Ctrl-C or SIGTERM mid-run: the stages still running stop, and the run's model folder (tens of MB) goes too.
+  const onSignal = (signal: NodeJS.Signals) => {
+    for (const c of liveChildren) c.kill('SIGTERM');
+    rmSync(checkpointDir, { recursive: true, force: true });
+    process.stderr.write(`\nmodernbert bench: interrupted (${signal}); removed ${checkpointDir}\n`);
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   const config = presetConfig(options.config);
   if (options.backends.length || options.peers.length) saveCheckpoint(checkpointDir, config, randomTensors(config, options.seed));
   const spec = (stage: StageSpec['stage'], extra: Partial<StageSpec> = {}): StageSpec => ({
@@ -340,6 +354,8 @@ export async function main(args: string[]): Promise<number> {
     if (options.baseline) gate = await runGate(options.baseline, rows, options.gate, (row) => remeasure(row, spec, bars), (line) => bars.log(line));
   } finally {
     bars.stop();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     rmSync(checkpointDir, { recursive: true, force: true });
   }
 

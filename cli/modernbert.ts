@@ -11,6 +11,7 @@ import { presetConfig } from '../reference/config.ts';
 import { parseLengths } from '../benchmarks/workloads.ts';
 import { machineInfo } from './machine-info.ts';
 import { parseMap } from './map-option.ts';
+import { closestMatch, explainParseError } from './suggest.ts';
 import { MODEL_OPTIONS, modelFolder } from './model-option.ts';
 
 const USAGE = `usage:
@@ -90,8 +91,10 @@ const USAGE = `usage:
       --model (here and below) also takes a Hugging Face model name, org/name [--revision REV]: read from the
       HF cache (HF_HUB_CACHE, else $HF_HOME/hub), what it lacks downloaded into it (HF_ENDPOINT, HF_TOKEN;
       HF_HUB_OFFLINE=1: the cache only). A local folder of that name wins.
-  modernbert example-checkpoint DIR
-      Writes a small checkpoint in the real format (ModernBERT's tokenizer and vocabulary, 3 random layers).
+  modernbert example-checkpoint [--kind masked-lm|embedder|reranker|token-classifier] DIR
+      Writes a small checkpoint of that kind in the real format (ModernBERT's tokenizer and vocabulary, 3 random
+      layers): a masked LM (default), a sentence-transformers embedder, a cross-encoder reranker, or a token
+      classifier, for trying every command.
   modernbert info [--json] [--model DIR]
       Versions, the backends available on this machine, and the GPU adapter if any. With --model: what the
       checkpoint folder is (architecture, shape, activations, heads, weights' dtypes and size, tokenizer,
@@ -118,6 +121,9 @@ const USAGE = `usage:
       reference: per shape and backend the max / mean abs error of last_hidden_state and hidden_states, the
       NaN/Inf count, pass. --json: one {"shape", "lengths", "backend", "max_abs_err", "mean_abs_err",
       "tolerance", "non_finite", "pass"} object per row. Exit 0: all pass; 1: one fails; 2: bad input.`;
+// The commands and options the usage names: what a mistyped one is compared with.
+const COMMANDS = [...new Set([...USAGE.matchAll(/^ {2}modernbert ([a-z-]+)/gm)].map((m) => m[1]))];
+const OPTIONS = new Set([...USAGE.matchAll(/--[a-z][a-z0-9-]*/g)].map((m) => m[0]));
 
 /**
  * Ctrl-C (SIGINT) and SIGTERM end a command with 130 or 143, as a shell reports them, and a one-line note. Files
@@ -176,19 +182,23 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         return await (await import('./golden.ts')).goldenCommand(rest, out);
       case 'crosscheck':
         return await (await import('./golden.ts')).crosscheckCommand(rest, out, err);
-      case undefined:
       case 'help':
       case '--help':
       case '-h':
         out(USAGE + '\n');
-        return command === undefined ? 2 : 0;
-      default:
-        err(`modernbert: unknown command "${command}"\n${USAGE}\n`);
+        return 0;
+      case undefined:
+        err(`usage: modernbert <command> [options]\ncommands: ${COMMANDS.join(', ')}\n\`modernbert help\` prints every command's options.\n`);
         return 2;
+      default: {
+        const near = closestMatch(command, COMMANDS);
+        err(`modernbert: unknown command "${command}"${near ? `; did you mean "${near}"?` : ''} (\`modernbert help\` lists the commands)\n`);
+        return 2;
+      }
     }
   } catch (e) {
-    // Bad input (a file, a field, an option): one line naming it.
-    err(`modernbert ${command}: ${String((e as Error).message ?? e).replace(/\s*\n\s*/g, ' ')}\n`);
+    // Bad input (a file, a field, an option): one line naming it; a mistyped option with the nearest one.
+    err(`modernbert ${command}: ${explainParseError(e, OPTIONS).replace(/\s*\n\s*/g, ' ')}\n`);
     return 2;
   } finally {
     await closeSharedDevice();
@@ -223,11 +233,12 @@ async function parity(args: string[], out: (s: string) => void): Promise<number>
 }
 
 async function exampleCheckpoint(args: string[], out: (s: string) => void): Promise<number> {
-  const { positionals } = parseArgs({ args, allowPositionals: true });
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { kind: { type: 'string', default: 'masked-lm' } } });
   if (positionals.length !== 1) throw new Error(`expected one directory, got ${positionals.length}`);
-  const { writeExampleCheckpoint } = await import('../tasks/example.ts');
-  writeExampleCheckpoint(positionals[0]);
-  out(`wrote ${positionals[0]} (config.json, model.safetensors, tokenizer.json, tokenizer_config.json)\n`);
+  const { EXAMPLE_KINDS, writeExampleCheckpoint } = await import('../tasks/example.ts');
+  const kind = values.kind as (typeof EXAMPLE_KINDS)[number];
+  if (!EXAMPLE_KINDS.includes(kind)) throw new Error(`--kind must be one of ${EXAMPLE_KINDS.join(', ')}, got "${values.kind}"`);
+  out(`wrote ${positionals[0]} (${writeExampleCheckpoint(positionals[0], 0, kind).join(', ')})\n`);
   return 0;
 }
 

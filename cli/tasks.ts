@@ -1,7 +1,8 @@
 // `modernbert fill-mask`, `embed` and `classify`: the library API (tasks/) on a checkpoint folder or a Hugging
 // Face model name (cli/model-option.ts), from the command line. Output is JSON, one line per text; `embed --out
 // FILE` writes the file atomically (all or nothing), with a progress bar on a terminal.
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SingleBar, Presets } from 'cli-progress';
 import { writeFileAtomic } from '../reference/files.ts';
@@ -40,6 +41,7 @@ export async function embedCommand(args: string[], out: (s: string) => void): Pr
   if (values.pooling !== undefined && values.pooling !== 'mean' && values.pooling !== 'cls') throw new Error(`--pooling must be mean or cls, got "${values.pooling}"`);
   const dimensions = values.dimensions === undefined ? undefined : Number(values.dimensions);
   if (dimensions !== undefined && !(Number.isInteger(dimensions) && dimensions >= 1)) throw new Error(`--dimensions must be a positive integer, got "${values.dimensions}"`);
+  if (values.out) checkOutFile(values.out);
   const texts = readTexts(positionals, values.file);
   const model = await open(values.model, values.revision, values.backend, values.dtype);
   const bar = values.out && process.stderr.isTTY ? new SingleBar({ format: 'embed [{bar}] {value}/{total} texts', hideCursor: true }, Presets.shades_classic) : null;
@@ -47,8 +49,10 @@ export async function embedCommand(args: string[], out: (s: string) => void): Pr
     bar?.start(texts.length, 0);
     const embeddings = await model.embed(texts, { pooling: values.pooling as 'mean' | 'cls' | undefined, normalize: values.normalize, prompt: values.prompt, promptName: values['prompt-name'], dimensions, truncation: truncation(values.truncate), onProgress: (done) => bar?.update(done) });
     const jsonl = texts.map((text, i) => JSON.stringify({ text, embedding: Array.from(embeddings[i]) })).join('\n') + '\n';
-    if (values.out) writeFileAtomic(values.out, jsonl);
-    else out(jsonl);
+    if (values.out) {
+      writeFileAtomic(values.out, jsonl);
+      process.stderr.write(`modernbert embed: wrote ${texts.length} embedding(s) of ${embeddings[0].length} values to ${values.out}\n`);
+    } else out(jsonl);
     return 0;
   } finally {
     bar?.stop();
@@ -118,9 +122,32 @@ function readTexts(positionals: string[], file: string | undefined): string[] {
   } catch (e) {
     throw new Error(`--file ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (e as Error).message}`);
   }
-  const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
+  const all = text.split(/\r?\n/);
+  if (all.at(-1) === '') all.pop(); // the newline that ends the last line
+  const blank = all.flatMap((l, i) => (l.trim() === '' ? [i + 1] : []));
+  const lines = all.filter((l) => l.trim() !== '');
   if (lines.length === 0) throw new Error(`--file ${file}: no texts (every line is empty)`);
+  // Output lines follow the texts, not the file's lines: say which lines were left out.
+  if (blank.length) process.stderr.write(`modernbert: --file ${file}: skipped ${blank.length} blank line(s) (line ${blank.slice(0, 10).join(', ')}${blank.length > 10 ? ', ...' : ''}); each output line names its text\n`);
   return lines;
+}
+
+/** --out FILE: its folder must exist and be writable before any work (a model load, a long run) is spent. */
+function checkOutFile(file: string): void {
+  const folder = dirname(resolve(file));
+  let isFolder: boolean;
+  try {
+    isFolder = statSync(folder).isDirectory();
+  } catch {
+    throw new Error(`--out ${file}: the folder ${folder} does not exist`);
+  }
+  if (!isFolder) throw new Error(`--out ${file}: ${folder} is not a folder`);
+  try {
+    accessSync(folder, constants.W_OK);
+  } catch {
+    throw new Error(`--out ${file}: the folder ${folder} is not writable`);
+  }
+  if (existsSync(file) && statSync(file).isDirectory()) throw new Error(`--out ${file}: is a folder, not a file`);
 }
 
 /** --top-k N: a positive integer. */

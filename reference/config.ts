@@ -45,6 +45,8 @@ export interface ModernBertConfig {
   classifierActivation: Activation;
   /** how classification scores come from the logits (HF's problem_type; null: from the label count) */
   problemType: ProblemType | null;
+  /** config.json's architectures: the HF class the checkpoint was saved from ([] when it does not say) */
+  architectures: string[];
   /** a ModernBertForMultipleChoice checkpoint: its classifier has one output, a score per choice (id2label is ["score"]) */
   multipleChoice: boolean;
   tieWordEmbeddings: boolean;
@@ -187,9 +189,11 @@ export function parseConfig(json: unknown, source = 'config.json'): ModernBertCo
 
   const activation = (field: string) => ACTIVATION_NAMES[oneOf(field, 'gelu', Object.keys(ACTIVATION_NAMES))];
 
+  if (j.architectures !== undefined && j.architectures !== null && !(Array.isArray(j.architectures) && j.architectures.every((a) => typeof a === 'string'))) fail('architectures', 'must be a list of class names');
+  const architectures = [...((j.architectures ?? []) as string[])];
   let id2label: string[];
   const rawLabels = j.id2label;
-  const multipleChoice = Array.isArray(j.architectures) && j.architectures.includes('ModernBertForMultipleChoice');
+  const multipleChoice = architectures.includes('ModernBertForMultipleChoice');
   if (multipleChoice) {
     id2label = ['score']; // HF's num_labels does not apply: the classifier scores each choice
   } else if (rawLabels !== undefined && rawLabels !== null) {
@@ -230,6 +234,7 @@ export function parseConfig(json: unknown, source = 'config.json'): ModernBertCo
     classifierPooling: oneOf<Pooling>('classifier_pooling', 'cls', POOLINGS),
     hiddenActivation: activation('hidden_activation'),
     classifierActivation: activation('classifier_activation'),
+    architectures,
     multipleChoice,
     problemType: j.problem_type === undefined || j.problem_type === null ? null : oneOf<ProblemType>('problem_type', 'regression', PROBLEM_TYPES),
     tieWordEmbeddings: bool('tie_word_embeddings', true),
@@ -249,7 +254,8 @@ export function parseConfig(json: unknown, source = 'config.json'): ModernBertCo
 /** HF config.json for a config, with both the 4.x and the 5.x spellings (they agree). */
 export function configToJson(config: ModernBertConfig): Record<string, unknown> {
   const json: Record<string, unknown> = {
-    architectures: [config.multipleChoice ? 'ModernBertForMultipleChoice' : 'ModernBertForMaskedLM'],
+    // The class the checkpoint was saved from, when its config said (a config that did not stays silent).
+    ...(config.architectures.length ? { architectures: [...config.architectures] } : {}),
     model_type: 'modernbert',
     vocab_size: config.vocabSize,
     hidden_size: config.hiddenSize,

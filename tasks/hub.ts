@@ -51,9 +51,10 @@ const MODULE_FILES: Record<string, string[]> = { Pooling: ['config.json'], Dense
  * cache, completed from the hub when files are missing (HF_ENDPOINT, HF_TOKEN; none with HF_HUB_OFFLINE=1).
  */
 export async function resolveModelFolder(nameOrPath: string, options: HubOptions = {}): Promise<string> {
-  // A path that is not there and cannot be a model name stays a path: reading it names the file not found.
   if (existsSync(nameOrPath) || !isRepoName(nameOrPath)) {
     if (options.revision !== undefined) throw new ModelInputError(`${nameOrPath} is a local path: a revision applies to Hugging Face model names (org/name) only`);
+    // One message for a missing folder, wherever a model is read.
+    if (!existsSync(nameOrPath)) throw new ModelInputError(`${nameOrPath}: no such model folder (a folder with config.json, model.safetensors and tokenizer.json, or a Hugging Face name org/name)`);
     return nameOrPath;
   }
   const revision = options.revision ?? 'main';
@@ -61,9 +62,9 @@ export async function resolveModelFolder(nameOrPath: string, options: HubOptions
   return new HubRepo(nameOrPath, revision, options.onDownload).snapshotFolder();
 }
 
-/** org/name or name as the hub spells them (huggingface_hub's validate_repo_id), not a path. */
+/** org/name as the hub spells them (huggingface_hub's validate_repo_id), not a path; a bare name is a local folder. */
 function isRepoName(name: string): boolean {
-  return /^(?:[\w.-]+\/)?[\w.-]+$/.test(name) && !/--|\.\.|^[.-]|[.-]$|[.-]\/|\/[.-]/.test(name) && name.length <= 96;
+  return /^[\w.-]+\/[\w.-]+$/.test(name) && !/--|\.\.|^[.-]|[.-]$|[.-]\/|\/[.-]/.test(name) && name.length <= 96;
 }
 
 /** huggingface_hub's cache folder: HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub. */

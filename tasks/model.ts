@@ -9,7 +9,7 @@ import { fp32 } from '../reference/ops.ts';
 import { assertFinite } from '../reference/finite.ts';
 import type { EncodeOptions, ModernBertTokenizer, TextInput } from '../reference/tokenizer.ts';
 import { MAX_ELEMENTS } from '../optimized/gpujs/kernels.ts';
-import { ModelInputError } from './errors.ts';
+import { ModelInputError, quoteText } from './errors.ts';
 import type { HubOptions } from './hub.ts';
 import { AGGREGATIONS, type Aggregation, type EntityGroup, type TokenEntity, tokenEntities } from './token-classification.ts';
 import { type CrossEncoderConfig, SIMILARITIES, type SentenceTransformerModules, sentenceEmbedding, unit } from './sentence-transformers.ts';
@@ -209,9 +209,15 @@ export class ModernBertPipeline {
     const topK = options.topK ?? 5;
     if (!(Number.isInteger(topK) && topK >= 1)) throw new ModelInputError(`topK must be a positive integer, got ${topK}`);
     const tokenizer = this.textTokenizer();
-    const ids = tokenizer.encode(text, { maxLength: this.maxLength(tokenizer), truncation: options.truncation });
+    const maxLength = this.maxLength(tokenizer);
+    const ids = tokenizer.encode(text, { maxLength, truncation: options.truncation });
     const at = ids.indexOf(tokenizer.maskTokenId);
-    if (at < 0) throw new ModelInputError(`the text has no ${tokenizer.maskToken} token: "${text}"`);
+    if (at < 0) {
+      const whole = tokenizer.encode(text, { maxLength: Number.MAX_SAFE_INTEGER });
+      const cut = whole.indexOf(tokenizer.maskTokenId);
+      if (cut >= 0) throw new ModelInputError(`truncation to ${maxLength} tokens removed the ${tokenizer.maskToken} (token ${cut + 1} of the text's ${whole.length}): shorten the text or put the ${tokenizer.maskToken} earlier: ${quoteText(text)}`);
+      throw new ModelInputError(`the text has no ${tokenizer.maskToken} token: ${quoteText(text)}`);
+    }
     const V = this.config.vocabSize;
     const out = await this.run([ids], { mlmLogits: true });
     const probabilities = softmax(out.mlmLogits!.subarray(at * V, (at + 1) * V));
@@ -252,7 +258,9 @@ export class ModernBertPipeline {
   async rerank(query: string, documents: readonly string[], options: TextOptions & { topK?: number } = {}): Promise<Reranked[]> {
     const { classifierPooling: pooling, id2label } = this.config;
     const n = id2label.length;
-    if (n > 2) throw new ModelInputError(`rerank needs a cross-encoder with one or two outputs; this classifier has ${n} (id2label)`);
+    // A cross-encoder folder says so itself (config_sentence_transformers.json); else its config.json names the head.
+    if (!this.crossEncoder) this.requireHead('rerank', 'ModernBertForSequenceClassification', 'a cross-encoder: a sequence classification head with 1 or 2 labels');
+    if (n > 2) throw new ModelInputError(`rerank needs a cross-encoder with one or two outputs; this classifier has ${n} (id2label, num_labels)`);
     const topK = options.topK ?? documents.length;
     if (!(Number.isInteger(topK) && topK >= 1)) throw new ModelInputError(`topK must be a positive integer, got ${topK}`);
     const activate = n === 2 ? softmax : this.crossEncoder?.activation === 'identity' ? (x: ArrayLike<number>) => Float64Array.from(x) : sigmoid;
@@ -293,6 +301,7 @@ export class ModernBertPipeline {
     const aggregation = options.aggregation ?? 'none';
     if (!AGGREGATIONS.includes(aggregation)) throw new ModelInputError(`aggregation must be one of ${AGGREGATIONS.join(', ')}, got "${aggregation}"`);
     if (texts.length === 0) throw new ModelInputError('no texts: pass at least one');
+    this.requireHead('tokenClassify', 'ModernBertForTokenClassification', 'a token classification head');
     const tokenizer = this.textTokenizer();
     const n = this.config.id2label.length;
     const encodeOptions = { maxLength: this.maxLength(tokenizer), truncation: options.truncation };
@@ -306,6 +315,18 @@ export class ModernBertPipeline {
       const scores = t.tokens.map((_, k) => softmax(logits[i].subarray((t.first + k) * n, (t.first + k + 1) * n)));
       return tokenEntities({ text, tokens: t.tokens, offsets: t.offsets, first: t.first, scores }, this.config.id2label, aggregation, tokenizer.tokensToString, options.ignoreLabels);
     });
+  }
+
+  /**
+   * A task that needs a trained head: an error when config.json's architectures names another one (a masked-LM
+   * checkpoint's classifier weights are not a trained head, and its results would mean nothing). A config that
+   * names none is taken at its word.
+   */
+  private requireHead(task: string, architecture: string, what: string): void {
+    const { architectures, id2label } = this.config;
+    if (architectures.length && !architectures.includes(architecture)) {
+      throw new ModelInputError(`${task} needs ${what} (architectures ${architecture}); this checkpoint's config.json has architectures ${architectures.join(', ')} (num_labels ${id2label.length})`);
+    }
   }
 
   /** Frees the backend's resources (GPU buffers, gpu.js workers). */

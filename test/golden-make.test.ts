@@ -221,7 +221,7 @@ describe('bad inputs: exit 2, one line naming the culprit, nothing written', () 
   const long = 'word '.repeat(600);
   const MISSING = '/nonexistent/modernbert-golden';
   const cases: [string, () => string[], string | RegExp][] = [
-    ['a missing model folder', () => ['golden', 'make', '--model', MISSING, '--lengths', '9'], `--model: ${MISSING}: folder not found`],
+    ['a missing model folder', () => ['golden', 'make', '--model', MISSING, '--lengths', '9'], `${MISSING}: no such model folder`],
     ['a model folder without config.json', () => ['golden', 'make', '--model', scratch('empty-model'), '--lengths', '9'], 'config.json: file not found'],
     ['a missing texts file', () => ['golden', 'make', '--model', model, '--texts', `${MISSING}.txt`], `--texts: ${MISSING}.txt: file not found`],
     ['an empty texts file', () => ['golden', 'make', '--model', model, '--texts', file('blank.txt', '\n  \n')], 'blank.txt: no text in the file'],
@@ -236,7 +236,7 @@ describe('bad inputs: exit 2, one line naming the culprit, nothing written', () 
     ['a bad --max-tokens', () => ['golden', 'make', '--model', model, '--stress', '--max-tokens', '0'], '--max-tokens must be a positive integer'],
     ['crosscheck with an unknown backend', () => ['crosscheck', '--model', model, '--backends', 'reference,nope'], 'unknown backend "nope"'],
     ['crosscheck f16 on a backend without it', () => ['crosscheck', '--model', model, '--backends', 'gpujs:webasm:f16'], 'f16 storage is webgpu\'s only'],
-    ['crosscheck with a missing model', () => ['crosscheck', '--model', MISSING, '--backends', 'reference'], `--model: ${MISSING}: folder not found`],
+    ['crosscheck with a missing model', () => ['crosscheck', '--model', MISSING, '--backends', 'reference'], `${MISSING}: no such model folder`],
   ];
   function file(name: string, text: string): string {
     const f = join(root, name);

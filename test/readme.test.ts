@@ -15,7 +15,8 @@ const TEXT = new Map(PAGES.map((p) => [p, readFileSync(join(ROOT, p), 'utf8')]))
 const EXAMPLES = PAGES.flatMap((page) =>
   [...TEXT.get(page)!.matchAll(/```ts example\n([\s\S]*?)```\n\n```text\n([\s\S]*?)```/g)].map((m, i) => ({ page, i, code: m[1], output: m[2] })),
 );
-const EXAMPLE_CHECKPOINTS = [...new Set(PAGES.flatMap((page) => [...TEXT.get(page)!.matchAll(/^npx modernbert example-checkpoint (\S+)/gm)].map((m) => m[1])))];
+// Each `npx modernbert example-checkpoint [--kind K] DIR` line, as its arguments.
+const EXAMPLE_CHECKPOINTS = [...new Set(PAGES.flatMap((page) => [...TEXT.get(page)!.matchAll(/^npx modernbert example-checkpoint ((?:--kind \S+ )?\S+)/gm)].map((m) => m[1])))].map((args) => args.split(' '));
 
 /** The page without its fenced code blocks. */
 function outsideFences(text: string): string {
@@ -50,8 +51,8 @@ function anchors(text: string): Set<string> {
 
 describe('documentation examples', () => {
   beforeAll(() => {
-    for (const dir of EXAMPLE_CHECKPOINTS) {
-      const r = spawnSync(process.execPath, ['bin/modernbert.js', 'example-checkpoint', dir], { cwd: ROOT, encoding: 'utf8' });
+    for (const args of EXAMPLE_CHECKPOINTS) {
+      const r = spawnSync(process.execPath, ['bin/modernbert.js', 'example-checkpoint', ...args], { cwd: ROOT, encoding: 'utf8' });
       expect(r.status, r.stderr).toBe(0);
     }
   });
