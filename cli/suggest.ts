@@ -1,10 +1,10 @@
 // "Did you mean ...?" for a mistyped command or option: the closest known name by edit distance, when one is close.
 // Its own module: the CLI's entry point and its commands' files both use it.
 
-/** The candidate nearest to `word` (Levenshtein distance at most a third of its length, and at least 2), or null. */
+/** The candidate nearest to `word` (Levenshtein distance at most 2, or a quarter of its length without dashes), or null. */
 export function closestMatch(word: string, candidates: Iterable<string>): string | null {
   let best: string | null = null;
-  let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1;
+  let bestDistance = Math.max(2, Math.floor(word.replace(/^-+/, '').length / 4)) + 1;
   for (const candidate of candidates) {
     const d = editDistance(word, candidate);
     if (d < bestDistance) [best, bestDistance] = [candidate, d];

@@ -42,6 +42,7 @@ describe('the command line for a newcomer', () => {
     expect(cli('embed', '--modle', 'x', 'text')).toMatchObject({ code: 2, stderr: 'modernbert embed: unknown option --modle; did you mean --model?\n' });
     expect(closestMatch('--top-kk', ['--top-k', '--out'])).toBe('--top-k');
     expect(closestMatch('--zzz', ['--top-k', '--out'])).toBeNull();
+    expect(closestMatch('--frobnicate', ['--truncate', '--model'])).toBeNull(); // 4 edits away: no suggestion
   });
 
   it('says one thing for a missing model folder, whatever the command', () => {

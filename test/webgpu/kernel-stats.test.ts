@@ -191,7 +191,7 @@ describe('compiled by RADV: the defaults, a sample and the planted kernels', () 
         [['--stats', '--family', 'gfx1100'], '--family: "gfx1100" is not navi21 or aldebaran'],
         [['--family', 'navi21'], 'expected one of --stats, --list or --build'],
         [['--list', '--compare', 'x.json'], '--compare goes with --stats'],
-        [['--stats', '--frobnicate'], "Unknown option '--frobnicate'"],
+        [['--stats', '--frobnicate'], 'modernbert kernels: unknown option --frobnicate\n'],
       ] as const) {
         const r = cli(...args);
         expect(r.status, r.stderr).toBe(2);

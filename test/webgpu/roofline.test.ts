@@ -224,7 +224,7 @@ describe('modernbert roofline (CLI)', () => {
 
   it('exits 2 with one line on stderr for bad options', () => {
     for (const [args, message] of [
-      [['--bogus'], /Unknown option '--bogus'/],
+      [['--bogus'], /^modernbert roofline: unknown option --bogus\n$/],
       [['extra'], /Unexpected argument 'extra'/],
       [['--runs', '0'], /--runs must be a positive integer, got "0"/],
       [['--runs', 'x'], /--runs must be a positive integer, got "x"/],
