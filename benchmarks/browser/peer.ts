@@ -9,7 +9,7 @@ import type * as OrtModule from 'onnxruntime-web/webgpu';
 import type { Checkpoint } from '../../reference/checkpoint.ts';
 import type { ModernBertConfig } from '../../reference/config.ts';
 import { formatBytes } from '../../reports/format.ts';
-import { ONNX_EXPORT_NOTE, onnxModel } from '../peers/onnx-graph.ts';
+import { ONNX_EXPORT_NOTE, onnxModel, onnxRuntimeFailure, paddedInputs } from '../peers/onnx-graph.ts';
 import { type ResultRow, resultRow } from '../results.ts';
 import { time } from '../timing.ts';
 
@@ -62,7 +62,7 @@ export async function runOnnxRuntimeWebPeer(options: PeerOptions, events: PeerEv
   try {
     loaded = await loadSession(options.checkpoint, dtype);
   } catch (e) {
-    skipAll(`ONNX Runtime Web did not load (${failureReason(e)})`);
+    skipAll(`ONNX Runtime Web did not load (${onnxRuntimeFailure(e)})`);
     return;
   }
   const { ort, session, loadS } = loaded;
@@ -76,7 +76,8 @@ export async function runOnnxRuntimeWebPeer(options: PeerOptions, events: PeerEv
     for (const batch of batches) {
       const start = done;
       done += callsPerBatch;
-      const { inputIds, attentionMask, realTokens, computedTokens, longest } = paddedBatch(ort, batch.sequences, options.checkpoint.config.padTokenId);
+      const { ids, mask, dims, realTokens, computedTokens, longest } = paddedInputs(batch.sequences, options.checkpoint.config.padTokenId);
+      const [inputIds, attentionMask] = [new ort.Tensor('int64', ids, dims), new ort.Tensor('int64', mask, dims)];
       const skip = (why: string) => events.skipped(peerSkipped([batch.name], dtype, why));
       const over = overLimits(options.checkpoint.config, batch.sequences.length, longest, dtype, bindingBytes);
       if (over) {
@@ -96,7 +97,7 @@ export async function runOnnxRuntimeWebPeer(options: PeerOptions, events: PeerEv
           calls++;
         }, options);
       } catch (e) {
-        skip(`the run failed (${failureReason(e)})`);
+        skip(`the run failed (${onnxRuntimeFailure(e)})`);
         continue;
       }
       events.progress(done / steps, `${label}: done`);
@@ -195,32 +196,4 @@ function overLimits(config: ModernBertConfig, batch: number, longest: number, dt
   const [what, elements] = tensors.reduce((a, b) => (b[1] > a[1] ? b : a));
   const bytes = elements * elementBytes;
   return bytes > bindingBytes ? `${what}: ${formatBytes(bytes)}, over the device's ${formatBytes(bindingBytes)} binding limit` : null;
-}
-
-/** Right-padded int64 [B, L] ids and mask, what a transformers.js tokenizer call with padding gives. */
-function paddedBatch(ort: Ort, sequences: readonly Int32Array[], padId: number) {
-  const longest = Math.max(...sequences.map((s) => s.length));
-  const ids = new BigInt64Array(sequences.length * longest).fill(BigInt(padId));
-  const mask = new BigInt64Array(sequences.length * longest);
-  sequences.forEach((s, b) => {
-    for (let i = 0; i < s.length; i++) {
-      ids[b * longest + i] = BigInt(s[i]);
-      mask[b * longest + i] = 1n;
-    }
-  });
-  const dims = [sequences.length, longest];
-  return {
-    inputIds: new ort.Tensor('int64', ids, dims),
-    attentionMask: new ort.Tensor('int64', mask, dims),
-    realTokens: sequences.reduce((n, s) => n + s.length, 0),
-    computedTokens: ids.length,
-    longest,
-  };
-}
-
-/** The first line of an error; ONNX Runtime's f16 complaint as what it means. */
-function failureReason(e: unknown): string {
-  const message = e instanceof Error ? e.message : String(e);
-  const first = message.split('\n').find((l) => l.trim())?.trim() ?? 'unknown error';
-  return /requires f16 but the device does not support it/.test(message) ? `this adapter has no shader-f16 (ONNX Runtime: ${first})` : first;
 }

@@ -22,6 +22,30 @@ export type OnnxDtype = 'fp32' | 'fp16';
 /** The file of each dtype under onnx/, named as transformers.js looks for them. */
 export const ONNX_FILES: Record<OnnxDtype, string> = { fp32: 'model.onnx', fp16: 'model_fp16.onnx' };
 
+/**
+ * A batch as the graph takes it, as a transformers.js tokenizer call with padding gives it: right-padded int64
+ * ids and attention mask, both [B, L] row-major. The pads are computed; throughput counts the real tokens.
+ */
+export function paddedInputs(sequences: readonly ArrayLike<number>[], padId: number) {
+  const longest = Math.max(...sequences.map((s) => s.length));
+  const ids = new BigInt64Array(sequences.length * longest).fill(BigInt(padId));
+  const mask = new BigInt64Array(sequences.length * longest);
+  sequences.forEach((s, b) => {
+    for (let i = 0; i < s.length; i++) {
+      ids[b * longest + i] = BigInt(s[i]);
+      mask[b * longest + i] = 1n;
+    }
+  });
+  return { ids, mask, dims: [sequences.length, longest], longest, realTokens: sequences.reduce((n, s) => n + s.length, 0), computedTokens: ids.length };
+}
+
+/** An ONNX Runtime error's first line; its complaint that f16 kernels need the adapter's shader-f16 as what it means. */
+export function onnxRuntimeFailure(e: unknown): string {
+  const message = e instanceof Error ? e.message : String(e);
+  const first = message.split('\n').find((l) => l.trim())?.trim() ?? 'unknown error';
+  return /requires f16 but the device does not support it/.test(message) ? `the WebGPU adapter has no shader-f16 (ONNX Runtime: ${first})` : first;
+}
+
 /** The ModelProto of a checkpoint in `dtype`, as chunks (500 MB of weights are never copied into one buffer). */
 export function onnxModel(config: ModernBertConfig, weights: ModernBertWeights, dtype: OnnxDtype): { chunks: Uint8Array[]; length: number } {
   return modelProto(modernBertGraph(config, weights, dtype));

@@ -23,7 +23,7 @@ import { writeSafetensors } from '../../reference/files.ts';
 import { prepareVulkanForOtherDawn } from '../../optimized/webgpu/device.ts';
 import { RESULT_COLUMNS, type ResultRow, resultRow } from '../results.ts';
 import { writeOnnxExport } from './onnx-export.ts';
-import { ONNX_EXPORT_NOTE, ONNX_FILES, type OnnxDtype } from './onnx-graph.ts';
+import { ONNX_EXPORT_NOTE, ONNX_FILES, type OnnxDtype, onnxRuntimeFailure, paddedInputs } from './onnx-graph.ts';
 
 interface Workload {
   name: string;
@@ -96,12 +96,9 @@ if (failed) process.exit(1);
 
 /** The whole error, then one line the harness shows as the skip reason (e.g. "webgpu fp32 failed: Failed to get a WebGPU adapter"). */
 function reportFailure(step: string, e: unknown): void {
-  const message = (e as Error).message ?? String(e);
-  const first = message.split('\n').find((l) => l.trim()) ?? 'unknown error';
   // ONNX Runtime's f16 kernels need the adapter's shader-f16 (SwiftShader has none; Dawn withholds it on NVIDIA
   // without a toggle, which ONNX Runtime 1.30 sets).
-  const why = /requires f16 but the device does not support it/.test(message) ? `the WebGPU adapter has no shader-f16 (ONNX Runtime: ${first.trim()})` : first;
-  process.stderr.write(`${(e as Error).stack ?? message}\ntransformersjs: ${step} failed: ${why}\n`);
+  process.stderr.write(`${(e as Error).stack ?? String(e)}\ntransformersjs: ${step} failed: ${onnxRuntimeFailure(e)}\n`);
 }
 
 /** Loads the dtype's graph and measures every workload on it; false when the load or any workload failed. */
@@ -130,7 +127,8 @@ async function benchmark(dtype: OnnxDtype): Promise<boolean> {
 
 /** One workload on a loaded graph: the first call timed apart, then the warm runs; prints its row. */
 async function measureWorkload(model: PeerModel, w: Workload, dtype: OnnxDtype, loadS: number): Promise<void> {
-  const { inputIds, attentionMask, realTokens, computedTokens } = paddedBatch(w.sequences, config.pad_token_id ?? 0);
+  const { ids, mask, dims, realTokens, computedTokens } = paddedInputs(w.sequences, config.pad_token_id ?? 0);
+  const [inputIds, attentionMask] = [new Tensor('int64', ids, dims), new Tensor('int64', mask, dims)];
   process.stderr.write(`transformersjs: ${w.name} ${device} ${dtype}: ${warmup} warm-up + ${runs} runs of ${w.sequences.length} sequences, ${realTokens} real / ${computedTokens} computed tokens\n`);
   const forward = async () => ((await model({ input_ids: inputIds, attention_mask: attentionMask })) as { last_hidden_state: Tensor }).last_hidden_state;
   // The first call is timed on its own and counts as the first warm-up run (benchmarks/timing.ts does the same).
@@ -173,26 +171,6 @@ async function measureWorkload(model: PeerModel, w: Workload, dtype: OnnxDtype, 
     first_s: firstS,
   });
   process.stdout.write(JSON.stringify(Object.fromEntries(RESULT_COLUMNS.map((c) => [c, row[c]]))) + '\n');
-}
-
-/** Right-padded int64 [B, L] ids and mask, what a transformers.js tokenizer call with padding gives. */
-function paddedBatch(sequences: number[][], padId: number) {
-  const longest = Math.max(...sequences.map((s) => s.length));
-  const ids = new BigInt64Array(sequences.length * longest).fill(BigInt(padId));
-  const mask = new BigInt64Array(sequences.length * longest);
-  sequences.forEach((s, b) => {
-    for (let i = 0; i < s.length; i++) {
-      ids[b * longest + i] = BigInt(s[i]);
-      mask[b * longest + i] = 1n;
-    }
-  });
-  const dims = [sequences.length, longest];
-  return {
-    inputIds: new Tensor('int64', ids, dims),
-    attentionMask: new Tensor('int64', mask, dims),
-    realTokens: sequences.reduce((n, s) => n + s.length, 0),
-    computedTokens: ids.length,
-  };
 }
 
 /** The real tokens' rows of a [B, L, C] output, packed one sequence after another ([T, C], the reference's layout). */
