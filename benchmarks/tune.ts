@@ -72,10 +72,11 @@ export const GEMM_SPACE: gemm.GemmTile[] = [
 ];
 export const ATTENTION_SPACE = [32, 64, 128].flatMap((BR) => [16, 32, 64].map((BC) => ({ BR, BC })));
 
-/** The subgroup-matrix shapes of the device (tensor cores), for GEMMs whose x and W are stored in f16. */
+/** The subgroup-matrix shapes of the device (tensor cores) in each workgroup tile, for GEMMs whose x and W are stored in f16. */
 function matrixTiles(ctx: GpuContext, shape: GemmCase): gemm.SgmatTile[] {
   if (shape.dtypes.x !== 'f16' || shape.dtypes.W !== 'f16') return [];
-  return (ctx.subgroupMatrix?.configs ?? []).map((c) => ({ kernel: 'sgmat', SM: c.M, SN: c.N, SK: c.K }));
+  const tiles = [{ BM: 128, BW: 128 }, { BM: 64, BW: 128 }, { BM: 128, BW: 64 }] as const;
+  return (ctx.subgroupMatrix?.configs ?? []).flatMap((c) => tiles.map((t) => ({ kernel: 'sgmat' as const, SM: c.M, SN: c.N, SK: c.K, ...t })));
 }
 
 /**
@@ -90,7 +91,7 @@ export function splitKTiles(shape: GemmCase, fallback: gemm.GemmTile, space: Tun
 }
 
 function fits(t: gemm.AnyGemmTile, shape: GemmCase, limits: { workgroupBytes: number; threads: number }): boolean {
-  if (t.kernel === 'sgmat') return gemm.sgmatWorkgroupBytes(t, shape.epilogue) <= limits.workgroupBytes;
+  if (t.kernel === 'sgmat') return gemm.sgmatTileProblem(t, shape.epilogue === 'glu') === null && gemm.sgmatWorkgroupBytes(t, shape.epilogue === 'glu') <= limits.workgroupBytes;
   return gemm.tileProblem(t, shape.epilogue, limits.threads) === null && gemm.workgroupBytes(t, shape.epilogue) <= limits.workgroupBytes;
 }
 

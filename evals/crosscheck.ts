@@ -61,7 +61,7 @@ export async function crosscheck(folder: CheckpointFolder, shapes: readonly Stre
   const rows: CrosscheckRow[] = [];
   const excluded = specialTokenIds(folder);
   for (const [i, shape] of shapes.entries()) {
-    const io = oracleIo(folder, randomTokenSequences(folder.config, shape.lengths, seed + i, excluded), { mlmLogits: false, classifierLogits: false }, true);
+    const io = await oracleIo(folder, randomTokenSequences(folder.config, shape.lengths, seed + i, excluded), { mlmLogits: false, classifierLogits: false }, true);
     const golden: GoldenCase = { name: shape.name, config: folder.config, checkpoint: folder.tensors, checkpointSource: folder.dir, io, ioFile: `stress shape ${shape.name} (in memory)` };
     for (const b of backends) {
       // The backend's own runner, wrapped to count the non-finite values it returns.

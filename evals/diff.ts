@@ -7,7 +7,7 @@
 // cause when the reference with that mistake matches the outputs within the same tolerances.
 import { type ModernBertConfig, isGlobalLayer, slidingWindow } from '../reference/config.ts';
 import { type ModernBertWeights, weightsFromTensors } from '../reference/checkpoint.ts';
-import { type ForwardOutput, forward } from '../reference/modernbert.ts';
+import { type ForwardOutput, forwardAsync } from '../reference/modernbert.ts';
 import { type FloatArray, type Precision, fp64 } from '../reference/ops.ts';
 import { roundToHalf, toInt32 } from '../reference/safetensors.ts';
 import { type PackedBatch, packPadded, unpadRows } from '../reference/unpad.ts';
@@ -85,7 +85,7 @@ export async function diffCase(golden: GoldenCase, source: string, candidate: Ca
   const tolerance = options.tolerance ?? FP32_TOLERANCE;
   const { batch, L } = caseBatch(golden);
   const weights = weightsFromTensors(config, golden.checkpoint, fp64, golden.checkpointSource);
-  const oracle = forward({ config, weights, precision: fp64 }, batch, { ...want, allowLongSequences: true });
+  const oracle = await forwardAsync({ config, weights, precision: fp64 }, batch, { ...want, allowLongSequences: true });
   const got = await candidate(batch, want);
 
   const wantStages = stagesOf(config, oracle, tolerance);
@@ -117,7 +117,7 @@ export async function diffCase(golden: GoldenCase, source: string, candidate: Ca
   report.first_divergence = divergence;
   report.patterns = patternsOf(config, divergence, rowErr, batch);
   if (options.catalog ?? true) {
-    report.catalog = checkMistakes({ config, weights }, golden, want, wantStages, gotStages, tolerance);
+    report.catalog = await checkMistakes({ config, weights }, golden, want, wantStages, gotStages, tolerance);
     report.likely_causes = report.catalog.filter((m) => m.matches).map((m) => m.mistake);
   }
   return report;
@@ -370,30 +370,30 @@ function permuteRows(w: ModernBertWeights['layers'][number]['wqkv'], source: (ro
  * The reference's outputs with a mistake of the catalog, on the case's batch, computed in the weights'
  * precision `p`; null when the mistake does not apply to this model or case (nothing to change).
  */
-export function reproduceMistake(mistake: Mistake, model: ReferenceModel, p: Precision, golden: GoldenCase, want: WantedOutputs): ForwardOutput | null {
+export async function reproduceMistake(mistake: Mistake, model: ReferenceModel, p: Precision, golden: GoldenCase, want: WantedOutputs): Promise<ForwardOutput | null> {
   const { batch, B, L } = caseBatch(golden);
   const variant = mistake.apply(model, batch.maxSeqlen);
   if (!variant) return null;
-  const run = (b: PackedBatch, w: WantedOutputs) => forward({ ...(variant.model ?? model), precision: p }, b, { ...w, allowLongSequences: true, ropePrecision: variant.ropePrecision });
+  const run = (b: PackedBatch, w: WantedOutputs) => forwardAsync({ ...(variant.model ?? model), precision: p }, b, { ...w, allowLongSequences: true, ropePrecision: variant.ropePrecision });
   let out: ForwardOutput;
   if (variant.unmaskedPadding) {
     if (batch.totalTokens === B * L) return null; // no padding in this case
     // every padded position run as a real token, then the real tokens' outputs kept (cls pooling reads token 0 either way)
-    const full = run(packPadded({ inputIds: toInt32(golden.io.get('input_ids')!, 'input_ids'), batchSize: B, seqLen: L }), { ...want, pooling: want.pooling.filter((x) => x === 'cls') });
+    const full = await run(packPadded({ inputIds: toInt32(golden.io.get('input_ids')!, 'input_ids'), batchSize: B, seqLen: L }), { ...want, pooling: want.pooling.filter((x) => x === 'cls') });
     const real = (x: FloatArray) => unpadRows(p, x, batch, x.length / (B * L), L);
     out = { batch, lastHiddenState: real(full.lastHiddenState), hiddenStates: full.hiddenStates?.map(real), mlmLogits: full.mlmLogits && real(full.mlmLogits), tokenLogits: full.tokenLogits && real(full.tokenLogits), classifierLogits: full.classifierLogits };
   } else {
-    out = run(batch, want);
+    out = await run(batch, want);
   }
   variant.post?.(out);
   return out;
 }
 
 /** Runs each applicable mistake in fp64 and compares it with the outputs (matches) and with the oracle (no effect). */
-function checkMistakes(model: ReferenceModel, golden: GoldenCase, want: WantedOutputs, oracle: Map<string, Stage>, got: Map<string, Stage>, tolerance: Record<string, number>): MistakeCheck[] {
+async function checkMistakes(model: ReferenceModel, golden: GoldenCase, want: WantedOutputs, oracle: Map<string, Stage>, got: Map<string, Stage>, tolerance: Record<string, number>): Promise<MistakeCheck[]> {
   const checks: MistakeCheck[] = [];
   for (const mistake of MISTAKES) {
-    const out = reproduceMistake(mistake, model, fp64, golden, want);
+    const out = await reproduceMistake(mistake, model, fp64, golden, want);
     if (!out) continue;
     let againstOutputs = 0;
     let matches = true;

@@ -7,7 +7,7 @@ import { parseLengths } from '../benchmarks/workloads.ts';
 import { seededRandom, weightsFromTensors, type ModernBertWeights } from '../reference/checkpoint.ts';
 import { type ModernBertConfig, isGlobalLayer, slidingWindow } from '../reference/config.ts';
 import { loadConfig, loadTokenizer, readCheckpointTensors, writeSafetensors } from '../reference/files.ts';
-import { forward } from '../reference/modernbert.ts';
+import { forwardAsync } from '../reference/modernbert.ts';
 import { type FloatArray, fp64 } from '../reference/ops.ts';
 import type { DType, Tensor } from '../reference/safetensors.ts';
 import { WEIGHTS_POINTER } from './parity.ts';
@@ -134,13 +134,13 @@ export function headOutputs(folder: CheckpointFolder, lengths: readonly number[]
  * `exact`: the fp32-named fields (last_hidden_state, ...) carry the fp64 values as F64 instead of rounded to
  * F32 (crosscheck compares against the oracle itself; a file keeps the format's F32).
  */
-export function oracleIo(folder: CheckpointFolder, sequences: readonly number[][], heads: HeadOutputs, exact = false): Map<string, Tensor> {
+export async function oracleIo(folder: CheckpointFolder, sequences: readonly number[][], heads: HeadOutputs, exact = false): Promise<Map<string, Tensor>> {
   const { config, weights } = folder;
   const batch = pack(sequences);
   const B = batch.batchSize;
   const L = batch.maxSeqlen;
   const C = config.hiddenSize;
-  const out = forward({ config, weights, precision: fp64 }, batch, { hiddenStates: true, mlmLogits: heads.mlmLogits, pooling: heads.classifierLogits ? ['cls', 'mean'] : [] });
+  const out = await forwardAsync({ config, weights, precision: fp64 }, batch, { hiddenStates: true, mlmLogits: heads.mlmLogits, pooling: heads.classifierLogits ? ['cls', 'mean'] : [] });
 
   const inputIds = new Int32Array(B * L).fill(config.padTokenId);
   const mask = new Int32Array(B * L);
@@ -298,7 +298,7 @@ export async function makeGoldenCase(options: MakeOptions): Promise<Record<strin
     inputs = { lengths: options.lengths };
   }
   const heads = headOutputs(folder, sequences.map((s) => s.length));
-  const io = oracleIo(folder, sequences, heads);
+  const io = await oracleIo(folder, sequences, heads);
   const [B, L] = io.get('input_ids')!.shape;
   const mlmNote = `${MLM_RULE}; here ${folder.weights.decoder ? `B*L*V = ${B * L * folder.config.vocabSize}` : 'no MLM head'}: ${heads.mlmLogits ? 'written' : 'not written'}`;
   const json = caseJson(basename(resolve(options.out)), description, options.texts !== undefined ? null : seed, folder.config, io, { model: folder.dir, weights, ...inputs, mlm_logits: mlmNote });
@@ -380,9 +380,8 @@ export async function makeStressSet(options: StressOptions, progress: (line: str
     mkdirSync(set);
     let firstCase: string | undefined;
     for (const [i, shape] of shapes.entries()) {
-      // Between cases the event loop runs, so Ctrl-C (exitOnSignals) can stop a long set; the temporary folder goes with it.
-      await new Promise((r) => setImmediate(r));
-      const io = oracleIo(folder, randomTokenSequences(folder.config, shape.lengths, seed + i, excluded), { mlmLogits: false, classifierLogits: false });
+      // The oracle lets the event loop run every few milliseconds, so Ctrl-C (exitOnSignals) stops a long set; the temporary folder goes with it.
+      const io = await oracleIo(folder, randomTokenSequences(folder.config, shape.lengths, seed + i, excluded), { mlmLogits: false, classifierLogits: false });
       const json = caseJson(shape.name, `stress: ${shape.why}`, seed + i, folder.config, io, { model: folder.dir, weights, stress: true, mlm_logits: 'not in stress cases (encoder outputs only)' });
       // The weights are the same in every case: copied once, hard-linked into the others.
       writeCaseFolder(join(set, shape.name), folder, io, json, weights, firstCase);

@@ -4,9 +4,10 @@
 // Semantics are Hugging Face transformers' ModernBertModel / ForMaskedLM / ForSequenceClassification.
 import { type ModernBertConfig, type Pooling, isGlobalLayer, slidingWindow } from './config.ts';
 import { type Checkpoint, type LinearWeights, type ModernBertWeights, type NormWeights, randomTensors, weightsFromTensors } from './checkpoint.ts';
-import { UNLIMITED, type Window, varlenAttention } from './attention.ts';
+import { UNLIMITED, type Window, varlenAttentionSteps } from './attention.ts';
 import { type FloatArray, type Precision, type RopeTables, activation, add, applyRope, glu, layerNorm, linear, ropeTables } from './ops.ts';
 import { BatchError, type PackedBatch, type PaddedBatch, pack, packPadded } from './unpad.ts';
+import { type Steps, complete, completeAsync, rowsPerStep } from './steps.ts';
 
 export interface ModernBertModel {
   config: ModernBertConfig;
@@ -79,6 +80,16 @@ export function validateBatch(config: ModernBertConfig, batch: PackedBatch, opti
 }
 
 export function forward(model: ModernBertModel, input: BatchInput, options: ForwardOptions = {}): ForwardOutput {
+  return complete(forwardSteps(model, input, options));
+}
+
+/** forward, giving the event loop a turn every few milliseconds (Ctrl-C, timers): for long passes in a process that does other work. */
+export function forwardAsync(model: ModernBertModel, input: BatchInput, options: ForwardOptions = {}): Promise<ForwardOutput> {
+  return completeAsync(forwardSteps(model, input, options));
+}
+
+/** The forward pass as steps of a few milliseconds (reference/steps.ts). */
+export function* forwardSteps(model: ModernBertModel, input: BatchInput, options: ForwardOptions = {}): Steps<ForwardOutput> {
   const { config, weights, precision: p } = model;
   const batch = toPackedBatch(input);
   validateBatch(config, batch, options);
@@ -93,23 +104,23 @@ export function forward(model: ModernBertModel, input: BatchInput, options: Forw
   let hidden = embeddings(model, batch);
   const hiddenStates = options.hiddenStates ? [hidden] : undefined;
   for (let l = 0; l < config.numHiddenLayers; l++) {
-    hidden = encoderLayer(model, l, hidden, batch, isGlobalLayer(config, l) ? rope.global : rope.local);
+    hidden = yield* encoderLayer(model, l, hidden, batch, isGlobalLayer(config, l) ? rope.global : rope.local);
     hiddenStates?.push(hidden);
   }
   const lastHiddenState = norm(model, weights.finalNorm, hidden, batch.totalTokens);
 
   const out: ForwardOutput = { batch, lastHiddenState, hiddenStates };
-  if (options.mlmLogits) out.mlmLogits = mlmHead(model, lastHiddenState, batch.totalTokens);
+  if (options.mlmLogits) out.mlmLogits = yield* mlmHead(model, lastHiddenState, batch.totalTokens);
   if (options.pooling?.length) {
     out.pooled = {};
     out.classifierLogits = {};
     for (const pooling of options.pooling) {
       const pooled = pool(p, lastHiddenState, batch, config.hiddenSize, pooling);
       out.pooled[pooling] = pooled;
-      out.classifierLogits[pooling] = classifierHead(model, pooled, batch.batchSize);
+      out.classifierLogits[pooling] = yield* classifierHead(model, pooled, batch.batchSize);
     }
   }
-  if (options.tokenLogits) out.tokenLogits = classifierHead(model, lastHiddenState, batch.totalTokens);
+  if (options.tokenLogits) out.tokenLogits = yield* classifierHead(model, lastHiddenState, batch.totalTokens);
   return out;
 }
 
@@ -123,20 +134,20 @@ export function embeddings(model: ModernBertModel, batch: PackedBatch): FloatArr
 }
 
 /** Pre-norm residual layer: h + attention(attnNorm(h)), then h + mlp(mlpNorm(h)). */
-export function encoderLayer(model: ModernBertModel, l: number, hidden: FloatArray, batch: PackedBatch, rope: RopeTables): FloatArray {
+export function* encoderLayer(model: ModernBertModel, l: number, hidden: FloatArray, batch: PackedBatch, rope: RopeTables): Steps<FloatArray> {
   const layer = model.weights.layers[l];
   const T = batch.totalTokens;
   const attnIn = layer.attnNorm ? norm(model, layer.attnNorm, hidden, T) : hidden;
-  hidden = add(model.precision, hidden, attention(model, l, attnIn, batch, rope));
-  return add(model.precision, hidden, mlp(model, l, norm(model, layer.mlpNorm, hidden, T), T));
+  hidden = add(model.precision, hidden, yield* attention(model, l, attnIn, batch, rope));
+  return add(model.precision, hidden, yield* mlp(model, l, norm(model, layer.mlpNorm, hidden, T), T));
 }
 
 /** Wqkv -> RoPE on q and k -> varlen attention (window on local layers) -> Wo. x[T, C] -> [T, C]. */
-export function attention(model: ModernBertModel, l: number, x: FloatArray, batch: PackedBatch, rope: RopeTables): FloatArray {
+export function* attention(model: ModernBertModel, l: number, x: FloatArray, batch: PackedBatch, rope: RopeTables): Steps<FloatArray> {
   const { config, precision: p } = model;
   const layer = model.weights.layers[l];
   const { numAttentionHeads: H, headDim: D, hiddenSize: C } = config;
-  const qkv = dense(p, x, layer.wqkv, batch.totalTokens); // [T, 3, H, D]
+  const qkv = yield* dense(p, x, layer.wqkv, batch.totalTokens); // [T, 3, H, D]
   for (let t = 0; t < batch.totalTokens; t++) {
     for (let h = 0; h < H; h++) {
       applyRope(p, qkv, t * 3 * C + h * D, batch.positions[t], rope); // q
@@ -145,34 +156,34 @@ export function attention(model: ModernBertModel, l: number, x: FloatArray, batc
   }
   const w = slidingWindow(config);
   const window: Window = isGlobalLayer(config, l) ? UNLIMITED : [w, w];
-  const context = varlenAttention(p, qkv, batch.cuSeqlens, H, D, window); // [T, C]
-  return dense(p, context, layer.wo, batch.totalTokens);
+  const context = yield* varlenAttentionSteps(p, qkv, batch.cuSeqlens, H, D, window); // [T, C]
+  return yield* dense(p, context, layer.wo, batch.totalTokens);
 }
 
 /** GLU MLP (GeGLU with gelu): Wo(act(Wi(x)[:, :I]) * Wi(x)[:, I:]), act = hidden_activation. x[T, C] -> [T, C]. */
-export function mlp(model: ModernBertModel, l: number, x: FloatArray, T: number): FloatArray {
+export function* mlp(model: ModernBertModel, l: number, x: FloatArray, T: number): Steps<FloatArray> {
   const { config, precision: p } = model;
   const layer = model.weights.layers[l];
-  const u = dense(p, x, layer.wi, T); // [T, 2I]
-  return dense(p, glu(p, u, T, config.intermediateSize, config.hiddenActivation), layer.mlpWo, T);
+  const u = yield* dense(p, x, layer.wi, T); // [T, 2I]
+  return yield* dense(p, glu(p, u, T, config.intermediateSize, config.hiddenActivation), layer.mlpWo, T);
 }
 
 /** MLM logits [T, V] = decoder(head(x)), the decoder tied to the token embeddings. */
-export function mlmHead(model: ModernBertModel, x: FloatArray, T: number): FloatArray {
+export function* mlmHead(model: ModernBertModel, x: FloatArray, T: number): Steps<FloatArray> {
   const { config, weights, precision: p } = model;
   const decoder = weights.decoder!;
-  return linear(p, predictionHead(model, x, T), decoder.weight, decoder.bias, T, config.vocabSize, config.hiddenSize);
+  return yield* dense(p, yield* predictionHead(model, x, T), { ...decoder, outFeatures: config.vocabSize, inFeatures: config.hiddenSize }, T);
 }
 
 /** Classification logits [N, numLabels] = classifier(head(x)): x is pooled [B, C], or every token [T, C]. */
-export function classifierHead(model: ModernBertModel, pooled: FloatArray, B: number): FloatArray {
-  return dense(model.precision, predictionHead(model, pooled, B), model.weights.classifier!, B);
+export function* classifierHead(model: ModernBertModel, pooled: FloatArray, B: number): Steps<FloatArray> {
+  return yield* dense(model.precision, yield* predictionHead(model, pooled, B), model.weights.classifier!, B);
 }
 
 /** ModernBertPredictionHead: norm(act(dense(x))), act = classifier_activation. x[N, C] -> [N, C]. */
-export function predictionHead(model: ModernBertModel, x: FloatArray, N: number): FloatArray {
+export function* predictionHead(model: ModernBertModel, x: FloatArray, N: number): Steps<FloatArray> {
   const head = model.weights.head!;
-  return norm(model, head.norm, activation(model.precision, dense(model.precision, x, head.dense, N), model.config.classifierActivation), N);
+  return norm(model, head.norm, activation(model.precision, yield* dense(model.precision, x, head.dense, N), model.config.classifierActivation), N);
 }
 
 /** last[T, C] -> pooled[B, C]: the first token (cls) or the mean over each sequence's real tokens (mean). */
@@ -194,8 +205,17 @@ export function pool(p: Precision, last: FloatArray, batch: PackedBatch, C: numb
   return out;
 }
 
-function dense(p: Precision, x: FloatArray, w: LinearWeights, rows: number): FloatArray {
-  return linear(p, x, w.weight, w.bias, rows, w.outFeatures, w.inFeatures);
+/** x[rows, in] -> [rows, out], a block of rows per step. */
+function* dense(p: Precision, x: FloatArray, w: LinearWeights, rows: number): Steps<FloatArray> {
+  const { weight, bias, outFeatures: N, inFeatures: K } = w;
+  const y = p.alloc(rows * N);
+  const block = 4 * Math.ceil(rowsPerStep(N * K) / 4); // linear computes rows four at a time
+  for (let r = 0; r < rows; r += block) {
+    const n = Math.min(block, rows - r);
+    y.set(linear(p, x.subarray(r * K, (r + n) * K), weight, bias, n, N, K), r * N);
+    yield;
+  }
+  return y;
 }
 
 function norm(model: ModernBertModel, w: NormWeights, x: FloatArray, rows: number): FloatArray {

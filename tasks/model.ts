@@ -4,11 +4,12 @@
 // Texts longer than the model's maximum length are an error unless the caller asks for truncation.
 import type { Checkpoint } from '../reference/checkpoint.ts';
 import type { ModernBertConfig } from '../reference/config.ts';
-import { type BatchInput, type ForwardOptions, type ForwardOutput, forward as referenceForward, pool } from '../reference/modernbert.ts';
+import { type BatchInput, type ForwardOptions, type ForwardOutput, forwardAsync as referenceForward, pool } from '../reference/modernbert.ts';
 import { fp32 } from '../reference/ops.ts';
 import { assertFinite } from '../reference/finite.ts';
 import type { EncodeOptions, ModernBertTokenizer, TextInput } from '../reference/tokenizer.ts';
 import { MAX_ELEMENTS } from '../optimized/gpujs/kernels.ts';
+import { GEMM_CHOICES, type GemmChoice } from '../optimized/webgpu/kernels/tiles.ts';
 import { ModelInputError, quoteText } from './errors.ts';
 import type { HubOptions } from './hub.ts';
 import { AGGREGATIONS, type Aggregation, type EntityGroup, type TokenEntity, tokenEntities } from './token-classification.ts';
@@ -28,6 +29,8 @@ export interface LoadModelOptions extends HubOptions {
   dtype?: 'f32' | 'f16';
   /** check every output of every pass for NaN and infinity: a NumericError names the first (default false: a scan of the outputs per pass) */
   checkFinite?: boolean;
+  /** webgpu only: run every GEMM on this kernel instead of the tuned or default one; 'sgmat' (subgroup matrices, emulated where the device has none) needs dtype f16 */
+  gemm?: GemmChoice;
 }
 
 export interface TextOptions {
@@ -104,20 +107,23 @@ export class ModernBertPipeline {
   /** a cross-encoder folder's settings, or null (rerank then scores with sentence-transformers' defaults) */
   crossEncoder: CrossEncoderConfig | null = null;
 
-  static async create(checkpoint: Checkpoint, tokenizer: ModernBertTokenizer | null, { backend = 'auto', dtype = 'f32', sentenceTransformers = null, crossEncoder = null, checkFinite = false }: LoadModelOptions = {}): Promise<ModernBertPipeline> {
-    const pipeline = await ModernBertPipeline.onBackend(checkpoint, tokenizer, backend, dtype, checkFinite);
+  static async create(checkpoint: Checkpoint, tokenizer: ModernBertTokenizer | null, { backend = 'auto', dtype = 'f32', sentenceTransformers = null, crossEncoder = null, checkFinite = false, gemm }: LoadModelOptions = {}): Promise<ModernBertPipeline> {
+    const pipeline = await ModernBertPipeline.onBackend(checkpoint, tokenizer, backend, dtype, checkFinite, gemm);
     pipeline.sentenceTransformers = sentenceTransformers;
     pipeline.crossEncoder = crossEncoder;
     return pipeline;
   }
 
-  private static async onBackend(checkpoint: Checkpoint, tokenizer: ModernBertTokenizer | null, backend: Backend | 'auto', dtype: 'f32' | 'f16', checkFinite: boolean): Promise<ModernBertPipeline> {
+  private static async onBackend(checkpoint: Checkpoint, tokenizer: ModernBertTokenizer | null, backend: Backend | 'auto', dtype: 'f32' | 'f16', checkFinite: boolean, gemm: GemmChoice | undefined): Promise<ModernBertPipeline> {
     const { config } = checkpoint;
     if (tokenizer && tokenizer.vocabSize > config.vocabSize) throw new ModelInputError(`the tokenizer has ${tokenizer.vocabSize} ids but config.json's vocab_size is ${config.vocabSize}`);
     if (dtype !== 'f32' && dtype !== 'f16') throw new ModelInputError(`dtype must be f32 or f16, got "${dtype}"`);
     const chosen = backend === 'auto' ? await autoBackend() : backend;
     if (!BACKENDS.includes(chosen)) throw new ModelInputError(`unknown backend "${chosen}" (available: auto, ${BACKENDS.join(', ')})`);
     if (dtype === 'f16' && chosen !== 'webgpu') throw new ModelInputError(`dtype f16 is the webgpu backend's (f16 storage); ${chosen} computes and stores f32`);
+    if (gemm !== undefined && !GEMM_CHOICES.includes(gemm)) throw new ModelInputError(`gemm must be one of ${GEMM_CHOICES.join(', ')}, got "${gemm}"`);
+    if (gemm !== undefined && chosen !== 'webgpu') throw new ModelInputError(`gemm chooses the webgpu backend's GEMM kernel; ${chosen} has its own`);
+    if (gemm === 'sgmat' && dtype !== 'f16') throw new ModelInputError('gemm sgmat multiplies halves (f16 x f16 -> f32): it needs dtype f16');
     type Run = (batch: BatchInput, options: ForwardOptions) => Promise<ForwardOutput>;
     const guard = (name: string, run: Run): Run => (checkFinite ? async (batch, options) => {
       const out = await run(batch, options);
@@ -126,7 +132,7 @@ export class ModernBertPipeline {
     } : run);
     if (chosen === 'reference') {
       const model = { ...checkpoint, precision: fp32 };
-      return new ModernBertPipeline(config, tokenizer, chosen, guard(chosen, async (batch, options) => referenceForward(model, batch, options)), () => {});
+      return new ModernBertPipeline(config, tokenizer, chosen, guard(chosen, (batch, options) => referenceForward(model, batch, options)), () => {});
     }
     if (chosen === 'webgpu') {
       const { holdSharedDevice } = await import('../optimized/webgpu/device.ts');
@@ -136,7 +142,7 @@ export class ModernBertPipeline {
       const { ctx, release } = await holdSharedDevice();
       let model: ReturnType<typeof gpu.createWebGpuModel>;
       try {
-        model = gpu.createWebGpuModel(ctx, checkpoint, dtype, (await loadTuning(ctx.adapter)).tuning);
+        model = gpu.createWebGpuModel(ctx, checkpoint, dtype, (await loadTuning(ctx.adapter)).tuning, gemm);
       } catch (e) {
         await release();
         throw e;

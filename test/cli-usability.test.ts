@@ -140,3 +140,33 @@ describe('an interrupted bench', () => {
     expect(existsSync(join(tmp, 'out'))).toBe(false);
   }, 90_000);
 });
+
+describe('an interrupted reference pass', () => {
+  it('golden make --stress stops within about a second of Ctrl-C, in the middle of a long fp64 pass, and leaves nothing behind', async () => {
+    const work = tempDir();
+    const model = join(work, 'model');
+    writeExampleCheckpoint(model);
+    const config = JSON.parse(readFileSync(join(model, 'config.json'), 'utf8'));
+    writeFileSync(join(model, 'config.json'), JSON.stringify({ ...config, max_position_embeddings: 8192 }));
+    const child = spawn(process.execPath, [BIN, 'golden', 'make', '--model', model, '--stress', '--out', join(work, 'stress')]);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (status) => resolve(status)));
+    const started = Date.now();
+    while (!stdout.includes('made single-513')) {
+      if (Date.now() - started > 60_000) throw new Error(`the stress set did not start: ${stdout}${stderr}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    // One second into the 4097-token case (several seconds of one synchronous pass before forwardAsync).
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(stdout).not.toContain('made single-4097');
+    const signalled = Date.now();
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect(Date.now() - signalled, stderr).toBeLessThan(2500);
+    expect(stderr).toMatch(/modernbert: interrupted \(SIGINT\)\n$/);
+    expect(readdirSync(work)).toEqual(['model']); // neither the set nor its temporary folder
+  }, 90_000);
+});

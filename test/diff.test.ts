@@ -156,7 +156,7 @@ describe('modernbert diff', () => {
     const want = { hiddenStates: true, mlmLogits: true, pooling: ['cls' as const], tokenLogits: false };
     const named: Record<string, string[]> = {};
     for (const mistake of MISTAKES) {
-      const port = reproduceMistake(mistake, model, fp32, golden, want);
+      const port = await reproduceMistake(mistake, model, fp32, golden, want);
       expect(port, mistake.id).not.toBeNull(); // the window case has padding, a cut window, two thetas, gelu and a decoder bias
       named[mistake.id] = (await diffCase(golden, mistake.id, async () => port!, want)).likely_causes;
     }

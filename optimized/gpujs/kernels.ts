@@ -11,6 +11,7 @@
 import type { IGPUKernelSettings, IKernelFunctionThis, IKernelRunShortcut, KernelFunction } from 'gpu.js';
 import { type GpuJsContext, GpuJsModeError } from './mode.ts';
 import type { Activation } from '../../reference/config.ts';
+import { nextTurn } from '../../reference/steps.ts';
 
 /** A device-resident kernel result (webgpu mode). */
 export interface DeviceTensor {
@@ -57,6 +58,7 @@ export class GpuJsKernels {
     this.built.set(key, kernel);
     const result = (await kernel(...(args as never[]))) as Tensor;
     if (first) this.checkMode(name, kernel);
+    await nextTurn(); // kernels run synchronously here: between them Ctrl-C and timers are served
     return result;
   }
 

@@ -17,6 +17,7 @@ import { BufferPool, type MemoryStats } from './memory.ts';
 import * as attentionKernel from './kernels/attention.ts';
 import * as embeddingKernel from './kernels/embedding.ts';
 import * as gemm from './kernels/gemm.ts';
+import { GEMM_CHOICES, type GemmChoice } from './kernels/tiles.ts';
 import { Launcher } from './kernels/launch.ts';
 import * as layerNormKernel from './kernels/layernorm.ts';
 import * as poolKernel from './kernels/pool.ts';
@@ -37,7 +38,10 @@ export interface WebGpuModel {
   launcher: Launcher;
   /** the kernel choices tuned for this adapter (tuning-cache.ts loadTuning), or null: the launchers' defaults */
   tuning: Tuning | null;
+  /** the GEMM kernel every GEMM runs, whatever the tuning says (sgmat emulated where the device has no subgroup matrices); undefined: tuned or default */
+  gemm?: GemmChoice;
 }
+
 
 export interface WebGpuForwardOptions extends ForwardOptions {
   /** Ablation: attention that stores every score row instead of flash attention. */
@@ -53,12 +57,15 @@ export interface WebGpuForwardOptions extends ForwardOptions {
 /**
  * Uploads a checkpoint's weights once (in `dtype` storage, default f32); they stay resident for every forward pass.
  * `tuning`: the adapter's tuned kernel choices (in Node, `(await loadTuning(ctx.adapter)).tuning`), else the defaults.
+ * `gemm`: the GEMM kernel to force; sgmat needs f16 storage (its products are of halves).
  */
-export function createWebGpuModel(ctx: GpuContext | null, checkpoint: Checkpoint, dtype: DType = 'f32', tuning: Tuning | null = null): WebGpuModel {
+export function createWebGpuModel(ctx: GpuContext | null, checkpoint: Checkpoint, dtype: DType = 'f32', tuning: Tuning | null = null, gemm?: GemmChoice): WebGpuModel {
+  if (gemm !== undefined && !GEMM_CHOICES.includes(gemm)) throw new Error(`gemm must be one of ${GEMM_CHOICES.join(', ')}, got ${JSON.stringify(gemm)}`);
+  if (gemm === 'sgmat' && dtype !== 'f16') throw new Error('gemm sgmat multiplies halves (f16 x f16 -> f32): it needs f16 storage (dtype f16)');
   const pool = new BufferPool(ctx?.device ?? null);
   const launcher = new Launcher(ctx, pool);
   const upload = (data: ArrayLike<number>, label: string, stored: DType) => launcher.upload(encode(data, stored), label, 'weight');
-  return { config: checkpoint.config, dtype, weights: mapWeights(checkpoint.weights, dtype, upload), pool, launcher, tuning };
+  return { config: checkpoint.config, dtype, weights: mapWeights(checkpoint.weights, dtype, upload), pool, launcher, tuning, gemm };
 }
 
 /** A model that only plans: no device, weights as sized placeholders (for `modernbert plan`). */
@@ -273,9 +280,10 @@ function dense(model: WebGpuModel, x: GPUBuffer, w: GpuLinear, rows: number, { e
   return y;
 }
 
-/** Every GEMM of the model: the launcher with this adapter's tuned tile for the shape, if any. */
+/** Every GEMM of the model: the forced kernel, else the launcher with this adapter's tuned tile for the shape, if any. */
 function matmul(model: WebGpuModel, a: gemm.GemmArgs & { dtypes: { x: DType; W: DType; y: DType } }): void {
-  gemm.run(model.launcher, { ...a, tuned: tunedGemmTile(model.tuning, a) });
+  if (model.gemm) gemm.run(model.launcher, { ...a, variant: model.gemm });
+  else gemm.run(model.launcher, { ...a, tuned: tunedGemmTile(model.tuning, a) });
 }
 
 /** LayerNorm of an f32 x (the residual stream or a head's activation) into y stored as yDtype. */

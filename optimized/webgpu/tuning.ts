@@ -3,7 +3,7 @@
 // here and falls back to the launchers' defaults where nothing was tuned. No IO here (it runs in browsers);
 // benchmarks/tune.ts measures and writes the cache file, tuning-cache.ts reads it (and the committed tables) in Node.
 import type { DType } from './kernels/storage.ts';
-import { type AnyGemmTile, type AttentionTiles, type Epilogue, MAX_SPLIT_K } from './kernels/tiles.ts';
+import { type AnyGemmTile, type AttentionTiles, type Epilogue, MAX_SPLIT_K, sgmatTileProblem } from './kernels/tiles.ts';
 
 export interface GemmChoice {
   /** the shape it was tuned on (M: the tokens of the pass) */
@@ -94,7 +94,8 @@ export function validateTuningCache(data: unknown, file: string): TuningCache {
       if (![c?.M, c?.N, c?.K].every((v) => Number.isInteger(v) && v > 0)) fail(at, 'needs positive integers M, N and K');
       const tile = c.tile;
       if (tile?.kernel === 'sgmat') {
-        if (![tile.SM, tile.SN, tile.SK].every((v) => v === 8 || v === 16 || v === 32)) fail(`${at}.tile`, 'of kernel "sgmat" needs SM, SN and SK of 8, 16 or 32');
+        const problem = sgmatTileProblem(tile, c.epilogue === 'glu');
+        if (problem) fail(`${at}.tile`, `of kernel "sgmat": ${problem}`);
         if (tile.emulated) fail(`${at}.tile.emulated`, 'is for tests; a tuned choice runs on the adapter');
         return;
       }

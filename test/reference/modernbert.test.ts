@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../reference/config.ts';
-import { type ModernBertModel, forward, randomModel } from '../../reference/modernbert.ts';
+import { type ModernBertModel, forward, forwardAsync, randomModel } from '../../reference/modernbert.ts';
 import { fp32, fp64 } from '../../reference/ops.ts';
 import { toInt32 } from '../../reference/safetensors.ts';
 import { repad } from '../../reference/unpad.ts';
@@ -104,5 +104,37 @@ describe('bad batches get clear errors', () => {
     const long = Array.from({ length: 513 }, (_, i) => 4 + (i % 100));
     expect(() => forward(model, [long])).toThrow(/sequence 0 has 513 tokens, more than max_position_embeddings \(512\)/);
     expect(forward(model, [long], { allowLongSequences: true }).lastHiddenState).toHaveLength(513 * 32);
+  });
+});
+
+describe('forwardAsync', () => {
+  it('gives the event loop turns during a long pass and returns exactly what forward returns', async () => {
+    const model = randomModel(parseConfig({ vocab_size: 300, hidden_size: 32, num_attention_heads: 2, intermediate_size: 48, num_hidden_layers: 3, local_attention: 16, max_position_embeddings: 4096 }), fp64, 3);
+    const ids = [Array.from({ length: 1500 }, (_, i) => 4 + ((i * 7) % 90))];
+    const options = { hiddenStates: true, mlmLogits: true, pooling: ['mean' as const] };
+    let turns = 0;
+    let running = true;
+    const count = () => {
+      turns++;
+      if (running) setTimeout(count, 0);
+    };
+    setTimeout(count, 0);
+    const started = performance.now();
+    const got = await forwardAsync(model, ids, options);
+    const elapsed = performance.now() - started;
+    running = false;
+    // A timer waits for the event loop: with no turn in between it would fire once, after the pass.
+    expect(turns, `${turns} timer callbacks in ${elapsed.toFixed(0)} ms`).toBeGreaterThanOrEqual(Math.min(5, Math.floor(elapsed / 100)));
+    expect(elapsed).toBeGreaterThan(200); // long enough for the count to mean something
+    const want = forward(model, ids, options);
+    expect(got.lastHiddenState).toEqual(want.lastHiddenState);
+    expect(got.hiddenStates).toEqual(want.hiddenStates);
+    expect(got.mlmLogits).toEqual(want.mlmLogits);
+    expect(got.classifierLogits).toEqual(want.classifierLogits);
+  });
+
+  it('rejects a bad batch as forward throws', async () => {
+    const model = randomModel(parseConfig({ vocab_size: 300, hidden_size: 24, num_attention_heads: 3, intermediate_size: 40, num_hidden_layers: 2 }), fp32, 0);
+    await expect(forwardAsync(model, [[1, 999_999]])).rejects.toThrow(/token id 999999 at sequence 0, position 1 is out of range/);
   });
 });

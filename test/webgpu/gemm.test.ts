@@ -39,7 +39,9 @@ async function check(l: Launcher, s: gemm.GemmShape, variant: gemm.GemmVariant |
   const { M, N, K, epilogue } = s;
   const dtypes = s.dtypes ?? F32;
   const wRows = epilogue === 'glu' ? 2 * N : N;
-  const x = inputs(M * K, M + K, 1, dtypes.x);
+  // the subgroup-matrix kernel rounds x to f16: halves, whatever their storage
+  const sgmat = variant === 'sgmat' || tile?.kernel === 'sgmat';
+  const x = inputs(M * K, M + K, 1, sgmat ? 'f16' : dtypes.x);
   const W = inputs(wRows * K, N * 7 + K, 0.3, dtypes.W);
   const b = inputs(wRows, N + 3, 0.5);
   const r = inputs(M * N, M * 5 + N);
@@ -141,24 +143,28 @@ describe('gemm v4, v3 and v2', () => {
 
   // The subgroup-matrix kernel's tiling, bounds and epilogues, with the matrix operations emulated in plain WGSL
   // (SwiftShader has no subgroup matrices): the shapes adapters list (NVIDIA and AMD 16x16x16, Apple 8x8x8, Intel
-  // 8x16x16), K tails shorter than its step of 16, N not a multiple of 4 or of the 64-wide tile.
-  const matrixShapes: gemm.SgmatTile[] = [
-    { kernel: 'sgmat', SM: 8, SN: 8, SK: 8, emulated: true },
-    { kernel: 'sgmat', SM: 16, SN: 16, SK: 16, emulated: true },
-    { kernel: 'sgmat', SM: 8, SN: 16, SK: 16, emulated: true },
+  // 8x16x16) in each workgroup tile, M, N and K not multiples of the matrices or the tile (K tails shorter than a
+  // step), one row, and x stored in f32 (rounded to f16 as it is staged: its values here are halves already).
+  const emulated = (SM: number, SN: number, SK: number, tile: Partial<gemm.SgmatTile> = {}): gemm.SgmatTile => ({ kernel: 'sgmat', SM, SN, SK, ...tile, emulated: true });
+  const sgmatCases: [gemm.SgmatTile, [gemm.Epilogue, DType, DType][]][] = [
+    [emulated(16, 16, 16), [...EPILOGUES.map((e) => [e, 'f16', 'f16'] as [gemm.Epilogue, DType, DType]), ['residual', 'f16', 'f32'], ['glu', 'f32', 'f32']]],
+    [emulated(16, 16, 16, { BM: 64, BW: 128, TK: 32 }), [['glu', 'f16', 'f16'], ['none', 'f32', 'f32']]],
+    [emulated(16, 16, 16, { BM: 128, BW: 64 }), [['residual', 'f16', 'f32'], ['glu', 'f16', 'f16']]],
+    [emulated(8, 8, 8, { BM: 64, BW: 64, TK: 16 }), [['glu', 'f16', 'f16'], ['residual', 'f16', 'f32']]],
+    [emulated(8, 16, 16, { BM: 64 }), [['glu', 'f16', 'f16'], ['activation', 'f16', 'f32']]],
   ];
-  // SwiftShader compiles each emulated pipeline for seconds: every epilogue on the first shape, GLU and the residual on the others.
-  for (const tile of matrixShapes) {
-    const cases = tile === matrixShapes[0] ? [...EPILOGUES.map((e) => [e, 'f16'] as const), ['residual', 'f32'] as const] : ([['glu', 'f16'], ['residual', 'f32']] as const);
-    it(`${gemm.tileName(tile)}: ${cases.map(([e, y]) => `${e} into ${y}`).join(', ')}; (M, N, K) 1x2x4, 64x70x36, 129x130x68`, async () => {
+  // SwiftShader compiles each emulated pipeline for seconds: every epilogue on the default tile, two on the others.
+  for (const [tile, cases] of sgmatCases) {
+    it(`${gemm.tileName(tile)}: ${cases.map(([e, x, y]) => `${e} ${x} -> ${y}`).join(', ')}; (M, N, K) 1x2x4, 64x70x36, 129x130x68, 300x260x100`, async () => {
       const l = await gpu();
-      for (const [epilogue, y] of cases) {
+      for (const [epilogue, x, y] of cases) {
         for (const [M, N, K] of [
           [1, 2, 4],
           [64, 70, 36],
           [129, 130, 68],
+          [300, 260, 100],
         ]) {
-          await check(l, { M, N, K, epilogue, dtypes: { x: 'f16', W: 'f16', y } }, 'sgmat', tile);
+          await check(l, { M, N, K, epilogue, dtypes: { x, W: 'f16', y } }, 'sgmat', tile);
         }
       }
     });
@@ -169,13 +175,18 @@ describe('gemm v4, v3 and v2', () => {
     const args = (dtypes: { x: DType; W: DType; y: DType }, tile: gemm.SgmatTile, K = 8) => ({ M: 4, N: 4, K, epilogue: 'none' as const, x: l.pool.storage(64, 'x'), W: l.pool.storage(64, 'W'), bias: null, y: l.pool.storage(64, 'y'), variant: 'sgmat' as const, tile, dtypes });
     const emulated: gemm.SgmatTile = { kernel: 'sgmat', SM: 16, SN: 16, SK: 16, emulated: true };
     const f16 = { x: 'f16', W: 'f16', y: 'f16' } as const;
-    expect(() => gemm.run(l, args({ ...f16, x: 'f32' }, emulated))).toThrow('gemm sgmat sgmat 16x16x16 emulated: needs x and W stored in f16 (its matrices are f16; f32 values would be rounded); got x f32, W f16');
-    expect(() => gemm.run(l, args(f16, emulated, 6))).toThrow('K = 6 is not a multiple of 4');
+    expect(() => gemm.run(l, args(f16, emulated, 6))).toThrow('gemm sgmat 16x16x16 128x128/tk16 emulated: K = 6 is not a multiple of 4');
     expect(() => gemm.run(l, args(f16, { ...emulated, SM: 4 }))).toThrow('M = 4 must be 8, 16 or 32');
+    expect(() => gemm.run(l, args(f16, { ...emulated, BM: 96 as 64 }))).toThrow('BM = 96 and BW = 128 must be 64 or 128');
+    expect(() => gemm.run(l, args(f16, { ...emulated, SK: 32, TK: 16 }))).toThrow('TK = 16 must be 16 or 32, and at least SK = 32');
+    expect(() => gemm.run(l, { ...args(f16, { ...emulated, SN: 32, BW: 64 }), epilogue: 'glu' })).toThrow("a subgroup's 64 x 16 outputs are not whole 16 x 32 matrices");
     // SwiftShader offers no subgroup matrices: the native kernel says why
     expect(l.ctx?.subgroupMatrix).toBeNull();
-    expect(() => gemm.run(l, args(f16, { kernel: 'sgmat', SM: 16, SN: 16, SK: 16 }))).toThrow(`gemm sgmat sgmat 16x16x16: no subgroup matrices on this device (${l.ctx?.subgroupMatrixReason}); use emulated: true to test the kernel`);
+    expect(() => gemm.run(l, args(f16, { kernel: 'sgmat', SM: 16, SN: 16, SK: 16 }))).toThrow(`gemm sgmat 16x16x16 128x128/tk32: no subgroup matrices on this device (${l.ctx?.subgroupMatrixReason}); use emulated: true to test the kernel`);
+    // the default: emulated here; 128 x 128 where the grid fills a big GPU, else 64 rows of x
     expect(gemm.defaultSgmatTile(l)).toEqual(emulated);
+    expect(gemm.defaultSgmatTile(l, { M: 8192, N: 768, epilogue: 'none' })).toEqual(emulated);
+    expect(gemm.defaultSgmatTile(l, { M: 512, N: 768, epilogue: 'none' })).toEqual({ ...emulated, BM: 64 });
   });
 
   it('an f16 output saturates at +-65504 (v4, v3 and v2), where WGSL would leave the packed value indeterminate', async () => {
@@ -437,25 +448,38 @@ describe('gemm sgmat native WGSL', () => {
     return info.messages.filter((m) => m.type === 'error').map((m) => `${m.lineNum}:${m.linePos} ${m.message}`);
   }
 
-  it('compiles in Dawn for 16x16x16, 8x8x8 and 8x16x16, every epilogue and output dtype, 128 and 256 threads', async () => {
+  it('compiles in Dawn for 16x16x16, 8x8x8 and 8x16x16, each workgroup tile, every epilogue, x and y dtype, 128 and 256 threads; makes the pipelines that fit the Null device', async () => {
     const device = await nullDevice();
+    const limit = device.limits.maxComputeWorkgroupStorageSize;
+    let pipelines = 0;
     try {
       for (const [SM, SN, SK] of [
         [16, 16, 16],
         [8, 8, 8],
         [8, 16, 16],
       ]) {
-        for (const threads of [128, 256]) {
-          for (const epilogue of EPILOGUES) {
-            for (const y of ['f16', 'f32'] as const) {
-              const kernel = gemm.sgmatKernel({ kernel: 'sgmat', SM, SN, SK }, threads, epilogue, { x: 'f16', W: 'f16', y });
-              expect(await compileErrors(device, kernel.source), kernel.name).toEqual([]);
+        for (const tile of [{}, { BM: 64 }, { BW: 64 }, { BM: 64, BW: 64, TK: 16 }] as const) {
+          const t: gemm.SgmatTile = { kernel: 'sgmat', SM, SN, SK, ...tile };
+          for (const threads of [128, 256]) {
+            for (const epilogue of EPILOGUES) {
+              if (gemm.sgmatTileProblem(t, epilogue === 'glu')) continue; // 8x16x16 at BW 64 with GLU: 16 columns a subgroup
+              for (const [x, y] of [['f16', 'f16'], ['f16', 'f32'], ['f32', 'f32']] as const) {
+                const kernel = gemm.sgmatKernel(t, { epilogue: EPILOGUES.indexOf(epilogue), threads, dtypes: { x, W: 'f16', y } });
+                expect(await compileErrors(device, kernel.source), kernel.name).toEqual([]);
+                // A pipeline checks more (workgroup size against the subgroup size, memory): where the tile fits this device's memory.
+                if (gemm.sgmatWorkgroupBytes(t, epilogue === 'glu') > limit) continue;
+                device.pushErrorScope('validation');
+                await device.createComputePipelineAsync({ layout: 'auto', compute: { module: device.createShaderModule({ code: kernel.source }), entryPoint: 'main' } });
+                expect((await device.popErrorScope())?.message, kernel.name).toBeUndefined();
+                pipelines++;
+              }
             }
           }
         }
       }
+      expect(pipelines).toBeGreaterThan(0);
       // and the check can fail: without the subgroups extension, subgroup_id is an error
-      const broken = gemm.sgmatKernel({ kernel: 'sgmat', SM: 16, SN: 16, SK: 16 }, 128, 'none', { x: 'f16', W: 'f16', y: 'f16' }).source.replace('enable subgroups;', '');
+      const broken = gemm.sgmatKernel({ kernel: 'sgmat', SM: 16, SN: 16, SK: 16 }, { epilogue: 0, threads: 128, dtypes: { x: 'f16', W: 'f16', y: 'f16' } }).source.replace('enable subgroups;', '');
       expect((await compileErrors(device, broken)).join('\n')).toMatch(/subgroup_id.*requires enabling extension 'subgroups'/);
     } finally {
       device.destroy();

@@ -5,8 +5,7 @@
 // Dawn makes each kernel's SPIR-V on SwiftShader, seconds a kernel: the defaults plus a small sample of the
 // tuner's space run here; `modernbert kernels --stats` covers the whole space.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -23,6 +22,7 @@ import {
   statsTable,
   wavesPerSimd,
 } from '../../tools/shader-stats/stats.ts';
+import { tempDir } from '../helpers.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = join(ROOT, 'bin/modernbert.js');
@@ -165,7 +165,7 @@ describe('compiled by RADV: the defaults, a sample and the planted kernels', () 
     const cli = (...args: string[]) => spawnSync(process.execPath, [BIN, 'kernels', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 300_000 });
 
     it('--json prints one object per kernel and family with exactly the documented keys; --compare gates on a baseline', () => {
-      const dir = mkdtempSync(join(tmpdir(), 'kernel-stats-'));
+      const dir = tempDir();
       const baseline = join(dir, 'baseline.json');
       writeFileSync(baseline, JSON.stringify({ note: 'planted: rope_f32 needed 4 VGPRs', vgprs: { navi21: { rope_f32: 4 }, aldebaran: { rope_f32: 1000 } } }));
       const r = cli('--stats', '--defaults', '--filter', 'rope_f32', '--family', 'navi21,aldebaran', '--json', '--compare', baseline);

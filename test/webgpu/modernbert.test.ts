@@ -47,6 +47,39 @@ describe('webgpu golden parity, f16 storage', () => {
   });
 });
 
+// Every GEMM of the model on the subgroup-matrix kernel: its matrix operations emulated in plain WGSL where the
+// device has no subgroup matrices (SwiftShader here: the JSON line says so), natively where it has them.
+describe('webgpu golden parity, f16 storage, --gemm sgmat', () => {
+  for (const name of GOLDEN_CASES) {
+    it(`${name}: every output within the f16 tolerances, every GEMM on subgroup matrices`, async () => {
+      const ctx = await sharedDevice();
+      const result = await runParity(join(GOLDEN, name), 'webgpu', 'fp32', 'f16', 'sgmat');
+      expect(result).toMatchObject({ gemm: 'sgmat', emulated: ctx.subgroupMatrix === null, dtype: 'f16' });
+      expect(result.pass, JSON.stringify(result)).toBe(true);
+    });
+  }
+
+  it('runs gemm_sgmat for every GEMM of the pass (and the tuned or default kernel without the choice); refuses sgmat with f32 storage', async () => {
+    const ctx = await sharedDevice();
+    const checkpoint = loadCheckpoint(join(GOLDEN, 'window'), fp32);
+    const gemmsOfPass = async (model: ReturnType<typeof createWebGpuModel>) => {
+      model.launcher.setProfiling('wall');
+      await forward(model, [[1, 5, 9, 2]], { mlmLogits: true });
+      destroyModel(model);
+      return model.launcher.profile().map((d) => d.kernel).filter((k) => k.startsWith('gemm_'));
+    };
+    const forced = await gemmsOfPass(createWebGpuModel(ctx, checkpoint, 'f16', null, 'sgmat'));
+    // per layer Wqkv, Wo, Wi and the MLP's Wo; the head's dense and the decoder
+    expect(forced).toHaveLength(4 * checkpoint.config.numHiddenLayers + 2);
+    for (const k of forced) expect(k).toMatch(ctx.subgroupMatrix ? /^gemm_sgmat_x/ : /^gemm_sgmat_emulated_x/);
+    for (const k of await gemmsOfPass(createWebGpuModel(ctx, checkpoint, 'f16'))) expect(k).toMatch(/^gemm_v4_/);
+    expect(() => createWebGpuModel(ctx, checkpoint, 'f32', null, 'sgmat')).toThrow('gemm sgmat multiplies halves (f16 x f16 -> f32): it needs f16 storage (dtype f16)');
+    await expect(runParity(join(GOLDEN, 'tiny'), 'webgpu', 'fp32', 'f32', 'sgmat')).rejects.toThrow('--gemm sgmat multiplies halves: it needs --dtype f16');
+    await expect(runParity(join(GOLDEN, 'tiny'), 'reference', 'fp32', undefined, 'v4')).rejects.toThrow("--gemm chooses the webgpu backend's GEMM kernel: it does not apply to reference");
+    await expect(runParity(join(GOLDEN, 'tiny'), 'webgpu', 'fp32', undefined, 'v9' as 'v4')).rejects.toThrow('--gemm must be one of v2, v3, v4, sgmat, got "v9"');
+  });
+});
+
 describe('webgpu engine', () => {
   const checkpoint = loadCheckpoint(join(GOLDEN, 'window'), fp32);
 

@@ -77,6 +77,15 @@ describe('modernbert profile', () => {
     expect(text).toContain('roofline: none (roofline_pct blank)');
   });
 
+  it('--gemm sgmat: every GEMM row is the subgroup-matrix kernel (emulated here), and the header says what computes in f16', async () => {
+    const ctx = await sharedDevice();
+    const report = await profileModel(ctx, 'small', config, randomSequences([8], config.vocabSize, 1), { runs: 1, timer: 'wall', dtype: 'f16', gemm: 'sgmat' });
+    const gemms = report.rows.filter((r) => r.kernel.startsWith('gemm_'));
+    expect(gemms.length).toBeGreaterThan(0);
+    for (const r of gemms) expect(r.kernel).toMatch(ctx.subgroupMatrix ? /^gemm_sgmat_x/ : /^gemm_sgmat_emulated_x/);
+    expect(formatProfile(report)).toContain('(f16 storage, f16 x f16 -> f32 GEMMs on subgroup matrices), every GEMM on sgmat,');
+  });
+
   it('knows the peaks of a few GPUs by their adapter description, and no others', () => {
     expect(knownPeak({ vendor: 'nvidia', architecture: 'hopper', description: 'NVIDIA H100 80GB HBM3' })).toMatchObject({ gflops: 67_000, gbs: 3_350 });
     expect(knownPeak({ vendor: 'nvidia', architecture: 'hopper', description: 'NVIDIA H200' })).toMatchObject({ gflops: 67_000, gbs: 4_800 });

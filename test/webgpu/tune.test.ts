@@ -69,10 +69,13 @@ describe('modernbert tune', () => {
     const log: string[] = [];
     try {
       const { tuning, rows } = await tune(ctx, { configs: ['small'], tokens: [32], dtypes: ['f16'], space: 'reduced', runs: 1, warmup: 0, progress: (m) => log.push(m) });
-      const matrixRows = rows.filter((r) => r.candidate === 'sgmat 16x16x16');
-      expect(matrixRows.map((r) => r.dtype)).toEqual(['f16.f16.f16', 'f16.f16.f32', 'f16.f16.f16', 'f16.f16.f32']); // x and W in f16: every GEMM
+      // the shape in three workgroup tiles, each on every GEMM (x and W in f16)
+      const matrixRows = rows.filter((r) => r.candidate.startsWith('sgmat 16x16x16'));
+      const tiles = ['sgmat 16x16x16 128x128/tk32', 'sgmat 16x16x16 64x128/tk32', 'sgmat 16x16x16 128x64/tk32'];
+      expect([...new Set(matrixRows.map((r) => r.candidate))]).toEqual(tiles);
+      for (const t of tiles) expect(matrixRows.filter((r) => r.candidate === t).map((r) => r.dtype)).toEqual(['f16.f16.f16', 'f16.f16.f32', 'f16.f16.f16', 'f16.f16.f32']);
       for (const r of matrixRows) expect([r.ms, r.matches, r.chosen]).toEqual([Infinity, false, false]);
-      expect(log.join('\n')).toMatch(/sgmat 16x16x16 failed: WebGPU error: .*f16/);
+      expect(log.join('\n')).toMatch(/sgmat 16x16x16 128x128\/tk32 failed: WebGPU error: .*f16/);
       expect(tuning.gemm.map((c) => c.tile.kernel ?? 'v2')).not.toContain('sgmat');
       // each shape: one choice, the fastest candidate that matched
       for (const shape of new Set(rows.map((r) => `${r.kernel} ${r.shape} ${r.dtype}`))) {
@@ -180,7 +183,9 @@ describe('modernbert tune', () => {
     await expect(readTuningCache(cache)).rejects.toThrow(`${cache}: field "adapters["x"].gemm[0].tile.kernel" must be "v2", "v3", "v4" or "sgmat", got "v9"`);
     const matrix = (fields: string) => `{"version": 1, "adapters": {"x": {"gemm": [{"M": 1, "N": 1, "K": 4, "tile": {"kernel": "sgmat", ${fields}}}], "attention": []}}}`;
     writeFileSync(cache, matrix('"SM": 16, "SN": 16, "SK": 12'));
-    await expect(readTuningCache(cache)).rejects.toThrow(`${cache}: field "adapters["x"].gemm[0].tile" of kernel "sgmat" needs SM, SN and SK of 8, 16 or 32`);
+    await expect(readTuningCache(cache)).rejects.toThrow(`${cache}: field "adapters["x"].gemm[0].tile" of kernel "sgmat": K = 12 must be 8, 16 or 32`);
+    writeFileSync(cache, matrix('"SM": 16, "SN": 16, "SK": 16, "BM": 96'));
+    await expect(readTuningCache(cache)).rejects.toThrow(`${cache}: field "adapters["x"].gemm[0].tile" of kernel "sgmat": BM = 96 and BW = 128 must be 64 or 128`);
     writeFileSync(cache, matrix('"SM": 16, "SN": 16, "SK": 16, "emulated": true'));
     await expect(readTuningCache(cache)).rejects.toThrow(`${cache}: field "adapters["x"].gemm[0].tile.emulated" is for tests; a tuned choice runs on the adapter`);
     writeFileSync(cache, matrix('"SM": 16, "SN": 16, "SK": 16'));

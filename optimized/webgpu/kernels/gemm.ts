@@ -1,6 +1,6 @@
 // Launcher for the GEMMs: gemm_v4.wgsl, the default (double-buffered shared tiles, 8 x 8 register tiles as named
 // variables, conflict-free staging, a vec4 epilogue; its source is assembled in gemm_v4.ts), gemm_sgmat.wgsl
-// (subgroup matrices: tensor cores, f16 storage only), gemm_v3.wgsl (2D register tiles of TM x TN outputs, register
+// (subgroup matrices: tensor cores, x and W rounded to f16; assembled in gemm_sgmat.ts), gemm_v3.wgsl (2D register tiles of TM x TN outputs, register
 // prefetch; its tile written into the source as consts and its registers written out as named variables,
 // withRegisterTile), gemm_v2.wgsl (vec4, register tiles of TM x 4 outputs; its tile as override constants),
 // gemm_v1.wgsl (the first tiled kernel) and gemm_naive.wgsl (one thread per output). v2, v3 and v4 can split K (a
@@ -14,17 +14,17 @@ import operandsSource from './gemm_operands.wgsl';
 import v1Source from './gemm_v1.wgsl';
 import v2Source from './gemm_v2.wgsl';
 import v3Source from './gemm_v3.wgsl';
-import sgmatSource from './gemm_sgmat.wgsl';
-import sgmatEmulated from './sgmat_emulated.wgsl';
-import sgmatNative from './sgmat_native.wgsl';
 import reduceSource from './gemm_reduce.wgsl';
 import { V4_MAX_LOADS, v4Kernel, v4Loads } from './gemm_v4.ts';
-import { type Kernel, type Launcher, MAX_GRID, grid } from './launch.ts';
+import { EMULATED_SUBGROUP, sgmatKernel, sgmatWorkgroupBytes } from './gemm_sgmat.ts';
+import { type Kernel, type Launcher, MAX_GRID, grid, withGeneratedCode } from './launch.ts';
 import { type DType, accessors, bytesOf, columnStore } from './storage.ts';
-import { type AnyGemmTile, type Epilogue, type GemmTile, MAX_SPLIT_K, type SgmatTile } from './tiles.ts';
+import { type AnyGemmTile, type Epilogue, type GemmTile, MAX_SPLIT_K, type SgmatTile, sgmatTileProblem, sgmatTileShape } from './tiles.ts';
 import type { Activation } from '../../../reference/config.ts';
 
-export type { AnyGemmTile, Epilogue, GemmTile, SgmatTile } from './tiles.ts';
+export type { AnyGemmTile, Epilogue, GemmChoice, GemmTile, SgmatTile } from './tiles.ts';
+export { sgmatKernel, sgmatWorkgroupBytes } from './gemm_sgmat.ts';
+export { sgmatTileProblem } from './tiles.ts';
 export { MAX_SPLIT_K } from './tiles.ts';
 
 // The epilogue as v2, v3, sgmat and the reduction run it: bias and residual read value by value.
@@ -87,7 +87,7 @@ export function run(l: Launcher, a: GemmArgs): void {
   const limit = workgroupLimit(l);
   const chosen = tileFor(l, a, isTiled(a.variant) ? a.variant : undefined, a.tile, a.tuned);
   if (a.variant === 'sgmat' || (a.variant === undefined && chosen.kernel === 'sgmat')) {
-    runSgmat(l, a, chosen.kernel === 'sgmat' ? chosen : defaultSgmatTile(l), buffers, work);
+    runSgmat(l, a, chosen.kernel === 'sgmat' ? chosen : defaultSgmatTile(l, a), buffers, work);
     return;
   }
   const tile = chosen.kernel === 'sgmat' ? defaultTile(a, limit) : chosen; // v1 or naive asked for where sgmat was tuned
@@ -235,76 +235,50 @@ export function withRegisterTile(source: string, t: GemmTile, glu: boolean): str
     ],
     finish: () => columns.flatMap((j) => rows.map((r) => `write_out(acc_${r}_${j}, ${glu ? `gacc_${r}_${j}` : 'vec4f(0.0)'}, row0 + lid.y * TM + ${r}u, col0 + ${j}u * WG_N * 4u + lid.x * 4u, wg.z);`)),
   };
-  let out = source;
-  for (const [name, lines] of Object.entries(parts)) {
-    const marker = new RegExp(`^( *)// @${name}(?:\\((\\w+)\\))?$`, 'gm');
-    if (!marker.test(out)) throw new Error(`gemm_v3.wgsl has no "// @${name}" line`);
-    out = out.replace(marker, (_, indent: string, arg: string) => lines(arg).map((l) => indent + l).join('\n'));
-  }
-  return out;
+  return withGeneratedCode(source, 'gemm_v3.wgsl', parts);
 }
 
-// The subgroup-matrix GEMM: 64 x 64 outputs per workgroup, four subgroups (see gemm_sgmat.wgsl).
-const SGMAT_BLOCK = 64;
-/** The emulation's subgroup: 32 threads, as gemm_sgmat.wgsl's four subgroups of a 128-thread workgroup assume. */
-const EMULATED_SUBGROUP = 32;
+/** The matrix shapes in the order the engine prefers them: 16 x 16 x 16 (NVIDIA, AMD), then the rest as listed. */
+const PREFERRED_SHAPES = ['16x16x16', '8x16x16', '8x8x8'];
 
-/** The adapter's first f16 x f16 -> f32 subgroup-matrix configuration, else an emulated 16 x 16 x 16. */
-export function defaultSgmatTile(l: Launcher): SgmatTile {
-  const c = l.ctx?.subgroupMatrix?.configs[0];
-  return c ? { kernel: 'sgmat', SM: c.M, SN: c.N, SK: c.K } : { kernel: 'sgmat', SM: 16, SN: 16, SK: 16, emulated: true };
+/**
+ * The subgroup-matrix tile for a shape: the adapter's preferred f16 x f16 -> f32 configuration (else an emulated
+ * 16 x 16 x 16), 128 x 128 where that grid fills the GPU, else 64 rows of x.
+ */
+export function defaultSgmatTile(l: Launcher, s?: Pick<GemmShape, 'M' | 'N' | 'epilogue'>): SgmatTile {
+  const configs = [...(l.ctx?.subgroupMatrix?.configs ?? [])];
+  const rank = (c: { M: number; N: number; K: number }) => (PREFERRED_SHAPES.indexOf(`${c.M}x${c.N}x${c.K}`) + PREFERRED_SHAPES.length + 1) % (PREFERRED_SHAPES.length + 1);
+  const c = configs.sort((a, b) => rank(a) - rank(b))[0];
+  const shape: SgmatTile = c ? { kernel: 'sgmat', SM: c.M, SN: c.N, SK: c.K } : { kernel: 'sgmat', SM: 16, SN: 16, SK: 16, emulated: true };
+  if (!s) return shape;
+  const outputs = s.epilogue === 'glu' ? 64 : 128;
+  return Math.ceil(s.M / 128) * Math.ceil(s.N / outputs) >= FILLING_WORKGROUPS ? shape : { ...shape, BM: 64 };
 }
 
 function hasMatrixShape(l: Launcher, t: SgmatTile): boolean {
   return l.ctx?.subgroupMatrix?.configs.some((c) => c.M === t.SM && c.N === t.SN && c.K === t.SK) ?? false;
 }
 
-/** K per step: 32 on the device (f16 tiles), 16 emulated (f32 tiles, which must fit SwiftShader's 32 KiB); at least SK. */
-function sgmatTK(t: SgmatTile): number {
-  return Math.max(t.emulated ? 16 : 32, t.SK);
-}
-
 function runSgmat(l: Launcher, a: GemmArgs, t: SgmatTile, buffers: GPUBuffer[], work: { flops: number; bytes: number }): void {
   const d = a.dtypes ?? F32;
-  const where = `gemm sgmat ${tileName(t)}`;
-  if (d.x !== 'f16' || d.W !== 'f16') throw new Error(`${where}: needs x and W stored in f16 (its matrices are f16; f32 values would be rounded); got x ${d.x}, W ${d.W}`);
+  const glu = a.epilogue === 'glu';
+  const where = `gemm ${tileName(t)}`;
   if (a.K % 4 !== 0) throw new Error(`${where}: K = ${a.K} is not a multiple of 4 (its tile loads read 4 values)`);
   if (d.y === 'f16' && a.N % 2) throw new Error(`${where}: an f16 output needs N even (N = ${a.N})`);
-  for (const [name, v] of Object.entries({ M: t.SM, N: t.SN, K: t.SK })) if (![8, 16, 32].includes(v)) throw new Error(`${where}: ${name} = ${v} must be 8, 16 or 32`);
+  const problem = sgmatTileProblem(t, glu);
+  if (problem) throw new Error(`${where}: ${problem}`);
   const sm = l.ctx?.subgroupMatrix;
   if (!t.emulated && !hasMatrixShape(l, t)) {
     throw new Error(`${where}: ${sm ? `the adapter has no f16 -> f32 ${t.SM}x${t.SN}x${t.SK} configuration (it has ${sm.configs.map((c) => `${c.M}x${c.N}x${c.K}`).join(', ') || 'none'})` : `no subgroup matrices on this device (${l.ctx?.subgroupMatrixReason ?? 'no device'})`}; use emulated: true to test the kernel`);
   }
   const threads = 4 * (t.emulated ? EMULATED_SUBGROUP : sm!.subgroupMaxSize);
-  const bytes = sgmatWorkgroupBytes(t, a.epilogue);
+  const bytes = sgmatWorkgroupBytes(t, glu);
   if (bytes > workgroupLimit(l)) throw new Error(`${where}: needs ${bytes} bytes of workgroup memory; this device allows ${workgroupLimit(l)}`);
-  if (Math.ceil(a.M / SGMAT_BLOCK) > MAX_GRID) throw new Error(`gemm: ${a.M} rows exceed the grid`);
+  const { BM, BW } = sgmatTileShape(t);
+  if (Math.ceil(a.M / BM) > MAX_GRID) throw new Error(`gemm: ${a.M} rows exceed the grid`);
   const params: ['u32', number][] = [['u32', a.M], ['u32', a.N], ['u32', a.K], ['u32', a.bias ? 1 : 0]];
-  const grid2d: [number, number] = [Math.ceil(a.N / SGMAT_BLOCK), Math.ceil(a.M / SGMAT_BLOCK)];
-  l.dispatch(sgmatKernel(t, threads, a.epilogue, d), { ACTIVATION: ACTIVATION[a.activation ?? 'gelu'] }, buffers, params, grid2d, work);
-}
-
-/** Workgroup memory of the subgroup-matrix GEMM: the x, W (and gate) tiles, and half the results in f32. */
-export function sgmatWorkgroupBytes(t: SgmatTile, epilogue: Epilogue): number {
-  const tile = SGMAT_BLOCK * (sgmatTK(t) + 8) * (t.emulated ? 4 : 2);
-  const gate = epilogue === 'glu' ? tile : 16; // unused, one element (aligned to 16 bytes)
-  return 2 * tile + gate + (SGMAT_BLOCK / 2) * (SGMAT_BLOCK + 4) * 4;
-}
-
-// One shader per shape, mode, thread count, epilogue and dtypes (consts written in front, as for v3). The
-// native file goes first: its `enable`s must open the module.
-const sgmatKernels = new Map<string, Kernel>();
-export function sgmatKernel(t: SgmatTile, threads: number, epilogue: Epilogue, d: { x: DType; W: DType; y: DType }): Kernel {
-  const consts = { EPILOGUE: EPILOGUE[epilogue], SM: t.SM, SN: t.SN, SK: t.SK, THREADS: threads, TK: sgmatTK(t) };
-  const name = `gemm_sgmat${t.emulated ? '_emulated' : ''}_x${d.x}_w${d.W}_y${d.y}_${epilogue}_${t.SM}x${t.SN}x${t.SK}_t${threads}`;
-  let kernel = sgmatKernels.get(name);
-  if (!kernel) {
-    const header = Object.entries(consts).map(([k, v]) => `const ${k}: u32 = ${v}u;\n`).join('');
-    const ops = t.emulated ? sgmatEmulated : sgmatNative;
-    kernel = { name, source: ops + header + storageSource(d) + activationSource + EPILOGUE_SOURCE + sgmatSource };
-    sgmatKernels.set(name, kernel);
-  }
-  return kernel;
+  const grid2d: [number, number] = [Math.ceil(a.N / (glu ? BW / 2 : BW)), Math.ceil(a.M / BM)];
+  l.dispatch(sgmatKernel(t, { epilogue: EPILOGUE[a.epilogue], threads, dtypes: d }), { ACTIVATION: ACTIVATION[a.activation ?? 'gelu'] }, buffers, params, grid2d, work);
 }
 
 // Planning (no device) dispatches nothing; WebGPU's default limits stand in for the device's.
@@ -352,7 +326,10 @@ export function workgroupBytes(t: GemmTile, epilogue: Epilogue): number {
 }
 
 export function tileName(t: AnyGemmTile): string {
-  if (t.kernel === 'sgmat') return `sgmat ${t.SM}x${t.SN}x${t.SK}${t.emulated ? ' emulated' : ''}`;
+  if (t.kernel === 'sgmat') {
+    const { BM, BW, TK } = sgmatTileShape(t);
+    return `sgmat ${t.SM}x${t.SN}x${t.SK} ${BM}x${BW}/tk${TK}${t.emulated ? ' emulated' : ''}`;
+  }
   const split = (t.splitK ?? 1) > 1 ? `/sk${t.splitK}` : '';
   return (t.kernel === 'v3' || t.kernel === 'v4' ? `${t.kernel} ${t.WG_M}x${t.WG_N}/tm${t.TM}/tn${t.TN ?? 4}/tk${t.TK}` : `${t.WG_M}x${t.WG_N}/tm${t.TM}/tk${t.TK}`) + split;
 }

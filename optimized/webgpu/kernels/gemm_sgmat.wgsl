@@ -1,32 +1,33 @@
 // GEMM on subgroup matrices (tensor cores: cooperative matrices on Vulkan, simdgroup matrices on Metal):
 // y[M, N] = x[M, K] · W[N, K]^T (+ bias[N]), with the epilogues of gemm_v2.wgsl:
 //   EPILOGUE 0: nothing   1: + residual[M, N]   2: act(y)   3: GLU, W is [2N, K]: act(x·W[n] + b[n]) * (x·W[N + n] + b[N + n])
-// For f16 storage of x and W: their values are halves already, so the f16 matrices lose nothing, and the
-// products accumulate in f32 (an f16 x f16 -> f32 configuration of the adapter).
-// A workgroup computes 64 x 64 outputs; its first four subgroups each own a 32 x 32 quarter, as
-// (32 / SM) x (32 / SN) result matrices (more subgroups, where the subgroup size is smaller than the launcher
-// assumed, help only with the loads and the epilogue). Each K step of TK:
-// - all threads copy the x rows and W rows of the tile into workgroup memory, K-contiguous (x as a row-major
-//   left matrix, W as a column-major right matrix: W[n][k] is right[k][n]), zeros past M, N and K;
-// - each subgroup multiplies its left matrices by its right ones, SK of K at a time.
-// The results go through workgroup memory (f32, half the tile at a time) to the epilogue, which every thread
-// runs on 4 neighbouring columns, as v2 and v3 do.
-// The matrix operations come from one of two files the launcher prepends: sgmat_native.wgsl (the WGSL builtins
-// of chromium_experimental_subgroup_matrix) or sgmat_emulated.wgsl (the same operations written out in plain
-// WGSL, each "subgroup" being 32 threads: slow, for testing this kernel's tiling where the feature is absent).
-// Written in front by the launcher, as `const NAME: u32 = <n>u;`: EPILOGUE; SM, SN, SK (the matrix shape);
-// THREADS (4 subgroups); TK (K per step, a multiple of SK and of 4). ACTIVATION stays an override.
+// x and W are rounded to f16 as they are staged (nothing is lost where they are stored in f16) and the products
+// accumulate in f32 (an f16 x f16 -> f32 configuration of the adapter).
+// A workgroup multiplies BM rows of x by BW rows of W: BM x BW outputs, or with GLU BM x BW/2 outputs whose
+// value rows are the first half of the W tile and gate rows the second. Four subgroups in a 2 x 2 grid each own
+// a quarter: RM x RN result matrices of SM x SN (GLU: RN value and RN gate matrices), as named variables
+// (acc_<i>_<j>, gacc_<i>_<j>: no array of matrices, which a driver may leave in memory). Each K step of TK:
+// - the step's x and W values, loaded into registers during the previous step's products, go into the tiles
+//   (K-contiguous, at a padded row stride: x as a row-major left matrix, W as a column-major right one, since
+//   W[n][k] is right[k][n]; zeros past M, N and K), and the next step's values are loaded;
+// - each subgroup loads its RM left matrices once per SK of K and multiplies each right matrix it loads by them.
+// The results go one matrix per subgroup at a time through workgroup memory (f32) to the epilogue, which the
+// subgroup's threads run on 4 neighbouring columns each, as v2 and v3 do.
+// The matrix operations, the tiles and the subgroup of a thread come from one of two files the launcher
+// prepends: sgmat_native.wgsl (the builtins of chromium_experimental_subgroup_matrix) or sgmat_emulated.wgsl (the
+// same operations in plain WGSL, each "subgroup" being 32 threads: for testing where the feature is absent).
+// gemm.ts writes in front, as `const NAME: u32 = <n>u;`: EPILOGUE; SM, SN, SK (the matrix shape); BM, BW, TK (the
+// tile); THREADS (4 subgroups); and the code at the `// @name` lines. ACTIVATION stays an override.
 // Bindings: 0 x, 1 W, 2 bias, 3 residual, 4 y, 5 params (uniform).
 struct Params { M: u32, N: u32, K: u32, hasBias: u32 }
 
-const BM: u32 = 64u;
-const BN: u32 = 64u;
-const TS: u32 = TK + 8u; // elements per tile row: padded so that neighbouring rows start on other banks
-const RM: u32 = 32u / SM;
-const RN: u32 = 32u / SN;
-const SS: u32 = BN + 4u; // staging row stride
-const GS_SIZE: u32 = select(1u, BN * TS, EPILOGUE == 3u);
-const OUTS: u32 = (BM / 2u) * (BN / 4u) / THREADS; // vec4 outputs per thread per half tile
+const TS: u32 = TK + 8u; // tile row stride: padded so that neighbouring rows start on other banks
+const TK4: u32 = TK / 4u;
+const HALF_W: u32 = BW / 2u; // GLU: where the gate rows start in the W tile
+const BN: u32 = select(BW, HALF_W, EPILOGUE == 3u); // output columns a workgroup
+const RS: u32 = SN + 4u; // staged result row stride
+const SLOT: u32 = SM * RS; // one staged result matrix
+const SLOTS: u32 = select(1u, 2u, EPILOGUE == 3u); // value (and gate) a subgroup
 
 @group(0) @binding(0) var<storage, read> x: array<x_t>;
 @group(0) @binding(1) var<storage, read> W: array<W_t>;
@@ -35,23 +36,48 @@ const OUTS: u32 = (BM / 2u) * (BN / 4u) / THREADS; // vec4 outputs per thread pe
 @group(0) @binding(4) var<storage, read_write> y: array<y_t>;
 @group(0) @binding(5) var<uniform> p: Params;
 
-var<workgroup> xs: array<tile_t, BM * TS>; // [BM][TK], K-contiguous
-var<workgroup> ws: array<tile_t, BN * TS>; // [BN][TK]
-var<workgroup> gs: array<tile_t, GS_SIZE>; // [BN][TK], the gate rows (GLU)
-var<workgroup> stage: array<f32, (BM / 2u) * SS>; // half of the results: [BM / 2][BN]
+var<workgroup> stage: array<f32, 4u * SLOTS * SLOT>;
 
-// Four values of K into a tile row.
-fn put4(tile: ptr<workgroup, array<tile_t, BN * TS>>, at: u32, v: vec4f) {
-  for (var c = 0u; c < 4u; c++) {
-    (*tile)[at + c] = to_tile(v[c]);
+// vec4 e of a step's x tile (row e / TK4, K from k4 + e % TK4), zeros past M, K and the tile.
+fn x_step(e: u32, row0: u32, k4: u32) -> vec4f {
+  let r = e / TK4;
+  let q = k4 + e % TK4;
+  if (r >= BM || row0 + r >= p.M || q >= p.K / 4u) {
+    return vec4f(0.0);
   }
+  return load_x((row0 + r) * (p.K / 4u) + q);
 }
 
-// The staged results of this thread's o-th vec4 of a half tile, and where it goes.
-fn staged(o: u32, tid: u32) -> vec4f {
-  let e = tid + o * THREADS;
-  let at = (e / (BN / 4u)) * SS + (e % (BN / 4u)) * 4u;
-  return vec4f(stage[at], stage[at + 1u], stage[at + 2u], stage[at + 3u]);
+// vec4 e of a step's W tile: value rows, then (GLU) the gate rows N + n; zeros past N, K and the tile.
+fn w_step(e: u32, col0: u32, k4: u32) -> vec4f {
+  let r = e / TK4;
+  let q = k4 + e % TK4;
+  let glu = EPILOGUE == 3u;
+  let n = col0 + select(r, r % HALF_W, glu);
+  if (r >= BW || n >= p.N || q >= p.K / 4u) {
+    return vec4f(0.0);
+  }
+  return load_W((n + select(0u, p.N, glu && r >= HALF_W)) * (p.K / 4u) + q);
+}
+
+// The epilogue of one staged result matrix (and its gate), rows m0.., columns n0..: 4 columns a lane at a time.
+fn finish_staged(slot: u32, lane: u32, lanes: u32, m0: u32, n0: u32) {
+  for (var e = lane; e < SM * SN / 4u; e += lanes) {
+    let r = e / (SN / 4u);
+    let c = (e % (SN / 4u)) * 4u;
+    let at = slot + r * RS + c;
+    let v = vec4f(stage[at], stage[at + 1u], stage[at + 2u], stage[at + 3u]);
+    var g = vec4f(0.0);
+    if (EPILOGUE == 3u) {
+      g = vec4f(stage[at + SLOT], stage[at + SLOT + 1u], stage[at + SLOT + 2u], stage[at + SLOT + 3u]);
+    }
+    let m = m0 + r;
+    let n = n0 + c;
+    let columns = min(4u, select(0u, p.N - n, n < p.N));
+    if (m < p.M && columns > 0u) {
+      finish4(v, g, m, n, columns);
+    }
+  }
 }
 
 @compute @workgroup_size(THREADS)
@@ -59,108 +85,27 @@ fn main(inv: Invocation) {
   let tid = inv.index;
   let row0 = inv.group.y * BM;
   let col0 = inv.group.x * BN;
-  let sg = subgroup_of(inv);
-  let mma_subgroup = sg < 4u;
-  let sg_row = (sg / 2u) * 32u;
-  let sg_col = (sg % 2u) * 32u;
+  let s = subgroup_of(inv); // subgroup, lane, lanes
+  // Where the subgroup size is below the one the launcher assumed, the subgroups past 4 only load and finish.
+  let mma_subgroup = s.x < 4u;
+  let sg_row = (s.x / 2u) * (BM / 2u);
+  let sg_col = (s.x % 2u) * (BN / 2u);
+  let slot = min(s.x, 3u) * SLOTS * SLOT;
   let K4 = p.K / 4u;
-  var acc: array<result_t, RM * RN>;
-  var gacc: array<result_t, RM * RN>;
-  for (var i = 0u; i < RM * RN; i++) {
-    acc[i] = zero_result();
-    gacc[i] = zero_result();
-  }
-
-  for (var k0 = 0u; k0 < K4; k0 += TK / 4u) {
-    for (var e = tid; e < BM * TK / 4u; e += THREADS) {
-      let r = e / (TK / 4u);
-      let q = e % (TK / 4u);
-      var v = vec4f(0.0);
-      if (row0 + r < p.M && k0 + q < K4) {
-        v = load_x((row0 + r) * K4 + k0 + q);
-      }
-      put4(&xs, r * TS + 4u * q, v);
-    }
-    for (var e = tid; e < BN * TK / 4u; e += THREADS) {
-      let r = e / (TK / 4u);
-      let q = e % (TK / 4u);
-      var v = vec4f(0.0);
-      if (col0 + r < p.N && k0 + q < K4) {
-        v = load_W((col0 + r) * K4 + k0 + q);
-      }
-      put4(&ws, r * TS + 4u * q, v);
-      if (EPILOGUE == 3u) {
-        var g = vec4f(0.0);
-        if (col0 + r < p.N && k0 + q < K4) {
-          g = load_W((p.N + col0 + r) * K4 + k0 + q);
-        }
-        for (var c = 0u; c < 4u; c++) {
-          gs[r * TS + 4u * q + c] = to_tile(g[c]);
-        }
-      }
-    }
+  // @registers
+  // @prefetch(0u)
+  for (var k4 = 0u; k4 < K4; k4 += TK4) {
+    // @stage
     workgroupBarrier();
+    if (k4 + TK4 < K4) {
+      // @prefetch(k4 + TK4)
+    }
     if (mma_subgroup) {
       for (var kk = 0u; kk < TK; kk += SK) {
-        var a: array<left_t, RM>;
-        for (var i = 0u; i < RM; i++) {
-          a[i] = load_left((sg_row + i * SM) * TS + kk);
-        }
-        for (var j = 0u; j < RN; j++) {
-          let b = load_right((sg_col + j * SN) * TS + kk);
-          for (var i = 0u; i < RM; i++) {
-            acc[i * RN + j] = mma(a[i], b, acc[i * RN + j]);
-          }
-          if (EPILOGUE == 3u) {
-            let g = load_gate((sg_col + j * SN) * TS + kk);
-            for (var i = 0u; i < RM; i++) {
-              gacc[i * RN + j] = mma(a[i], g, gacc[i * RN + j]);
-            }
-          }
-        }
+        // @multiply
       }
     }
     workgroupBarrier();
   }
-
-  // Epilogue, half the tile (32 rows: two subgroups' results) at a time.
-  for (var half = 0u; half < 2u; half++) {
-    if (mma_subgroup && sg / 2u == half) {
-      for (var i = 0u; i < RM; i++) {
-        for (var j = 0u; j < RN; j++) {
-          store_result(i * SM * SS + sg_col + j * SN, acc[i * RN + j], inv);
-        }
-      }
-    }
-    workgroupBarrier();
-    var value: array<vec4f, OUTS>;
-    for (var o = 0u; o < OUTS; o++) {
-      value[o] = staged(o, tid);
-    }
-    var gate: array<vec4f, OUTS>;
-    if (EPILOGUE == 3u) {
-      workgroupBarrier();
-      if (mma_subgroup && sg / 2u == half) {
-        for (var i = 0u; i < RM; i++) {
-          for (var j = 0u; j < RN; j++) {
-            store_result(i * SM * SS + sg_col + j * SN, gacc[i * RN + j], inv);
-          }
-        }
-      }
-      workgroupBarrier();
-      for (var o = 0u; o < OUTS; o++) {
-        gate[o] = staged(o, tid);
-      }
-    }
-    for (var o = 0u; o < OUTS; o++) {
-      let e = tid + o * THREADS;
-      let m = row0 + half * (BM / 2u) + e / (BN / 4u);
-      let n = col0 + (e % (BN / 4u)) * 4u;
-      let columns = min(4u, select(0u, p.N - n, n < p.N));
-      if (m < p.M && columns > 0u) {
-        finish4(value[o], gate[o], m, n, columns);
-      }
-    }
-    workgroupBarrier();
-  }
+  // @finish
 }

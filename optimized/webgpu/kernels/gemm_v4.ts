@@ -8,7 +8,7 @@ import accessVec4Source from './gemm_access_vec4.wgsl';
 import epilogueSource from './gemm_epilogue.wgsl';
 import operandsSource from './gemm_operands.wgsl';
 import v4Source from './gemm_v4.wgsl';
-import type { Kernel } from './launch.ts';
+import { type Kernel, withGeneratedCode } from './launch.ts';
 import { type DType, accessors, columnStore } from './storage.ts';
 import type { GemmTile } from './tiles.ts';
 
@@ -128,11 +128,5 @@ export function withV4Registers(source: string, t: GemmTile, glu: boolean): stri
         ...rows.map((r) => `write_out(acc_${r}_${j} + b${j}, ${glu ? `gacc_${r}_${j} + gb${j}` : 'vec4f(0.0)'}, row0 + lid.y * ${t.TM}u + ${r}u, n${j}, wg.z);`),
       ]),
   };
-  let out = source;
-  for (const [name, lines] of Object.entries(parts)) {
-    const marker = new RegExp(`^( *)// @${name}(?:\\(([\\w -]+)\\))?$`, 'gm');
-    if (!marker.test(out)) throw new Error(`gemm_v4.wgsl has no "// @${name}" line`);
-    out = out.replace(marker, (_, indent: string, arg: string) => lines(arg).map((l) => indent + l).join('\n'));
-  }
-  return out;
+  return withGeneratedCode(source, 'gemm_v4.wgsl', parts);
 }

@@ -26,6 +26,21 @@ export interface Work {
 /** Largest workgroup count per grid dimension (WebGPU's default maxComputeWorkgroupsPerDimension). */
 export const MAX_GRID = 65535;
 
+/**
+ * A kernel's source with generated code at its `// @name` or `// @name(arg)` lines: each line is replaced by
+ * parts[name](arg), indented as the line was (the register tiles of gemm_v3, gemm_v4 and gemm_sgmat are named
+ * variables written out this way). `file` names the source in the error for a missing line.
+ */
+export function withGeneratedCode(source: string, file: string, parts: Record<string, (arg: string) => string[]>): string {
+  let out = source;
+  for (const [name, lines] of Object.entries(parts)) {
+    const marker = new RegExp(`^( *)// @${name}(?:\\((.*)\\))?$`, 'gm');
+    if (!marker.test(out)) throw new Error(`${file} has no "// @${name}" line`);
+    out = out.replace(marker, (_, indent: string, arg: string) => lines(arg).map((l) => indent + l).join('\n'));
+  }
+  return out;
+}
+
 /** Splits n workgroups over x and y; shaders recover the index as wg.x + wg.y * num_workgroups.x. */
 export function grid(n: number): [number, number] {
   return n <= MAX_GRID ? [Math.max(1, n), 1] : [MAX_GRID, Math.ceil(n / MAX_GRID)];

@@ -1,30 +1,56 @@
 // The matrix operations of gemm_sgmat.wgsl written out in plain WGSL (core WGSL: SwiftShader runs it), to test
 // that kernel's tiling, bounds and epilogues where no adapter offers subgroup matrices. A "subgroup" is 32
-// consecutive threads; each loads whole left and right matrices, and computes and stores only the result
-// elements of its lane (those whose index is the lane's modulo 32). Tiles are f32: the kernel takes x and W stored in f16, whose
-// values f32 holds exactly, so the products and their f32 sums are those of an f16 x f16 -> f32 matrix unit
-// (up to the order of the additions).
-alias tile_t = f32;
-struct left_t { v: array<f32, SM * SK> } // [m][k]
-struct right_t { v: array<f32, SK * SN> } // [k][n]
-struct result_t { v: array<f32, SM * SN> } // [m][n]
+// consecutive threads. The tiles hold f16 values as SwiftShader can, two to a u32 (pack2x16float), rounded as
+// the native tiles round them; left and right matrices are where they lie in the tile (an offset: the kernel
+// multiplies them before it restages the tile), and each lane holds the result elements lane, lane + 32, ...
+// The products of halves and their f32 sums are those of an f16 x f16 -> f32 matrix unit, up to the order of
+// the additions.
+const LANES: u32 = 32u;
+
+struct left_t { at: u32 } // [m][k] at xs[at + m * TS + k]
+struct right_t { at: u32 } // [k][n] at ws[at + n * TS + k]
+struct result_t { v: array<f32, SM * SN / LANES> } // element lane + LANES * i: row / SN, column % SN
+
+var<workgroup> xs: array<u32, BM * TS / 2u>; // [BM][TS] halves, K-contiguous
+var<workgroup> ws: array<u32, BW * TS / 2u>; // [BW][TS]
 
 struct Invocation {
   @builtin(local_invocation_index) index: u32,
   @builtin(workgroup_id) group: vec3u,
 }
 
-const LANES: u32 = 32u;
 var<private> lane: u32;
 
-// The thread's subgroup; also records its lane (called once, first).
-fn subgroup_of(inv: Invocation) -> u32 {
+// The thread's subgroup, its lane in it and the subgroup's size (32); records the lane for mma.
+fn subgroup_of(inv: Invocation) -> vec3u {
   lane = inv.index % LANES;
-  return inv.index / LANES;
+  return vec3u(inv.index / LANES, lane, LANES);
 }
 
-fn to_tile(v: f32) -> tile_t {
-  return v;
+fn halves(v: vec4f) -> vec2u {
+  let s = clamp(v, vec4f(-65504.0), vec4f(65504.0));
+  return vec2u(pack2x16float(s.xy), pack2x16float(s.zw));
+}
+
+// Four values of K (at a multiple of 4) into a tile row.
+fn put_x4(at: u32, v: vec4f) {
+  let h = halves(v);
+  xs[at / 2u] = h.x;
+  xs[at / 2u + 1u] = h.y;
+}
+
+fn put_w4(at: u32, v: vec4f) {
+  let h = halves(v);
+  ws[at / 2u] = h.x;
+  ws[at / 2u + 1u] = h.y;
+}
+
+fn x_at(i: u32) -> f32 {
+  return unpack2x16float(xs[i / 2u])[i % 2u];
+}
+
+fn w_at(i: u32) -> f32 {
+  return unpack2x16float(ws[i / 2u])[i % 2u];
 }
 
 fn zero_result() -> result_t {
@@ -32,51 +58,31 @@ fn zero_result() -> result_t {
 }
 
 fn load_left(at: u32) -> left_t {
-  var a: left_t;
-  for (var m = 0u; m < SM; m++) {
-    for (var k = 0u; k < SK; k++) {
-      a.v[m * SK + k] = xs[at + m * TS + k];
-    }
-  }
-  return a;
+  return left_t(at);
 }
 
 fn load_right(at: u32) -> right_t {
-  var b: right_t;
-  for (var k = 0u; k < SK; k++) {
-    for (var n = 0u; n < SN; n++) {
-      b.v[k * SN + n] = ws[at + n * TS + k];
-    }
-  }
-  return b;
-}
-
-fn load_gate(at: u32) -> right_t {
-  var b: right_t;
-  for (var k = 0u; k < SK; k++) {
-    for (var n = 0u; n < SN; n++) {
-      b.v[k * SN + n] = gs[at + n * TS + k];
-    }
-  }
-  return b;
+  return right_t(at);
 }
 
 fn mma(a: left_t, b: right_t, c: result_t) -> result_t {
   var r = c;
-  for (var e = lane; e < SM * SN; e += LANES) {
-    let m = e / SN;
-    let n = e % SN;
-    var s = r.v[e];
+  for (var i = 0u; i < SM * SN / LANES; i++) {
+    let e = lane + i * LANES;
+    let x0 = a.at + (e / SN) * TS;
+    let w0 = b.at + (e % SN) * TS;
+    var s = r.v[i];
     for (var k = 0u; k < SK; k++) {
-      s += a.v[m * SK + k] * b.v[k * SN + n];
+      s += x_at(x0 + k) * w_at(w0 + k);
     }
-    r.v[e] = s;
+    r.v[i] = s;
   }
   return r;
 }
 
-fn store_result(at: u32, c: result_t, inv: Invocation) {
-  for (var e = lane; e < SM * SN; e += LANES) {
-    stage[at + (e / SN) * SS + e % SN] = c.v[e];
+fn store_result(at: u32, c: result_t) {
+  for (var i = 0u; i < SM * SN / LANES; i++) {
+    let e = lane + i * LANES;
+    stage[at + (e / SN) * RS + e % SN] = c.v[i];
   }
 }

@@ -30,18 +30,49 @@ export const MAX_SPLIT_K = 16;
 
 /**
  * The subgroup-matrix GEMM's shape: one f16 x f16 -> f32 configuration of the adapter (M x N outputs, K deep;
- * each of 8, 16 or 32). `emulated` runs the matrix operations in plain WGSL (sgmat_emulated.wgsl): for tests
- * where the adapter has no subgroup matrices; otherwise the adapter must list the configuration.
+ * each of 8, 16 or 32), and the workgroup's tile: BM rows of x by BW rows of W (the outputs' columns; with GLU,
+ * half of them value rows and half gate rows), K in steps of TK. `emulated` runs the matrix operations in plain
+ * WGSL (sgmat_emulated.wgsl): for tests where the adapter has no subgroup matrices; otherwise the adapter must
+ * list the configuration.
  */
 export interface SgmatTile {
   kernel: 'sgmat';
   SM: number;
   SN: number;
   SK: number;
+  /** rows of x a workgroup: 64 or 128 (default: 128 where the grid fills the GPU, else 64) */
+  BM?: 64 | 128;
+  /** rows of W a workgroup: 64 or 128 (default 128) */
+  BW?: 64 | 128;
+  /** K a step: 16 or 32, at least SK (default 32; emulated 16) */
+  TK?: 16 | 32;
   emulated?: boolean;
 }
 
 export type AnyGemmTile = GemmTile | SgmatTile;
+
+/** The GEMM kernels a user can force for every GEMM of a model (`--gemm`, loadModel's `gemm`). */
+export const GEMM_CHOICES = ['v2', 'v3', 'v4', 'sgmat'] as const;
+export type GemmChoice = (typeof GEMM_CHOICES)[number];
+
+/**
+ * A tile with its defaults filled in: 128 x 128, K 32 a step (emulated 16: SwiftShader ran out of 24 GiB compiling
+ * the emulated 128 x 128 tile at 32).
+ */
+export function sgmatTileShape(t: SgmatTile): Required<Pick<SgmatTile, 'BM' | 'BW' | 'TK'>> {
+  return { BM: t.BM ?? 128, BW: t.BW ?? 128, TK: t.TK ?? (t.emulated ? 16 : 32) };
+}
+
+/** Why the tile cannot be built, or null: the matrix sides, the tile against the matrices, the epilogue. */
+export function sgmatTileProblem(t: SgmatTile, glu: boolean): string | null {
+  const { BM, BW, TK } = sgmatTileShape(t);
+  for (const [name, v] of Object.entries({ M: t.SM, N: t.SN, K: t.SK })) if (![8, 16, 32].includes(v)) return `${name} = ${v} must be 8, 16 or 32`;
+  if (![64, 128].includes(BM) || ![64, 128].includes(BW)) return `BM = ${BM} and BW = ${BW} must be 64 or 128`;
+  if (![16, 32].includes(TK) || TK < t.SK) return `TK = ${TK} must be 16 or 32, and at least SK = ${t.SK}`;
+  // each subgroup's quarter is whole matrices: BM/2 rows, BW/2 columns (GLU: BW/4 value and BW/4 gate columns)
+  if ((BM / 2) % t.SM || (BW / (glu ? 4 : 2)) % t.SN) return `a subgroup's ${BM / 2} x ${BW / (glu ? 4 : 2)} outputs are not whole ${t.SM} x ${t.SN} matrices`;
+  return null;
+}
 
 /** Flash attention v2's tiles: BR queries a workgroup (one thread each), keys staged BC at a time. */
 export interface AttentionTiles {
