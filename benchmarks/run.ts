@@ -33,7 +33,7 @@ const SUITES = {
   // No GPU: under five minutes on 2 cores with the peers (4 min 38 s measured without Python, 4 min 30 s with torch).
   cpu: { config: 'small', workloads: ['fixed_short:2', 'variable_short:4'], backends: ['reference:fp32', 'reference:fp64', 'gpujs:webasm', 'gpujs:cpu'], kernels: false, runs: 3, warmup: 1 },
   // The paper's four workloads, about 32k real tokens per batch each.
-  gpu: { config: 'base', workloads: ['fixed_short:64', 'variable_short:128', 'fixed_long:4', 'variable_long:8'], backends: ['webgpu', 'webgpu:f16', 'webgpu:padded', 'webgpu:materialized', 'gpujs:webgpu'], kernels: true, runs: 5, warmup: 2 },
+  gpu: { config: 'base', workloads: ['fixed_short:64', 'variable_short:128', 'fixed_long:4', 'variable_long:8'], backends: ['webgpu', 'webgpu:f16', 'webgpu:sgmat', 'webgpu:padded', 'webgpu:materialized', 'gpujs:webgpu'], kernels: true, runs: 5, warmup: 2 },
 } as const;
 const GIB = 2 ** 30;
 
@@ -404,7 +404,7 @@ async function remeasure(row: ResultRow, spec: (stage: StageSpec['stage'], extra
   let stageSpec: StageSpec;
   if (row.kind === 'kernel') stageSpec = spec('kernels', { only: [name] });
   else if (row.backend === 'reference' || row.backend === 'webgpu' || String(row.backend).startsWith('gpujs')) {
-    const backend = (row.backend === 'reference' ? `reference:${row.dtype}` : row.backend === 'webgpu' ? (row.dtype === 'fp16' ? 'webgpu:f16' : row.variant === 'flash' ? 'webgpu' : `webgpu:${row.variant}`) : row.variant === 'auto' ? 'gpujs' : row.backend) as ModelBackend;
+    const backend = (row.backend === 'reference' ? `reference:${row.dtype}` : row.backend === 'webgpu' ? (row.variant === 'sgmat' ? 'webgpu:sgmat' : row.dtype === 'fp16' ? 'webgpu:f16' : row.variant === 'flash' ? 'webgpu' : `webgpu:${row.variant}`) : row.variant === 'auto' ? 'gpujs' : row.backend) as ModelBackend;
     stageSpec = spec('model', { backend, only: [name] });
   } else return null;
   const again = (await runStageInChild(stageSpec, `re-measure ${name}`, bars)).filter((r) => rowKey(r) === rowKey(row));

@@ -24,7 +24,7 @@ import { formatBytes } from '../reports/format.ts';
  * Model backends `npm run bench` can run: the reference in each precision, the WebGPU engine (f32, f16
  * storage) and its ablations, and the gpu.js model (gpujs: auto selection; gpujs:MODE forces one).
  */
-export const MODEL_BACKENDS = ['reference:fp32', 'reference:fp64', 'webgpu', 'webgpu:f16', 'webgpu:padded', 'webgpu:materialized', 'gpujs', 'gpujs:webgpu', 'gpujs:webasm', 'gpujs:cpu'] as const;
+export const MODEL_BACKENDS = ['reference:fp32', 'reference:fp64', 'webgpu', 'webgpu:f16', 'webgpu:sgmat', 'webgpu:padded', 'webgpu:materialized', 'gpujs', 'gpujs:webgpu', 'gpujs:webasm', 'gpujs:cpu'] as const;
 export type ModelBackend = (typeof MODEL_BACKENDS)[number];
 
 export interface StageSpec {
@@ -90,17 +90,19 @@ async function referenceStage(spec: StageSpec, config: ModernBertConfig, emit: E
   }
 }
 
+// webgpu:sgmat: f16 storage with every GEMM and attention on subgroup matrices (variant "sgmat"; emulated where the device has none).
 async function webgpuStage(spec: StageSpec, config: ModernBertConfig, emit: Emit): Promise<void> {
   const suffix = spec.backend!.split(':')[1];
-  const dtype = suffix === 'f16' ? 'f16' : 'f32';
-  const variant = (suffix === undefined || suffix === 'f16' ? 'flash' : suffix) as 'flash' | 'padded' | 'materialized';
+  const sgmat = suffix === 'sgmat';
+  const dtype = suffix === 'f16' || sgmat ? 'f16' : 'f32';
+  const variant = (suffix === undefined || suffix === 'f16' || sgmat ? 'flash' : suffix) as 'flash' | 'padded' | 'materialized';
   const { sharedDevice, closeSharedDevice } = await import('../optimized/webgpu/device.ts');
   const gpu = await import('../optimized/webgpu/modernbert.ts');
   let ctx!: GpuContext;
   let model!: ReturnType<typeof gpu.createWebGpuModel>;
   const loadS = await seconds(async () => {
     ctx = await sharedDevice();
-    model = gpu.createWebGpuModel(ctx, readCheckpoint(spec, fp32), dtype, (await loadTuning(ctx.adapter)).tuning);
+    model = gpu.createWebGpuModel(ctx, readCheckpoint(spec, fp32), dtype, (await loadTuning(ctx.adapter)).tuning, sgmat ? { gemm: 'sgmat', attention: 'flash_sgmat' } : {});
     await ctx.device.queue.onSubmittedWorkDone(); // the upload done
   });
   try {
@@ -118,9 +120,11 @@ async function webgpuStage(spec: StageSpec, config: ModernBertConfig, emit: Emit
         for (let i = 0; i < n; i++) await gpu.forward(model, sequences, options);
       }, spec);
       const host = model.launcher.passStats(); // the last timed pass: a steady one
-      const kernels = `${dtype === 'f16' ? (modelFeatures(model.tuning, 'fp16').length ? 'f16 storage, f16 x f16 -> f32 subgroup matrices in the GEMMs tuned to them; ' : 'f16 storage, f32 arithmetic; ') : ''}${model.tuning ? 'tuned tiles' : 'default tiles'}`;
+      const kernels = sgmat
+        ? `f16 storage, every GEMM (gemm sgmat) and attention (flash_sgmat) on f16 x f16 -> f32 subgroup matrices${ctx.subgroupMatrix ? '' : `, emulated in plain WGSL (${ctx.subgroupMatrixReason})`}`
+        : `${dtype === 'f16' ? (modelFeatures(model.tuning, 'fp16').length ? 'f16 storage, f16 x f16 -> f32 subgroup matrices in the GEMMs tuned to them; ' : 'f16 storage, f32 arithmetic; ') : ''}${model.tuning ? 'tuned tiles' : 'default tiles'}`;
       const note = `${kernels}; wall clock per forward pass, through the readback of last_hidden_state; ${host.dispatches} dispatches, ${host.encodeMs.toFixed(2)} ms CPU encode per pass${ctx.swiftshader ? '; SwiftShader: a CPU emulation, not a GPU number' : ''}`;
-      emit({ row: modelRow(spec, workload, 'webgpu', variant, dtype === 'f16' ? 'fp16' : 'fp32', t, loadS, gpu.memoryStats(model).peakBytes, note, { ctx, tuning: model.tuning }) });
+      emit({ row: modelRow(spec, workload, 'webgpu', sgmat ? 'sgmat' : variant, dtype === 'f16' ? 'fp16' : 'fp32', t, loadS, gpu.memoryStats(model).peakBytes, note, { ctx, tuning: model.tuning, sgmat }) });
     }
   } finally {
     gpu.destroyModel(model);
@@ -179,7 +183,7 @@ function bindingLimit(ctx: GpuContext, config: ModernBertConfig, lengths: readon
   return scores > max ? `the score matrix needs ${scores} bytes, over this device's maxStorageBufferBindingSize ${max}` : null;
 }
 
-function modelRow(spec: StageSpec, workload: Workload, backend: string, variant: string, dtype: string, t: Timing, loadS: number, peakBytes: number | null, note: string, webgpu?: { ctx: GpuContext; tuning: Tuning | null }): ResultRow {
+function modelRow(spec: StageSpec, workload: Workload, backend: string, variant: string, dtype: string, t: Timing, loadS: number, peakBytes: number | null, note: string, webgpu?: { ctx: GpuContext; tuning: Tuning | null; sgmat?: boolean }): ResultRow {
   const ctx = webgpu?.ctx;
   const tokens = tokensOf(workload.lengths);
   return resultRow({
@@ -203,7 +207,7 @@ function modelRow(spec: StageSpec, workload: Workload, backend: string, variant:
     note,
     load_s: loadS,
     first_s: t.firstS,
-    features: ctx ? featuresText(ctx, modelFeatures(webgpu.tuning, dtype)) : null,
+    features: ctx ? featuresText(ctx, webgpu.sgmat && ctx.subgroupMatrix ? SUBGROUP_MATRIX_FEATURES : modelFeatures(webgpu.tuning, dtype)) : null,
   });
 }
 
@@ -257,11 +261,11 @@ async function kernelStage(spec: StageSpec, config: ModernBertConfig, emit: Emit
       const shape = { ...s, dtypes };
       const tiled = variant === 'v2' || variant === 'v3' || variant === 'v4' ? { ...gemm.tileFor(l, shape, variant), ...(splitK ? { splitK } : {}) } : undefined;
       const args = { x: filled(l, s.M * s.K, 'x', dtype), W: filled(l, wRows * s.K, 'W', dtype), bias: null, residual: s.epilogue === 'residual' ? filled(l, s.M * s.N, 'residual') : null, y: l.pool.storage(s.M * s.N * 4, 'y'), ...shape, variant, tile: tiled };
-      const tile = tiled ? ` tile ${gemm.tileName(tiled)}` : variant === 'sgmat' ? ` ${gemm.tileName(gemm.defaultSgmatTile(l))}` : '';
+      const tile = tiled ? ` tile ${gemm.tileName(tiled)}` : variant === 'sgmat' ? ` ${gemm.tileName(gemm.defaultSgmatTile(l, shape))}` : '';
       return { shape: `M=${s.M} N=${s.N} K=${s.K} ${s.epilogue}${tile}`, flops: gemm.flops(shape), bytes: gemm.bytes(shape), run: () => gemm.run(l, args), tokens: s.M === T ? undefined : s.M };
     },
   });
-  const attentionCase = (name: string, variant: 'flash_v2' | 'flash_v1' | 'materialized', window: [number, number], dtype: DType = 'f32'): Case => ({
+  const attentionCase = (name: string, variant: 'flash_v2' | 'flash_sgmat' | 'flash_v1' | 'materialized', window: [number, number], dtype: DType = 'f32'): Case => ({
     name,
     variant,
     dtype: dtype === 'f16' ? dtype : undefined,
@@ -274,9 +278,9 @@ async function kernelStage(spec: StageSpec, config: ModernBertConfig, emit: Emit
   });
   const materializedFits = H * T * maxSeqlen * 4 <= ctx.device.limits.maxStorageBufferBindingSize;
   if (!materializedFits) emit({ note: `kernels: materialized attention skipped: its ${H * T * maxSeqlen * 4}-byte score matrix exceeds maxStorageBufferBindingSize` });
-  // The subgroup-matrix GEMM (tensor cores) where the device has it: f16 storage only.
+  // The subgroup-matrix GEMM (tensor cores) where the device has it, on f16 storage (its tile: the default for the shape).
   const f16Gemms = ctx.subgroupMatrix ? (['sgmat', 'v4', 'v3', 'v2'] as const) : (['v4', 'v3', 'v2'] as const);
-  if (!ctx.subgroupMatrix) emit({ note: `kernels: no sgmat rows: ${ctx.subgroupMatrixReason}` });
+  if (!ctx.subgroupMatrix) emit({ note: `kernels: no sgmat or flash_sgmat rows: ${ctx.subgroupMatrixReason}` });
   const cases: Case[] = [
     ...(['v4', 'v3', 'v2', 'v1', 'naive'] as const).map((v) => gemmCase('gemm.wqkv', v, { M: T, N: 3 * C, K: C, epilogue: 'none' })),
     ...f16Gemms.map((v) => gemmCase('gemm.wqkv', v, { M: T, N: 3 * C, K: C, epilogue: 'none' }, 'f16')),
@@ -290,6 +294,7 @@ async function kernelStage(spec: StageSpec, config: ModernBertConfig, emit: Emit
     ...f16Gemms.map((v) => gemmCase('gemm.mlp_wo', v, { M: T, N: C, K: I, epilogue: 'residual' }, 'f16')),
     attentionCase('attention.global', 'flash_v2', [-1, -1]),
     attentionCase('attention.global', 'flash_v2', [-1, -1], 'f16'),
+    ...(ctx.subgroupMatrix ? [attentionCase('attention.global', 'flash_sgmat', [-1, -1], 'f16'), attentionCase('attention.local', 'flash_sgmat', [local, local], 'f16')] : []),
     attentionCase('attention.global', 'flash_v1', [-1, -1]),
     attentionCase('attention.local', 'flash_v2', [local, local]),
     attentionCase('attention.local', 'flash_v2', [local, local], 'f16'),
@@ -337,8 +342,8 @@ async function kernelStage(spec: StageSpec, config: ModernBertConfig, emit: Emit
             peak_bytes: l.pool.stats().peakBytes,
             adapter: adapterName(ctx),
             versions: `webgpu ${packageVersion('webgpu')}`,
-            features: featuresText(ctx, c.variant === 'sgmat' ? SUBGROUP_MATRIX_FEATURES : []),
-            note: `${k.shape}${c.dtype === 'f16' ? (c.variant === 'sgmat' ? '; f16 storage, f16 x f16 -> f32 subgroup matrices' : '; f16 storage, f32 arithmetic') : ''}; dispatches per timed run: ${reps}, wall clock to queue completion${ctx.swiftshader ? '; SwiftShader' : ''}`,
+            features: featuresText(ctx, c.variant.endsWith('sgmat') ? SUBGROUP_MATRIX_FEATURES : []),
+            note: `${k.shape}${c.dtype === 'f16' ? (c.variant.endsWith('sgmat') ? '; f16 storage, f16 x f16 -> f32 subgroup matrices' : '; f16 storage, f32 arithmetic') : ''}; dispatches per timed run: ${reps}, wall clock to queue completion${ctx.swiftshader ? '; SwiftShader' : ''}`,
           }),
         });
       } finally {

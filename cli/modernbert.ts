@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { PrecisionName, StorageName } from '../evals/parity-check.ts';
-import { GEMM_CHOICES, type GemmChoice } from '../optimized/webgpu/kernels/tiles.ts';
+import { type AttentionChoice, type GemmChoice, type KernelChoice, kernelChoiceProblem } from '../optimized/webgpu/kernels/tiles.ts';
 import type { Backend } from '../tasks/model.ts';
 import { runParity } from '../evals/parity.ts';
 import { closeSharedDevice, sharedDevice } from '../optimized/webgpu/device.ts';
@@ -16,14 +16,15 @@ import { closestMatch, explainParseError } from './suggest.ts';
 import { MODEL_OPTIONS, modelFolder } from './model-option.ts';
 
 const USAGE = `usage:
-  modernbert parity <case-dir> --backend reference|webgpu|gpujs[:webgpu|:webasm|:cpu] [--precision fp32|fp64] [--dtype f32|f16] [--gemm v2|v3|v4|sgmat]
+  modernbert parity <case-dir> --backend reference|webgpu|gpujs[:webgpu|:webasm|:cpu] [--precision fp32|fp64] [--dtype f32|f16] [--gemm v2|v3|v4|sgmat] [--attention flash_v2|flash_sgmat]
       Runs a golden case (config.json, model.safetensors, io.safetensors) and prints one JSON line:
       {"case", "backend", "precision", "max_abs_err", "tolerance", "pass"}, and for gpujs "mode" (the mode
-      that ran) and "fallback" (why auto selection did not get webgpu, or null); with --gemm, "gemm" and
-      "emulated"; with --dtype, "dtype".
+      that ran) and "fallback" (why auto selection did not get webgpu, or null); with --gemm or --attention,
+      those and "emulated"; with --dtype, "dtype".
       --dtype f16 (webgpu only): f16 storage of weights and activations, f32 arithmetic, f16 tolerances.
-      --gemm (webgpu only): every GEMM on that kernel instead of the tuned or default one; sgmat (subgroup
-      matrices, f16 products: needs --dtype f16) is emulated where the device has none ("emulated": true).
+      --gemm, --attention (webgpu only): every GEMM, every attention on that kernel instead of the tuned or
+      default one; sgmat and flash_sgmat (subgroup matrices, f16 products: need --dtype f16) are emulated
+      where the device has none ("emulated": true).
       Exit 0: every output within tolerance; 1: one is not; 2: bad input.
   modernbert parity <case-dir> --outputs [NAME=]FILE [--outputs ...] [--map their=ours,...] [--precision fp32|fp64 | --dtype f16|bf16]
       Checks another implementation's outputs against the case instead of running a backend ("backend":
@@ -45,7 +46,7 @@ const USAGE = `usage:
   modernbert plan --config base|large|small --lengths 8192x4 --backend webgpu [--ablate padded,materialized] [--dtype f32|f16]
       Plans a forward pass from the engine's own allocations, running no kernel, and prints one JSON line:
       {"backend", "tokens", "peak_bytes", "weight_bytes", "activation_bytes"}.
-  modernbert profile --config base|large|small --lengths 512x64 [--runs N] [--dtype f32|f16] [--gemm v2|v3|v4|sgmat] [--roofline FILE] [--json]
+  modernbert profile --config base|large|small --lengths 512x64 [--runs N] [--dtype f32|f16] [--gemm v2|v3|v4|sgmat] [--attention flash_v2|flash_sgmat] [--roofline FILE] [--json]
       Profiles forward passes of a random-weight model on the WebGPU engine: per kernel (name and override
       constants), calls per pass, milliseconds, share of the pass, GFLOP/s, GB/s, % of the adapter's peak
       (when known) and % of its measured roofline (measured first, or read from FILE, the output of
@@ -210,11 +211,16 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
   }
 }
 
+/** --gemm and --attention as given (checked where they are used: kernelChoiceProblem). */
+function kernelChoice(values: { gemm?: string; attention?: string }): KernelChoice {
+  return { ...(values.gemm !== undefined && { gemm: values.gemm as GemmChoice }), ...(values.attention !== undefined && { attention: values.attention as AttentionChoice }) };
+}
+
 async function parity(args: string[], out: (s: string) => void): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { backend: { type: 'string' }, precision: { type: 'string', default: 'fp32' }, dtype: { type: 'string' }, gemm: { type: 'string' }, outputs: { type: 'string', multiple: true }, map: { type: 'string' } },
+    options: { backend: { type: 'string' }, precision: { type: 'string', default: 'fp32' }, dtype: { type: 'string' }, gemm: { type: 'string' }, attention: { type: 'string' }, outputs: { type: 'string', multiple: true }, map: { type: 'string' } },
   });
   if (positionals.length !== 1) throw new Error(`expected one case directory, got ${positionals.length}`);
   const precision = values.precision;
@@ -231,7 +237,7 @@ async function parity(args: string[], out: (s: string) => void): Promise<number>
     return result.pass ? 0 : 1;
   }
   if (values.map !== undefined) throw new Error('--map renames the tensors of --outputs files');
-  const result = await runParity(positionals[0], values.backend ?? 'reference', precision as PrecisionName, values.dtype === undefined ? undefined : parseDtype(values.dtype), values.gemm as GemmChoice | undefined);
+  const result = await runParity(positionals[0], values.backend ?? 'reference', precision as PrecisionName, values.dtype === undefined ? undefined : parseDtype(values.dtype), kernelChoice(values));
   out(JSON.stringify(result) + '\n');
   return result.pass ? 0 : 1;
 }
@@ -292,7 +298,7 @@ function parseDtype(value: string): StorageName {
 async function profile(args: string[], out: (s: string) => void): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { config: { type: 'string', default: 'base' }, lengths: { type: 'string' }, runs: { type: 'string', default: '3' }, dtype: { type: 'string', default: 'f32' }, gemm: { type: 'string' }, roofline: { type: 'string' }, json: { type: 'boolean', default: false } },
+    options: { config: { type: 'string', default: 'base' }, lengths: { type: 'string' }, runs: { type: 'string', default: '3' }, dtype: { type: 'string', default: 'f32' }, gemm: { type: 'string' }, attention: { type: 'string' }, roofline: { type: 'string' }, json: { type: 'boolean', default: false } },
   });
   const config = presetConfig(values.config);
   const dtype = parseDtype(values.dtype);
@@ -308,10 +314,10 @@ async function profile(args: string[], out: (s: string) => void): Promise<number
   if (saved && saved.adapter !== adapterName(ctx.adapter)) throw new Error(`--roofline ${values.roofline} was measured on "${saved.adapter}", not on this adapter ("${adapterName(ctx.adapter)}")`);
   const roofline = saved ?? (await measureRoofline(ctx)).roofline;
   const { loadTuning } = await import('../optimized/webgpu/tuning-cache.ts');
-  const gemm = values.gemm as GemmChoice | undefined;
-  if (gemm !== undefined && !GEMM_CHOICES.includes(gemm)) throw new Error(`--gemm must be one of ${GEMM_CHOICES.join(', ')}, got "${values.gemm}"`);
-  if (gemm === 'sgmat' && dtype !== 'f16') throw new Error('--gemm sgmat multiplies halves: it needs --dtype f16');
-  const report = await profileModel(ctx, values.config, config, randomSequences(lengths, config.vocabSize, 42), { runs, dtype, roofline, tuning: (await loadTuning(ctx.adapter)).tuning, gemm });
+  const kernels = kernelChoice(values);
+  const problem = kernelChoiceProblem(kernels, dtype);
+  if (problem) throw new Error(`--${problem.replace('dtype f16', '--dtype f16')}`);
+  const report = await profileModel(ctx, values.config, config, randomSequences(lengths, config.vocabSize, 42), { runs, dtype, roofline, tuning: (await loadTuning(ctx.adapter)).tuning, kernels });
   out(values.json ? report.rows.map((r) => JSON.stringify(r) + '\n').join('') : formatProfile(report));
   return 0;
 }

@@ -8,7 +8,7 @@ import { firstNonFinite } from '../reference/finite.ts';
 import { type FloatArray, fp32, precisionByName } from '../reference/ops.ts';
 import { type Tensor, toFloat16Bits, toFloat32, toFloat64, toInt32 } from '../reference/safetensors.ts';
 import { type PackedBatch, packPadded, paddedRowOfToken } from '../reference/unpad.ts';
-import { GEMM_CHOICES, type GemmChoice } from '../optimized/webgpu/kernels/tiles.ts';
+import { type AttentionChoice, type GemmChoice, type KernelChoice, kernelChoiceProblem } from '../optimized/webgpu/kernels/tiles.ts';
 
 export type PrecisionName = 'fp32' | 'fp64';
 /** Storage dtype: f16 (webgpu only) stores weights and activations as f16 and computes in f32. */
@@ -25,8 +25,9 @@ export interface ParityResult {
   /** backends with modes (gpujs): the mode that ran, and why auto selection fell back (null when it did not) */
   mode?: string;
   fallback?: string | null;
-  /** present when a GEMM kernel was forced (`--gemm`, webgpu): that kernel, and whether its matrix operations were emulated (sgmat where the device has no subgroup matrices) */
+  /** present when kernels were forced (`--gemm`, `--attention`, webgpu): those kernels, and whether subgroup-matrix operations were emulated (where the device has none) */
   gemm?: GemmChoice;
+  attention?: AttentionChoice;
   emulated?: boolean;
   /** present when a dtype was asked for (`--dtype`): a backend's storage, or the compute dtype of `--outputs` */
   dtype?: StorageName | ComputeDtype;
@@ -92,9 +93,9 @@ export interface GoldenCase {
   ioFile: string;
 }
 
-export type Runner = (golden: GoldenCase, precision: PrecisionName, batch: PackedBatch, want: WantedOutputs, dtype: StorageName, gemm?: GemmChoice) => Promise<RunnerOutput>;
-/** A backend's outputs; a backend with modes also says which one ran, and a forced GEMM kernel whether it was emulated. */
-export type RunnerOutput = ForwardOutput & { ran?: { mode: string; fallback: string | null } | { gemm: GemmChoice; emulated: boolean } };
+export type Runner = (golden: GoldenCase, precision: PrecisionName, batch: PackedBatch, want: WantedOutputs, dtype: StorageName, kernels?: KernelChoice) => Promise<RunnerOutput>;
+/** A backend's outputs; a backend with modes also says which one ran, and forced kernels whether they were emulated. */
+export type RunnerOutput = ForwardOutput & { ran?: { mode: string; fallback: string | null } | (KernelChoice & { emulated: boolean }) };
 export interface WantedOutputs {
   hiddenStates: boolean;
   mlmLogits: boolean;
@@ -111,7 +112,7 @@ export const PARITY_BACKENDS: Record<string, Runner> = {
     const weights = weightsFromTensors(config, checkpoint, precision, checkpointSource);
     return forwardAsync({ config, weights, precision }, batch, { ...want, allowLongSequences: true });
   },
-  async webgpu({ config, checkpoint, checkpointSource }, precision, batch, want, dtype, gemm) {
+  async webgpu({ config, checkpoint, checkpointSource }, precision, batch, want, dtype, kernels = {}) {
     if (precision !== 'fp32') throw new ParityInputError('--precision: the webgpu backend computes in fp32 only');
     const weights = weightsFromTensors(config, checkpoint, fp32, checkpointSource);
     // Loaded on demand: the reference must not need WebGPU.
@@ -119,11 +120,11 @@ export const PARITY_BACKENDS: Record<string, Runner> = {
     const gpu = await import('../optimized/webgpu/modernbert.ts');
     const { loadTuning } = await import('../optimized/webgpu/tuning-cache.ts');
     const ctx = await sharedDevice();
-    if (gemm === 'sgmat' && dtype !== 'f16') throw new ParityInputError('--gemm sgmat multiplies halves: it needs --dtype f16');
-    const model = gpu.createWebGpuModel(ctx, { config, weights }, dtype, (await loadTuning(ctx.adapter)).tuning, gemm);
+    const model = gpu.createWebGpuModel(ctx, { config, weights }, dtype, (await loadTuning(ctx.adapter)).tuning, kernels);
     try {
       const out = await gpu.forward(model, batch, { ...want, allowLongSequences: true });
-      return gemm ? { ...out, ran: { gemm, emulated: gemm === 'sgmat' && !ctx.subgroupMatrix } } : out;
+      const matrices = kernels.gemm === 'sgmat' || kernels.attention === 'flash_sgmat';
+      return kernels.gemm || kernels.attention ? { ...out, ran: { ...kernels, emulated: matrices && !ctx.subgroupMatrix } } : out;
     } finally {
       gpu.destroyModel(model);
     }
@@ -162,8 +163,8 @@ export function parityRunner(backend: string): Runner {
  * Runs a backend on a golden case and compares its outputs with the case's expected tensors. `dtype` (the
  * storage, f32 unless asked) is named in the result when given.
  */
-export async function checkParity(golden: GoldenCase, backend: string, precision: PrecisionName, dtype?: StorageName, gemm?: GemmChoice): Promise<ParityResult> {
-  return (await evaluateParity(golden, backend, precision, dtype, undefined, gemm)).result;
+export async function checkParity(golden: GoldenCase, backend: string, precision: PrecisionName, dtype?: StorageName, kernels: KernelChoice = {}): Promise<ParityResult> {
+  return (await evaluateParity(golden, backend, precision, dtype, undefined, kernels)).result;
 }
 
 /**
@@ -177,9 +178,11 @@ export interface ExternalOutputs {
 }
 
 /** checkParity, plus the mean absolute error of each output (for `modernbert eval parity`); `external` replaces the backend by given outputs. */
-export async function evaluateParity(golden: GoldenCase, backend: string, precision: PrecisionName, dtype?: StorageName, external?: ExternalOutputs, gemm?: GemmChoice): Promise<{ result: ParityResult; meanAbsErr: Record<string, number> }> {
-  if (gemm !== undefined && backend !== 'webgpu') throw new ParityInputError(`--gemm chooses the webgpu backend's GEMM kernel: it does not apply to ${backend}`);
-  if (gemm !== undefined && !GEMM_CHOICES.includes(gemm)) throw new ParityInputError(`--gemm must be one of ${GEMM_CHOICES.join(', ')}, got "${gemm}"`);
+export async function evaluateParity(golden: GoldenCase, backend: string, precision: PrecisionName, dtype?: StorageName, external?: ExternalOutputs, kernels: KernelChoice = {}): Promise<{ result: ParityResult; meanAbsErr: Record<string, number> }> {
+  const forced = Object.keys(kernels).filter((k) => kernels[k as keyof KernelChoice] !== undefined);
+  if (forced.length && backend !== 'webgpu') throw new ParityInputError(`--${forced[0]} chooses a kernel of the webgpu backend: it does not apply to ${backend}`);
+  const problem = kernelChoiceProblem(kernels, dtype ?? 'f32');
+  if (problem) throw new ParityInputError(`--${problem.replace('dtype f16', '--dtype f16')}`);
   if (dtype === 'f16' && precision !== 'fp32') throw new ParityInputError(`--dtype f16 computes in fp32: --precision ${precision} does not apply`);
   if (external?.dtype && precision !== 'fp32') throw new ParityInputError(`--dtype ${external.dtype}: half-precision outputs are checked against the float32 golden tensors; --precision ${precision} does not apply`);
   const runner = external?.runner ?? parityRunner(backend);
@@ -217,7 +220,7 @@ export async function evaluateParity(golden: GoldenCase, backend: string, precis
     pooling: (['cls', 'mean'] as const).filter((pl) => outputs.some((n) => base(n) === `${pl}_logits`)),
     tokenLogits: outputs.some((n) => /^(token|start|end)_logits$/.test(base(n))),
   };
-  const out = await runner(golden, precision, batch, want, dtype ?? 'f32', gemm);
+  const out = await runner(golden, precision, batch, want, dtype ?? 'f32', kernels);
 
   const rows = paddedRowOfToken(batch, L);
   const measure = (got: ForwardOutput): Record<string, AbsError> => {

@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { loadConfig, readCheckpointTensors, readSafetensors } from '../reference/files.ts';
-import type { GemmChoice } from '../optimized/webgpu/kernels/tiles.ts';
+import type { KernelChoice } from '../optimized/webgpu/kernels/tiles.ts';
 import { type ComputeDtype, type GoldenCase, type ParityResult, type PrecisionName, type StorageName, ParityInputError, checkParity, evaluateParity, parityRunner } from './parity-check.ts';
 import { asForwardOutput, readOutputs } from './outputs-file.ts';
 import type { PackedBatch } from '../reference/unpad.ts';
@@ -39,9 +39,9 @@ function linkedWeights(dir: string): string | null {
   return target;
 }
 
-export async function runParity(caseDir: string, backend: string, precision: PrecisionName, dtype?: StorageName, gemm?: GemmChoice): Promise<ParityResult> {
+export async function runParity(caseDir: string, backend: string, precision: PrecisionName, dtype?: StorageName, kernels: KernelChoice = {}): Promise<ParityResult> {
   parityRunner(backend); // an unknown backend fails before a large checkpoint is read
-  return checkParity(readGoldenCase(caseDir), backend, precision, dtype, gemm);
+  return checkParity(readGoldenCase(caseDir), backend, precision, dtype, kernels);
 }
 
 /**

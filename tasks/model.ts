@@ -9,7 +9,7 @@ import { fp32 } from '../reference/ops.ts';
 import { assertFinite } from '../reference/finite.ts';
 import type { EncodeOptions, ModernBertTokenizer, TextInput } from '../reference/tokenizer.ts';
 import { MAX_ELEMENTS } from '../optimized/gpujs/kernels.ts';
-import { GEMM_CHOICES, type GemmChoice } from '../optimized/webgpu/kernels/tiles.ts';
+import { type AttentionChoice, type GemmChoice, type KernelChoice, kernelChoiceProblem } from '../optimized/webgpu/kernels/tiles.ts';
 import { ModelInputError, quoteText } from './errors.ts';
 import type { HubOptions } from './hub.ts';
 import { AGGREGATIONS, type Aggregation, type EntityGroup, type TokenEntity, tokenEntities } from './token-classification.ts';
@@ -31,6 +31,8 @@ export interface LoadModelOptions extends HubOptions {
   checkFinite?: boolean;
   /** webgpu only: run every GEMM on this kernel instead of the tuned or default one; 'sgmat' (subgroup matrices, emulated where the device has none) needs dtype f16 */
   gemm?: GemmChoice;
+  /** webgpu only: run every attention on this kernel; 'flash_sgmat' (subgroup matrices) needs dtype f16 */
+  attention?: AttentionChoice;
 }
 
 export interface TextOptions {
@@ -107,23 +109,24 @@ export class ModernBertPipeline {
   /** a cross-encoder folder's settings, or null (rerank then scores with sentence-transformers' defaults) */
   crossEncoder: CrossEncoderConfig | null = null;
 
-  static async create(checkpoint: Checkpoint, tokenizer: ModernBertTokenizer | null, { backend = 'auto', dtype = 'f32', sentenceTransformers = null, crossEncoder = null, checkFinite = false, gemm }: LoadModelOptions = {}): Promise<ModernBertPipeline> {
-    const pipeline = await ModernBertPipeline.onBackend(checkpoint, tokenizer, backend, dtype, checkFinite, gemm);
+  static async create(checkpoint: Checkpoint, tokenizer: ModernBertTokenizer | null, { backend = 'auto', dtype = 'f32', sentenceTransformers = null, crossEncoder = null, checkFinite = false, gemm, attention }: LoadModelOptions = {}): Promise<ModernBertPipeline> {
+    const pipeline = await ModernBertPipeline.onBackend(checkpoint, tokenizer, backend, dtype, checkFinite, { ...(gemm && { gemm }), ...(attention && { attention }) });
     pipeline.sentenceTransformers = sentenceTransformers;
     pipeline.crossEncoder = crossEncoder;
     return pipeline;
   }
 
-  private static async onBackend(checkpoint: Checkpoint, tokenizer: ModernBertTokenizer | null, backend: Backend | 'auto', dtype: 'f32' | 'f16', checkFinite: boolean, gemm: GemmChoice | undefined): Promise<ModernBertPipeline> {
+  private static async onBackend(checkpoint: Checkpoint, tokenizer: ModernBertTokenizer | null, backend: Backend | 'auto', dtype: 'f32' | 'f16', checkFinite: boolean, kernels: KernelChoice): Promise<ModernBertPipeline> {
     const { config } = checkpoint;
     if (tokenizer && tokenizer.vocabSize > config.vocabSize) throw new ModelInputError(`the tokenizer has ${tokenizer.vocabSize} ids but config.json's vocab_size is ${config.vocabSize}`);
     if (dtype !== 'f32' && dtype !== 'f16') throw new ModelInputError(`dtype must be f32 or f16, got "${dtype}"`);
     const chosen = backend === 'auto' ? await autoBackend() : backend;
     if (!BACKENDS.includes(chosen)) throw new ModelInputError(`unknown backend "${chosen}" (available: auto, ${BACKENDS.join(', ')})`);
     if (dtype === 'f16' && chosen !== 'webgpu') throw new ModelInputError(`dtype f16 is the webgpu backend's (f16 storage); ${chosen} computes and stores f32`);
-    if (gemm !== undefined && !GEMM_CHOICES.includes(gemm)) throw new ModelInputError(`gemm must be one of ${GEMM_CHOICES.join(', ')}, got "${gemm}"`);
-    if (gemm !== undefined && chosen !== 'webgpu') throw new ModelInputError(`gemm chooses the webgpu backend's GEMM kernel; ${chosen} has its own`);
-    if (gemm === 'sgmat' && dtype !== 'f16') throw new ModelInputError('gemm sgmat multiplies halves (f16 x f16 -> f32): it needs dtype f16');
+    const forced = Object.keys(kernels);
+    if (forced.length && chosen !== 'webgpu') throw new ModelInputError(`${forced[0]} chooses a kernel of the webgpu backend; ${chosen} has its own`);
+    const problem = kernelChoiceProblem(kernels, dtype);
+    if (problem) throw new ModelInputError(problem);
     type Run = (batch: BatchInput, options: ForwardOptions) => Promise<ForwardOutput>;
     const guard = (name: string, run: Run): Run => (checkFinite ? async (batch, options) => {
       const out = await run(batch, options);
@@ -142,7 +145,7 @@ export class ModernBertPipeline {
       const { ctx, release } = await holdSharedDevice();
       let model: ReturnType<typeof gpu.createWebGpuModel>;
       try {
-        model = gpu.createWebGpuModel(ctx, checkpoint, dtype, (await loadTuning(ctx.adapter)).tuning, gemm);
+        model = gpu.createWebGpuModel(ctx, checkpoint, dtype, (await loadTuning(ctx.adapter)).tuning, kernels);
       } catch (e) {
         await release();
         throw e;

@@ -14,7 +14,7 @@ describe('bench options', () => {
   it('sizes the suite to the machine', () => {
     expect(parseBenchArgs([], false)).toMatchObject({ suite: 'cpu', config: 'small', backends: ['reference:fp32', 'reference:fp64', 'gpujs:webasm', 'gpujs:cpu'], kernels: false });
     const gpu = parseBenchArgs([], true);
-    expect(gpu).toMatchObject({ suite: 'gpu', config: 'base', kernels: true, backends: ['webgpu', 'webgpu:f16', 'webgpu:padded', 'webgpu:materialized', 'gpujs:webgpu'] });
+    expect(gpu).toMatchObject({ suite: 'gpu', config: 'base', kernels: true, backends: ['webgpu', 'webgpu:f16', 'webgpu:sgmat', 'webgpu:padded', 'webgpu:materialized', 'gpujs:webgpu'] });
     expect(gpu.workloads.map((w) => w.name)).toEqual(['fixed_short', 'variable_short', 'fixed_long', 'variable_long']);
   });
 
@@ -74,7 +74,7 @@ describe('npm run bench', () => {
     expect(summary).toContain('| backend | variant | dtype | workload | tokens/s | spread | vs peer | peak memory |');
     expect(summary).toMatch(/^- CPU: .+ \(\d+ logical cores\); memory: [\d.]+ GiB; OS: /m);
     // the subgroup-matrix GEMM's kernel rows need a device with subgroup matrices: SwiftShader has none, and the run says so
-    expect(summary).toContain('kernels: no sgmat rows: the adapter does not offer chromium-experimental-subgroup-matrix');
+    expect(summary).toContain('kernels: no sgmat or flash_sgmat rows: the adapter does not offer chromium-experimental-subgroup-matrix');
     // split-K's rows at one sequence (8 tokens of the 8x2 workload), with unsplit v4, v3 and v2 at that size
     const oneSequence = rows.filter((x) => x.kind === 'kernel' && x.name === 'gemm.mlp_wo' && String(x.sequences) === '1');
     expect(oneSequence.map((x) => [x.variant, String(x.tokens)])).toEqual(['v4', 'v3', 'v2', 'v4/sk2', 'v4/sk4', 'v2/sk2', 'v2/sk4', 'v3/sk2'].map((v) => [v, '8']));
@@ -102,11 +102,13 @@ describe('npm run bench', () => {
 
   it('on a GPU suite runs the ONNX Runtime WebGPU peer on the adapter our engine found (SwiftShader here), fp32 and fp16', () => {
     const out = join(tempDir(), 'run');
-    const r = bench(['--suite', 'gpu', '--config', 'small', '--backends', 'webgpu', '--peers', 'transformersjs', '--workload', '32x2', '--runs', '1', '--warmup', '0', '--kernels', 'no', '--max-batch', 'no', '--out', out]);
+    const r = bench(['--suite', 'gpu', '--config', 'small', '--backends', 'webgpu,webgpu:sgmat', '--peers', 'transformersjs', '--workload', '32x2', '--runs', '1', '--warmup', '0', '--kernels', 'no', '--max-batch', 'no', '--out', out]);
     expect(r.code, r.stderr).toBe(0);
     const rows = parseResultsCsv(readFileSync(join(out, 'results.csv'), 'utf8'), 'results.csv');
-    expect(rows.map((x) => `${x.backend}/${x.variant}/${x.dtype}`)).toEqual(['webgpu/flash/fp32', 'transformersjs/onnxruntime-webgpu/fp32']);
-    const peer = rows[1];
+    expect(rows.map((x) => `${x.backend}/${x.variant}/${x.dtype}`)).toEqual(['webgpu/flash/fp32', 'webgpu/sgmat/fp16', 'transformersjs/onnxruntime-webgpu/fp32']);
+    // every GEMM and attention on subgroup matrices, emulated here, and the row says so
+    expect(rows[1].note).toMatch(/^f16 storage, every GEMM \(gemm sgmat\) and attention \(flash_sgmat\) on f16 x f16 -> f32 subgroup matrices, emulated in plain WGSL \(the adapter does not offer chromium-experimental-subgroup-matrix/);
+    const peer = rows[2];
     expect(Number(peer.tokens_per_s)).toBeGreaterThan(0);
     for (const c of ['load_s', 'first_s'] as const) expect(Number(peer[c]), `the peer's ${c}`).toBeGreaterThan(0);
     expect(peer.adapter).toBe(rows[0].adapter);

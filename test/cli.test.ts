@@ -205,7 +205,7 @@ describe('modernbert info', () => {
     for (const mode of ['webgpu', 'webasm', 'cpu']) expect(gpujs[`gpujs:${mode}`].available).toBe(true);
     // the engine's kernel choices (no tuning cache here: the defaults), and tensor cores: SwiftShader has none, and says so
     expect(info.backends.find((b: { name: string }) => b.name === 'webgpu').detail).toMatch(/; default tiles \(modernbert tune times others\)$/);
-    expect(info.subgroupMatrix).toEqual({ available: false, configs: [], detail: 'the adapter does not offer chromium-experimental-subgroup-matrix (asked with allow_unsafe_apis)' });
+    expect(info.subgroupMatrix).toEqual({ available: false, configs: [], detail: 'the adapter does not offer chromium-experimental-subgroup-matrix (asked with allow_unsafe_apis); --gemm sgmat and --attention flash_sgmat run emulated in plain WGSL (for tests: slow)' });
     expect(cli('info').stdout).toMatch(/\nsubgroup matrices \(tensor cores\): unavailable: the adapter does not offer chromium-experimental-subgroup-matrix/);
   });
 });

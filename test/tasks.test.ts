@@ -139,8 +139,8 @@ describe('loadModel on the example checkpoint', () => {
     }
   });
 
-  it('runs every GEMM on subgroup matrices with { gemm: "sgmat" } (emulated here): embeddings close to f32', async () => {
-    const tensorCores = await loadModel(dir, { backend: 'webgpu', dtype: 'f16', gemm: 'sgmat' });
+  it('runs every GEMM and attention on subgroup matrices with { gemm: "sgmat", attention: "flash_sgmat" } (emulated here): embeddings close to f32', async () => {
+    const tensorCores = await loadModel(dir, { backend: 'webgpu', dtype: 'f16', gemm: 'sgmat', attention: 'flash_sgmat' });
     try {
       const [want, got] = [await model.embed(TEXTS, { normalize: true }), await tensorCores.embed(TEXTS, { normalize: true })];
       for (let i = 0; i < TEXTS.length; i++) expect(got[i].reduce((s, v, j) => s + v * want[i][j], 0)).toBeGreaterThan(0.999);
@@ -169,7 +169,8 @@ describe('loadModel on the example checkpoint', () => {
     }
     await expect(loadModel(dir, { backend: 'reference', dtype: 'f16' })).rejects.toThrow(/dtype f16 is the webgpu backend's \(f16 storage\); reference computes and stores f32/);
     await expect(loadModel(dir, { backend: 'webgpu', gemm: 'sgmat' })).rejects.toThrow('gemm sgmat multiplies halves (f16 x f16 -> f32): it needs dtype f16');
-    await expect(loadModel(dir, { backend: 'reference', gemm: 'v3' })).rejects.toThrow("gemm chooses the webgpu backend's GEMM kernel; reference has its own");
+    await expect(loadModel(dir, { backend: 'reference', gemm: 'v3' })).rejects.toThrow('gemm chooses a kernel of the webgpu backend; reference has its own');
+    await expect(loadModel(dir, { backend: 'webgpu', attention: 'flash_sgmat' })).rejects.toThrow('attention flash_sgmat multiplies halves (f16 x f16 -> f32): it needs dtype f16');
     await expect(loadModel(dir, { backend: 'webgpu', gemm: 'v5' as never })).rejects.toThrow('gemm must be one of v2, v3, v4, sgmat, got "v5"');
     await expect(loadModel(dir, { backend: 'webgpu', dtype: 'bf16' as never })).rejects.toThrow(/dtype must be f32 or f16, got "bf16"/);
   });

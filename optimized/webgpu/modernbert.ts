@@ -17,7 +17,7 @@ import { BufferPool, type MemoryStats } from './memory.ts';
 import * as attentionKernel from './kernels/attention.ts';
 import * as embeddingKernel from './kernels/embedding.ts';
 import * as gemm from './kernels/gemm.ts';
-import { GEMM_CHOICES, type GemmChoice } from './kernels/tiles.ts';
+import { type KernelChoice, kernelChoiceProblem } from './kernels/tiles.ts';
 import { Launcher } from './kernels/launch.ts';
 import * as layerNormKernel from './kernels/layernorm.ts';
 import * as poolKernel from './kernels/pool.ts';
@@ -38,8 +38,8 @@ export interface WebGpuModel {
   launcher: Launcher;
   /** the kernel choices tuned for this adapter (tuning-cache.ts loadTuning), or null: the launchers' defaults */
   tuning: Tuning | null;
-  /** the GEMM kernel every GEMM runs, whatever the tuning says (sgmat emulated where the device has no subgroup matrices); undefined: tuned or default */
-  gemm?: GemmChoice;
+  /** the kernels forced for every GEMM and attention, whatever the tuning says (sgmat emulated where the device has no subgroup matrices); absent: tuned or default */
+  kernels: KernelChoice;
 }
 
 
@@ -57,15 +57,15 @@ export interface WebGpuForwardOptions extends ForwardOptions {
 /**
  * Uploads a checkpoint's weights once (in `dtype` storage, default f32); they stay resident for every forward pass.
  * `tuning`: the adapter's tuned kernel choices (in Node, `(await loadTuning(ctx.adapter)).tuning`), else the defaults.
- * `gemm`: the GEMM kernel to force; sgmat needs f16 storage (its products are of halves).
+ * `kernels`: the GEMM and attention kernels to force; the subgroup-matrix ones need f16 storage (their products are of halves).
  */
-export function createWebGpuModel(ctx: GpuContext | null, checkpoint: Checkpoint, dtype: DType = 'f32', tuning: Tuning | null = null, gemm?: GemmChoice): WebGpuModel {
-  if (gemm !== undefined && !GEMM_CHOICES.includes(gemm)) throw new Error(`gemm must be one of ${GEMM_CHOICES.join(', ')}, got ${JSON.stringify(gemm)}`);
-  if (gemm === 'sgmat' && dtype !== 'f16') throw new Error('gemm sgmat multiplies halves (f16 x f16 -> f32): it needs f16 storage (dtype f16)');
+export function createWebGpuModel(ctx: GpuContext | null, checkpoint: Checkpoint, dtype: DType = 'f32', tuning: Tuning | null = null, kernels: KernelChoice = {}): WebGpuModel {
+  const problem = kernelChoiceProblem(kernels, dtype);
+  if (problem) throw new Error(problem);
   const pool = new BufferPool(ctx?.device ?? null);
   const launcher = new Launcher(ctx, pool);
   const upload = (data: ArrayLike<number>, label: string, stored: DType) => launcher.upload(encode(data, stored), label, 'weight');
-  return { config: checkpoint.config, dtype, weights: mapWeights(checkpoint.weights, dtype, upload), pool, launcher, tuning, gemm };
+  return { config: checkpoint.config, dtype, weights: mapWeights(checkpoint.weights, dtype, upload), pool, launcher, tuning, kernels };
 }
 
 /** A model that only plans: no device, weights as sized placeholders (for `modernbert plan`). */
@@ -76,7 +76,7 @@ export function planningModel(config: ModernBertConfig, dtype: DType = 'f32'): W
   const sized = (name: string) => ({ length: shapes.get(name)!.shape.reduce((a, b) => a * b, 1) }) as unknown as Float32Array;
   // Placeholder weights with the right sizes: mapWeights only reads .length through the pool.
   const weights = mapWeights(placeholderWeights(config, sized), dtype, (data, label, stored) => pool.storage(data.length * bytesOf(stored), label, 'weight'));
-  return { config, dtype, weights, pool, launcher, tuning: null };
+  return { config, dtype, weights, pool, launcher, tuning: null, kernels: {} };
 }
 
 export function memoryStats(model: WebGpuModel): MemoryStats {
@@ -209,7 +209,7 @@ export function attention(model: WebGpuModel, layer: number, x: GPUBuffer, xDtyp
   const lengths = Array.from({ length: batch.batchSize }, (_, b) => batch.cuSeqlens[b + 1] - batch.cuSeqlens[b]);
   const global = isGlobalLayer(config, layer);
   const tiles = tunedAttentionTiles(model.tuning, { D, dtype, window: global ? 'global' : 'local', maxSeqlen: batch.maxSeqlen }) ?? undefined;
-  attentionKernel.run(l, { qkv, cuSeqlens: inputs.cuSeqlens, sequsedK: inputs.sequsedK, out: context, lengths, maxSeqlen: batch.maxSeqlen, H, D, window: global ? [-1, -1] : [half, half], variant: options.attention, dtype, tiles });
+  attentionKernel.run(l, { qkv, cuSeqlens: inputs.cuSeqlens, sequsedK: inputs.sequsedK, out: context, lengths, maxSeqlen: batch.maxSeqlen, H, D, window: global ? [-1, -1] : [half, half], variant: options.attention === 'materialized' ? 'materialized' : (model.kernels.attention ?? options.attention), dtype, tiles });
   l.pool.release(qkv);
   const out = dense(model, context, w.wo, T, { epilogue: 'residual', residual, stored: { x: dtype, y: 'f32' } });
   l.pool.release(context);
@@ -282,7 +282,7 @@ function dense(model: WebGpuModel, x: GPUBuffer, w: GpuLinear, rows: number, { e
 
 /** Every GEMM of the model: the forced kernel, else the launcher with this adapter's tuned tile for the shape, if any. */
 function matmul(model: WebGpuModel, a: gemm.GemmArgs & { dtypes: { x: DType; W: DType; y: DType } }): void {
-  if (model.gemm) gemm.run(model.launcher, { ...a, variant: model.gemm });
+  if (model.kernels.gemm) gemm.run(model.launcher, { ...a, variant: model.kernels.gemm });
   else gemm.run(model.launcher, { ...a, tuned: tunedGemmTile(model.tuning, a) });
 }
 

@@ -7,7 +7,7 @@ import { fp32 } from '../../reference/ops.ts';
 import { randomModel } from '../../reference/modernbert.ts';
 import type { GpuContext } from './device.ts';
 import type { DType } from './kernels/storage.ts';
-import type { GemmChoice } from './kernels/tiles.ts';
+import type { KernelChoice } from './kernels/tiles.ts';
 import { type DispatchProfile, type ProfileTimer, bestTimer } from './kernels/launch.ts';
 import { createWebGpuModel, destroyModel, forward } from './modernbert.ts';
 import type { Tuning } from './tuning.ts';
@@ -46,8 +46,8 @@ export interface ProfileReport {
   config: string;
   /** storage: f32, or f16 storage with f32 arithmetic (f16 products in the GEMMs with gemm sgmat) */
   dtype: DType;
-  /** the GEMM kernel forced for every GEMM, if one was */
-  gemm?: GemmChoice;
+  /** the kernels forced for every GEMM and attention, if any */
+  kernels: KernelChoice;
   lengths: number[];
   warmup: number;
   runs: number;
@@ -94,7 +94,7 @@ export function kernelLabel(d: Pick<DispatchProfile, 'kernel' | 'constants'>): s
  * the split-K reduction).
  */
 export function rooflineBound(kernel: string): 'fma_f32_gflops' | 'sgmat_gflops' | 'global_gbps' {
-  if (/^gemm_sgmat_(?!emulated)/.test(kernel)) return 'sgmat_gflops';
+  if (/^(gemm|flash_attention)_sgmat_(?!emulated)/.test(kernel)) return 'sgmat_gflops';
   if (/^gemm_(?!reduce)|attention/.test(kernel)) return 'fma_f32_gflops';
   return 'global_gbps';
 }
@@ -150,11 +150,11 @@ export function summarizeProfile(passes: DispatchProfile[][], peak: DevicePeak |
  * host encode time), then `runs` profiled passes. With `roofline` (measureRoofline's on this adapter), each row
  * also gets its percent of the measured rate.
  */
-export async function profileModel(ctx: GpuContext, configName: string, config: ModernBertConfig, sequences: Int32Array[], options: { runs?: number; warmup?: number; seed?: number; timer?: ProfileTimer; dtype?: DType; roofline?: Roofline | null; tuning?: Tuning | null; gemm?: GemmChoice } = {}): Promise<ProfileReport> {
-  const { runs = 3, warmup = 2, seed = 42, timer = bestTimer(ctx), dtype = 'f32', roofline = null, tuning = null, gemm } = options;
+export async function profileModel(ctx: GpuContext, configName: string, config: ModernBertConfig, sequences: Int32Array[], options: { runs?: number; warmup?: number; seed?: number; timer?: ProfileTimer; dtype?: DType; roofline?: Roofline | null; tuning?: Tuning | null; kernels?: KernelChoice } = {}): Promise<ProfileReport> {
+  const { runs = 3, warmup = 2, seed = 42, timer = bestTimer(ctx), dtype = 'f32', roofline = null, tuning = null, kernels = {} } = options;
   if (!(Number.isInteger(runs) && runs >= 1)) throw new Error(`profile: runs must be a positive integer, got ${runs}`);
   if (!(Number.isInteger(warmup) && warmup >= 2)) throw new Error(`profile: warmup must be an integer >= 2, got ${warmup}`);
-  const model = createWebGpuModel(ctx, randomModel(config, fp32, seed), dtype, tuning, gemm);
+  const model = createWebGpuModel(ctx, randomModel(config, fp32, seed), dtype, tuning, kernels);
   try {
     const pass = () => forward(model, sequences, { allowLongSequences: true });
     for (let i = 0; i < warmup; i++) await pass();
@@ -170,7 +170,7 @@ export async function profileModel(ctx: GpuContext, configName: string, config: 
     return {
       config: configName,
       dtype,
-      gemm,
+      kernels,
       lengths: sequences.map((s) => s.length),
       warmup,
       runs,
@@ -199,7 +199,7 @@ export function formatProfile(r: ProfileReport): string {
   const line = (row: readonly string[]) => row.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ').trimEnd();
   const gpuMs = r.rows.reduce((a, row) => a + row.total_ms, 0);
   return [
-    `modernbert profile: config ${r.config}${r.dtype === 'f16' ? ` (f16 storage, ${r.gemm === 'sgmat' ? 'f16 x f16 -> f32 GEMMs on subgroup matrices' : 'f32 arithmetic'})` : ''}${r.gemm ? `, every GEMM on ${r.gemm}` : ''}, ${r.lengths.length} sequences, ${tokens} tokens; ${r.warmup} warm-up passes, then the median of ${r.runs} profiled pass${r.runs === 1 ? '' : 'es'}`,
+    `modernbert profile: config ${r.config}${r.dtype === 'f16' ? ` (f16 storage, ${r.kernels.gemm === 'sgmat' || r.kernels.attention === 'flash_sgmat' ? 'f16 x f16 -> f32 products on subgroup matrices' : 'f32 arithmetic'})` : ''}${r.kernels.gemm ? `, every GEMM on ${r.kernels.gemm}` : ''}${r.kernels.attention ? `, every attention on ${r.kernels.attention}` : ''}, ${r.lengths.length} sequences, ${tokens} tokens; ${r.warmup} warm-up passes, then the median of ${r.runs} profiled pass${r.runs === 1 ? '' : 'es'}`,
     `adapter: ${r.adapter}${r.swiftshader ? ' (SwiftShader, a CPU implementation: timings are correctness-only, not GPU performance)' : ''}`,
     `timer: ${r.timer === 'timestamp' ? 'timestamp-query, GPU time of each dispatch in its own compute pass' : 'wall time per dispatch, each submitted alone and awaited (no timestamp-query; includes submit overhead)'}`,
     `peak: ${r.peak ? `${r.peak.name}, ${r.peak.gflops / 1000} TFLOP/s fp32, ${r.peak.gbs / 1000} TB/s; peak_pct is the larger of the two fractions` : 'not known for this adapter (peak_pct blank)'}`,

@@ -7,7 +7,7 @@ import { fp32, fp64 } from '../../reference/ops.ts';
 import * as attention from '../../optimized/webgpu/kernels/attention.ts';
 import type { Launcher } from '../../optimized/webgpu/kernels/launch.ts';
 import { decode, encode, roundHalf } from '../../optimized/webgpu/kernels/storage.ts';
-import { expectKernelClose, gpu, read, storageRounding, values } from './harness.ts';
+import { expectKernelClose, gpu, read, storageRounding, values, withGarbagePads } from './harness.ts';
 
 /** fp32-representable inputs, as both a Float64Array (for the references) and a Float32Array (for the GPU). */
 function inputs(n: number, seed: number, scale = 1): { f64: Float64Array; f32: Float32Array } {
@@ -84,8 +84,8 @@ describe('flash attention v2', () => {
     const l = await gpu();
     const buffer = l.pool.storage(1024, 'b');
     const args = { qkv: buffer, cuSeqlens: buffer, out: buffer, lengths: [4], maxSeqlen: 4, H: 1, D: 8, window: UNLIMITED, dtype: 'f16' as const };
-    expect(() => attention.run(l, { ...args, variant: 'flash_v1' })).toThrow(/f16 storage needs flash_v2 \(flash_v1/);
-    expect(() => attention.run(l, { ...args, variant: 'materialized' })).toThrow(/f16 storage needs flash_v2 \(materialized/);
+    expect(() => attention.run(l, { ...args, variant: 'flash_v1' })).toThrow(/f16 storage needs flash_v2 or flash_sgmat \(flash_v1/);
+    expect(() => attention.run(l, { ...args, variant: 'materialized' })).toThrow(/f16 storage needs flash_v2 or flash_sgmat \(materialized/);
     expect(() => attention.run(l, { ...args, D: 6 })).toThrow(/head dim 6 runs flash_v1/);
   });
 
@@ -158,13 +158,7 @@ describe('flash attention v2', () => {
     const L = 129;
     const cuSeqlens = cumulative(lengths);
     const packed = inputs(cuSeqlens[lengths.length] * 3 * H * D, 11, 1.5);
-    // The padded layout: each sequence's real rows first, then pads whose q is large and whose k and v are NaN:
-    // a pad seen as a key (or even multiplied by a zero weight) turns its query's output into NaN.
-    const row = 3 * H * D;
-    const padded = Float32Array.from(values(lengths.length * L * row, 12, 50));
-    for (let t = 0; t < lengths.length * L; t++) padded.fill(NaN, t * row + H * D, (t + 1) * row);
-    lengths.forEach((n, b) => padded.set(packed.f32.subarray(cuSeqlens[b] * row, cuSeqlens[b + 1] * row), b * L * row));
-    const qkv = l.upload(padded, 'qkv');
+    const qkv = l.upload(withGarbagePads(packed.f32, lengths, L, H, D, 12), 'qkv');
     const cu = l.upload(Uint32Array.from({ length: lengths.length + 1 }, (_, b) => b * L), 'cu');
     const sequsedK = l.upload(Uint32Array.from(lengths), 'sequsedK');
     const unpaddedQkv = l.upload(packed.f32, 'qkv unpadded');

@@ -10,7 +10,7 @@ import { type DType, decode, encode, roundHalf } from '../../optimized/webgpu/ke
 import v3Source from '../../optimized/webgpu/kernels/gemm_v3.wgsl';
 import v4Source from '../../optimized/webgpu/kernels/gemm_v4.wgsl';
 import { withV4Registers } from '../../optimized/webgpu/kernels/gemm_v4.ts';
-import { expectKernelClose, gpu, read, storageRounding, values } from './harness.ts';
+import { compileErrors, expectKernelClose, gpu, nullDevice, pipelineError, read, storageRounding, values } from './harness.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -431,23 +431,6 @@ describe('gemm v1 and naive (baselines)', () => {
 // backend offers the feature with allow_unsafe_apis: Tint's front end (parse, types, uniformity) checks every
 // shader the launcher can build, for the shapes adapters list and subgroups of 32 and 64.
 describe('gemm sgmat native WGSL', () => {
-  const keep: GPU[] = []; // Dawn instances must outlive their devices (see device.ts)
-  async function nullDevice(): Promise<GPUDevice> {
-    const { create } = await import('webgpu');
-    const instance = create(['backend=null', 'enable-dawn-features=allow_unsafe_apis']);
-    keep.push(instance);
-    const adapter = (await instance.requestAdapter())!;
-    const needed = ['shader-f16', 'subgroups', 'chromium-experimental-subgroup-matrix'] as GPUFeatureName[];
-    expect(needed.filter((f) => !adapter.features.has(f))).toEqual([]);
-    return adapter.requestDevice({ requiredFeatures: needed });
-  }
-  async function compileErrors(device: GPUDevice, code: string): Promise<string[]> {
-    device.pushErrorScope('validation'); // an invalid module is reported here, not printed
-    const info = await device.createShaderModule({ code }).getCompilationInfo();
-    await device.popErrorScope();
-    return info.messages.filter((m) => m.type === 'error').map((m) => `${m.lineNum}:${m.linePos} ${m.message}`);
-  }
-
   it('compiles in Dawn for 16x16x16, 8x8x8 and 8x16x16, each workgroup tile, every epilogue, x and y dtype, 128 and 256 threads; makes the pipelines that fit the Null device', async () => {
     const device = await nullDevice();
     const limit = device.limits.maxComputeWorkgroupStorageSize;
@@ -468,9 +451,7 @@ describe('gemm sgmat native WGSL', () => {
                 expect(await compileErrors(device, kernel.source), kernel.name).toEqual([]);
                 // A pipeline checks more (workgroup size against the subgroup size, memory): where the tile fits this device's memory.
                 if (gemm.sgmatWorkgroupBytes(t, epilogue === 'glu') > limit) continue;
-                device.pushErrorScope('validation');
-                await device.createComputePipelineAsync({ layout: 'auto', compute: { module: device.createShaderModule({ code: kernel.source }), entryPoint: 'main' } });
-                expect((await device.popErrorScope())?.message, kernel.name).toBeUndefined();
+                expect(await pipelineError(device, kernel.source), kernel.name).toBeUndefined();
                 pipelines++;
               }
             }

@@ -8,6 +8,57 @@ import { BufferPool } from '../../optimized/webgpu/memory.ts';
 // Dawn keeps the process alive while a device exists: close it when the file is done.
 afterAll(closeSharedDevice);
 
+// Dawn instances must outlive their devices (see device.ts).
+const nullInstances: GPU[] = [];
+
+/**
+ * A device on Dawn's Null backend with subgroup matrices (allow_unsafe_apis): it runs nothing, but its shader
+ * compiler checks the native subgroup-matrix kernels that SwiftShader cannot build.
+ */
+export async function nullDevice(): Promise<GPUDevice> {
+  const { create } = await import('webgpu');
+  const instance = create(['backend=null', 'enable-dawn-features=allow_unsafe_apis']);
+  nullInstances.push(instance);
+  const adapter = (await instance.requestAdapter())!;
+  const needed = ['shader-f16', 'subgroups', 'chromium-experimental-subgroup-matrix'] as GPUFeatureName[];
+  expect(needed.filter((f) => !adapter.features.has(f))).toEqual([]);
+  return adapter.requestDevice({ requiredFeatures: needed });
+}
+
+/** The errors of a shader module, as `line:column message` (an invalid module is reported here, not printed). */
+export async function compileErrors(device: GPUDevice, code: string): Promise<string[]> {
+  device.pushErrorScope('validation');
+  const info = await device.createShaderModule({ code }).getCompilationInfo();
+  await device.popErrorScope();
+  return info.messages.filter((m) => m.type === 'error').map((m) => `${m.lineNum}:${m.linePos} ${m.message}`);
+}
+
+/** Why making a compute pipeline of `code` ('main') failed (a validation error, or the rejection), or undefined. */
+export async function pipelineError(device: GPUDevice, code: string): Promise<string | undefined> {
+  device.pushErrorScope('validation');
+  let rejected: string | undefined;
+  await device.createComputePipelineAsync({ layout: 'auto', compute: { module: device.createShaderModule({ code }), entryPoint: 'main' } }).catch((e: Error) => (rejected = e.message));
+  const scoped = (await device.popErrorScope())?.message;
+  return rejected ?? scoped;
+}
+
+/**
+ * The padded layout of packed qkv rows [T, 3, H, D]: sequence b at rows b * L .. b * L + lengths[b] - 1, then
+ * pads whose q is large and whose k and v are NaN (a pad seen as a key, or even multiplied by a zero weight,
+ * turns its query's output into NaN).
+ */
+export function withGarbagePads(packed: Float32Array, lengths: readonly number[], L: number, H: number, D: number, seed: number): Float32Array {
+  const row = 3 * H * D;
+  const padded = Float32Array.from(values(lengths.length * L * row, seed, 50));
+  for (let t = 0; t < lengths.length * L; t++) padded.fill(NaN, t * row + H * D, (t + 1) * row);
+  let start = 0;
+  lengths.forEach((n, b) => {
+    padded.set(packed.subarray(start * row, (start + n) * row), b * L * row);
+    start += n;
+  });
+  return padded;
+}
+
 /** A launcher on the shared device (no adapter is an error, never a skip). */
 export async function gpu(): Promise<Launcher> {
   const ctx = await sharedDevice();

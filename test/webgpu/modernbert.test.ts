@@ -47,36 +47,44 @@ describe('webgpu golden parity, f16 storage', () => {
   });
 });
 
-// Every GEMM of the model on the subgroup-matrix kernel: its matrix operations emulated in plain WGSL where the
-// device has no subgroup matrices (SwiftShader here: the JSON line says so), natively where it has them.
-describe('webgpu golden parity, f16 storage, --gemm sgmat', () => {
+// Every GEMM and every attention of the model on subgroup matrices: their matrix operations emulated in plain
+// WGSL where the device has none (SwiftShader here: the JSON line says so), natively where it has them.
+describe('webgpu golden parity, f16 storage, --gemm sgmat --attention flash_sgmat', () => {
   for (const name of GOLDEN_CASES) {
-    it(`${name}: every output within the f16 tolerances, every GEMM on subgroup matrices`, async () => {
+    it(`${name}: every output within the f16 tolerances, every GEMM and attention on subgroup matrices`, async () => {
       const ctx = await sharedDevice();
-      const result = await runParity(join(GOLDEN, name), 'webgpu', 'fp32', 'f16', 'sgmat');
-      expect(result).toMatchObject({ gemm: 'sgmat', emulated: ctx.subgroupMatrix === null, dtype: 'f16' });
+      const result = await runParity(join(GOLDEN, name), 'webgpu', 'fp32', 'f16', { gemm: 'sgmat', attention: 'flash_sgmat' });
+      expect(result).toMatchObject({ gemm: 'sgmat', attention: 'flash_sgmat', emulated: ctx.subgroupMatrix === null, dtype: 'f16' });
       expect(result.pass, JSON.stringify(result)).toBe(true);
     });
   }
 
-  it('runs gemm_sgmat for every GEMM of the pass (and the tuned or default kernel without the choice); refuses sgmat with f32 storage', async () => {
+  it('runs the subgroup-matrix kernels for every GEMM and attention of the pass (the default ones without the choice); refuses them with f32 storage', async () => {
     const ctx = await sharedDevice();
     const checkpoint = loadCheckpoint(join(GOLDEN, 'window'), fp32);
-    const gemmsOfPass = async (model: ReturnType<typeof createWebGpuModel>) => {
+    const kernelsOfPass = async (model: ReturnType<typeof createWebGpuModel>) => {
       model.launcher.setProfiling('wall');
       await forward(model, [[1, 5, 9, 2]], { mlmLogits: true });
       destroyModel(model);
-      return model.launcher.profile().map((d) => d.kernel).filter((k) => k.startsWith('gemm_'));
+      const names = model.launcher.profile().map((d) => d.kernel);
+      return { gemms: names.filter((k) => k.startsWith('gemm_')), attentions: names.filter((k) => k.startsWith('flash_')) };
     };
-    const forced = await gemmsOfPass(createWebGpuModel(ctx, checkpoint, 'f16', null, 'sgmat'));
+    const emulated = ctx.subgroupMatrix ? '' : '_emulated';
+    const forced = await kernelsOfPass(createWebGpuModel(ctx, checkpoint, 'f16', null, { gemm: 'sgmat', attention: 'flash_sgmat' }));
     // per layer Wqkv, Wo, Wi and the MLP's Wo; the head's dense and the decoder
-    expect(forced).toHaveLength(4 * checkpoint.config.numHiddenLayers + 2);
-    for (const k of forced) expect(k).toMatch(ctx.subgroupMatrix ? /^gemm_sgmat_x/ : /^gemm_sgmat_emulated_x/);
-    for (const k of await gemmsOfPass(createWebGpuModel(ctx, checkpoint, 'f16'))) expect(k).toMatch(/^gemm_v4_/);
-    expect(() => createWebGpuModel(ctx, checkpoint, 'f32', null, 'sgmat')).toThrow('gemm sgmat multiplies halves (f16 x f16 -> f32): it needs f16 storage (dtype f16)');
-    await expect(runParity(join(GOLDEN, 'tiny'), 'webgpu', 'fp32', 'f32', 'sgmat')).rejects.toThrow('--gemm sgmat multiplies halves: it needs --dtype f16');
-    await expect(runParity(join(GOLDEN, 'tiny'), 'reference', 'fp32', undefined, 'v4')).rejects.toThrow("--gemm chooses the webgpu backend's GEMM kernel: it does not apply to reference");
-    await expect(runParity(join(GOLDEN, 'tiny'), 'webgpu', 'fp32', undefined, 'v9' as 'v4')).rejects.toThrow('--gemm must be one of v2, v3, v4, sgmat, got "v9"');
+    expect(forced.gemms).toHaveLength(4 * checkpoint.config.numHiddenLayers + 2);
+    for (const k of forced.gemms) expect(k).toMatch(new RegExp(`^gemm_sgmat${emulated}_x`));
+    expect(forced.attentions).toHaveLength(checkpoint.config.numHiddenLayers);
+    for (const k of forced.attentions) expect(k).toMatch(new RegExp(`^flash_attention_sgmat${emulated}_d16_f16_`));
+    const defaults = await kernelsOfPass(createWebGpuModel(ctx, checkpoint, 'f16'));
+    for (const k of defaults.gemms) expect(k).toMatch(/^gemm_v4_/);
+    for (const k of defaults.attentions) expect(k).toMatch(/^flash_attention_v2_/);
+    expect(() => createWebGpuModel(ctx, checkpoint, 'f32', null, { gemm: 'sgmat' })).toThrow('gemm sgmat multiplies halves (f16 x f16 -> f32): it needs dtype f16');
+    expect(() => createWebGpuModel(ctx, checkpoint, 'f32', null, { attention: 'flash_sgmat' })).toThrow('attention flash_sgmat multiplies halves (f16 x f16 -> f32): it needs dtype f16');
+    await expect(runParity(join(GOLDEN, 'tiny'), 'webgpu', 'fp32', 'f32', { gemm: 'sgmat' })).rejects.toThrow('--gemm sgmat multiplies halves (f16 x f16 -> f32): it needs --dtype f16');
+    await expect(runParity(join(GOLDEN, 'tiny'), 'reference', 'fp32', undefined, { gemm: 'v4' })).rejects.toThrow('--gemm chooses a kernel of the webgpu backend: it does not apply to reference');
+    await expect(runParity(join(GOLDEN, 'tiny'), 'webgpu', 'fp32', undefined, { gemm: 'v9' as 'v4' })).rejects.toThrow('--gemm must be one of v2, v3, v4, sgmat, got "v9"');
+    await expect(runParity(join(GOLDEN, 'tiny'), 'webgpu', 'fp32', undefined, { attention: 'flash_v9' as 'flash_v2' })).rejects.toThrow('--attention must be one of flash_v2, flash_sgmat, got "flash_v9"');
   });
 });
 

@@ -77,13 +77,15 @@ describe('modernbert profile', () => {
     expect(text).toContain('roofline: none (roofline_pct blank)');
   });
 
-  it('--gemm sgmat: every GEMM row is the subgroup-matrix kernel (emulated here), and the header says what computes in f16', async () => {
+  it('--gemm sgmat --attention flash_sgmat: every GEMM and attention row is a subgroup-matrix kernel (emulated here), and the header says what computes in f16', async () => {
     const ctx = await sharedDevice();
-    const report = await profileModel(ctx, 'small', config, randomSequences([8], config.vocabSize, 1), { runs: 1, timer: 'wall', dtype: 'f16', gemm: 'sgmat' });
+    const report = await profileModel(ctx, 'small', config, randomSequences([8], config.vocabSize, 1), { runs: 1, timer: 'wall', dtype: 'f16', kernels: { gemm: 'sgmat', attention: 'flash_sgmat' } });
     const gemms = report.rows.filter((r) => r.kernel.startsWith('gemm_'));
-    expect(gemms.length).toBeGreaterThan(0);
+    const attentions = report.rows.filter((r) => r.kernel.startsWith('flash_'));
+    expect([gemms.length, attentions.length]).toEqual([4, 1]); // Wqkv, Wo, Wi (GLU), the MLP's Wo; one head dim
     for (const r of gemms) expect(r.kernel).toMatch(ctx.subgroupMatrix ? /^gemm_sgmat_x/ : /^gemm_sgmat_emulated_x/);
-    expect(formatProfile(report)).toContain('(f16 storage, f16 x f16 -> f32 GEMMs on subgroup matrices), every GEMM on sgmat,');
+    for (const r of attentions) expect(r.kernel).toMatch(ctx.subgroupMatrix ? /^flash_attention_sgmat_d/ : /^flash_attention_sgmat_emulated_d/);
+    expect(formatProfile(report)).toContain('(f16 storage, f16 x f16 -> f32 products on subgroup matrices), every GEMM on sgmat, every attention on flash_sgmat,');
   });
 
   it('knows the peaks of a few GPUs by their adapter description, and no others', () => {

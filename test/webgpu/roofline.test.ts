@@ -201,6 +201,8 @@ describe('roofline inputs and bounds', () => {
     expect(rooflineBound('gemm_sgmat_emulated_xf16_wf16_yf16_none_16x16x16_t128')).toBe('fma_f32_gflops');
     expect(rooflineBound('gemm_sgmat_xf16_wf16_yf16_none_16x16x16_t128')).toBe('sgmat_gflops');
     expect(rooflineBound('flash_attention_v2_d64_f16')).toBe('fma_f32_gflops');
+    expect(rooflineBound('flash_attention_sgmat_d64_f16_16x16x16_bc32_t128')).toBe('sgmat_gflops');
+    expect(rooflineBound('flash_attention_sgmat_emulated_d64_f16_16x16x16_bc32_t128')).toBe('fma_f32_gflops');
     expect(rooflineBound('attention_materialized')).toBe('fma_f32_gflops');
     for (const k of ['gemm_reduce_yf32', 'layernorm_f32_f32', 'rope_f16', 'embedding_f32_f32', 'pool']) expect(rooflineBound(k), k).toBe('global_gbps');
   });

@@ -1,10 +1,16 @@
 // Launchers for varlen attention: flash_attention_v2.wgsl (the default: vec4 registers, K/V tiles shared by a
-// 64-query workgroup), flash_attention.wgsl ("flash_v1", the baseline v2 is compared with, and the kernel for
-// head dims v2 does not take), and attention_materialized.wgsl (the baseline that stores every score row).
+// 64-query workgroup), flash_attention_sgmat.wgsl ("flash_sgmat": QK^T and PV on subgroup matrices, emulated
+// where the device has none; its source in flash_attention_sgmat.ts), flash_attention.wgsl ("flash_v1", the
+// baseline v2 is compared with, and the kernel for head dims v2 does not take), and attention_materialized.wgsl
+// (the baseline that stores every score row).
 import flashV1Source from './flash_attention.wgsl';
 import flashV2Source from './flash_attention_v2.wgsl';
+import keysSource from './flash_keys.wgsl';
 import materializedSource from './attention_materialized.wgsl';
 import { type Kernel, type Launcher, MAX_GRID, type Param } from './launch.ts';
+import { flashSgmatKernel, flashSgmatTile } from './flash_attention_sgmat.ts';
+import { EMULATED_SUBGROUP } from './gemm_sgmat.ts';
+import { matrixShape } from './gemm.ts';
 import { type DType, accessors, bytesOf } from './storage.ts';
 import type { AttentionTiles } from './tiles.ts';
 
@@ -28,7 +34,7 @@ export interface AttentionArgs extends AttentionShape {
   out: GPUBuffer;
   maxSeqlen: number;
   /** 'flash' (the model's name for it) and undefined mean the default, 'flash_v2' */
-  variant?: 'flash' | 'flash_v2' | 'flash_v1' | 'materialized';
+  variant?: 'flash' | 'flash_v2' | 'flash_sgmat' | 'flash_v1' | 'materialized';
   /** v2 only: queries per workgroup (= threads) and keys per tile (default: flashV2Tiles; the model passes its tuned choice) */
   tiles?: AttentionTiles;
 }
@@ -92,7 +98,7 @@ function flashV2Kernel(D: number, dtype: DType): Kernel {
     const declaration = /^const D: u32 = \d+u;/m;
     if (!declaration.test(flashV2Source)) throw new Error('flash_attention_v2.wgsl: the `const D: u32 = <n>u;` line is missing');
     const access = accessors({ name: 'qkv', dtype, width: 4 }, { name: 'out', dtype, width: 4, write: true });
-    kernel = { name, source: access + flashV2Source.replace(declaration, `const D: u32 = ${D}u;`) };
+    kernel = { name, source: access + keysSource + flashV2Source.replace(declaration, `const D: u32 = ${D}u;`) };
     flashV2Kernels.set(name, kernel);
   }
   return kernel;
@@ -109,7 +115,7 @@ export function run(l: Launcher, a: AttentionArgs): void {
  */
 export function runCountingKeyTiles(l: Launcher, a: AttentionArgs): AttentionTiles {
   if (!flashV2Supports(a.D)) throw new Error(`flash attention v2: head dim ${a.D} is not supported`);
-  return dispatchAttention(l, { ...a, variant: 'flash_v2' }, true)!;
+  return dispatchAttention(l, { ...a, variant: a.variant === 'flash_sgmat' ? 'flash_sgmat' : 'flash_v2' }, true)!;
 }
 
 function dispatchAttention(l: Launcher, a: AttentionArgs, countTiles: boolean): AttentionTiles | undefined {
@@ -121,7 +127,7 @@ function dispatchAttention(l: Launcher, a: AttentionArgs, countTiles: boolean): 
   const work = { flops: flops(a), bytes: bytes(a) };
   const dtype = a.dtype ?? 'f32';
   const v2 = a.variant !== 'materialized' && a.variant !== 'flash_v1' && flashV2Supports(a.D);
-  if (dtype === 'f16' && !v2) throw new Error(`attention: f16 storage needs flash_v2 (${a.variant === 'materialized' || a.variant === 'flash_v1' ? a.variant : `head dim ${a.D} runs flash_v1`}, which reads f32 only)`);
+  if (dtype === 'f16' && !v2) throw new Error(`attention: f16 storage needs flash_v2 or flash_sgmat (${a.variant === 'materialized' || a.variant === 'flash_v1' ? a.variant : `head dim ${a.D} runs flash_v1`}, which reads f32 only)`);
   if (a.variant === 'materialized') {
     const scores = l.pool.storage(a.H * T * a.maxSeqlen * 4, 'attention.scores');
     l.dispatch(
@@ -138,6 +144,15 @@ function dispatchAttention(l: Launcher, a: AttentionArgs, countTiles: boolean): 
   if (a.D > MAX_HEAD_DIM) throw new Error(`flash attention: head dim ${a.D} exceeds ${MAX_HEAD_DIM}`);
   if (B > MAX_GRID) throw new Error(`flash attention: ${B} sequences exceed the grid (${MAX_GRID})`);
   const params: Param[] = [['u32', B], ['u32', a.H], ['i32', a.window[0]], ['i32', a.window[1]], ['f32', scale], ['u32', useSeqused]];
+  if (a.variant === 'flash_sgmat') {
+    if (!flashV2Supports(a.D)) throw new Error(`flash attention sgmat: head dim ${a.D} must be a multiple of 4 (its rows load 4 values), at most ${MAX_HEAD_DIM}`);
+    const shape = matrixShape(l);
+    const workgroupBytes = l.ctx?.device.limits.maxComputeWorkgroupStorageSize ?? 16384;
+    const tile = flashSgmatTile(shape, a.D, workgroupBytes);
+    const threads = 4 * (shape.emulated ? EMULATED_SUBGROUP : l.ctx!.subgroupMatrix!.subgroupMaxSize);
+    l.dispatch(flashSgmatKernel(tile, a.D, threads, dtype), countTiles ? { COUNT_TILES: 1 } : {}, [a.qkv, a.cuSeqlens, sequsedK, a.out], params, [Math.ceil(a.maxSeqlen / tile.BR), a.H, B], work);
+    return { BR: tile.BR, BC: tile.BC };
+  }
   // v2 needs D % 4 == 0 (vec4 rows): other head dims (and an explicit 'flash_v1') run v1.
   if (a.variant === 'flash_v1' || !flashV2Supports(a.D)) {
     l.dispatch({ name: 'flash_attention', source: flashV1Source }, { D: a.D }, [a.qkv, a.cuSeqlens, sequsedK, a.out], params, [Math.ceil(a.maxSeqlen / 32), a.H, B], work);

@@ -62,39 +62,22 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
   if (q0 >= n) {
     return; // the whole workgroup: it depends only on the workgroup id
   }
-  var nk = n;
-  if (p.useSeqused != 0u) {
-    nk = min(sequsedK[b], n);
-  }
+  let nk = sequence_keys(b, n);
   let rowStride = 3u * p.H * D4; // vec4s per token row of qkv
   let headOffset = h * D4;
 
   // The keys the windows of this tile's queries [q0, qLast] can reach: the tiles walked are
-  // kLo, kLo + BC, ... up to kHi (keyTilesVisited() in attention.ts computes the same range).
-  let qLast = min(q0 + BR, n) - 1u;
-  var kLo = 0;
-  if (p.left >= 0) {
-    kLo = max(0, i32(q0) - p.left);
-  }
-  var kHi = i32(nk) - 1;
-  if (p.right >= 0) {
-    kHi = min(kHi, i32(qLast) + p.right);
-  }
+  // kLo, kLo + BC, ... up to kHi.
+  let kRange = workgroup_keys(q0, min(q0 + BR, n) - 1u, nk);
+  let kLo = kRange.x;
+  let kHi = kRange.y;
 
   // This thread's query and the keys [kFirst, kLast] its window holds (empty for a thread past the end).
   let qi = q0 + lid.x;
   let isQuery = qi < n;
-  var kFirst = 0;
-  if (p.left >= 0) {
-    kFirst = i32(qi) - p.left;
-  }
-  var kLast = i32(nk) - 1;
-  if (p.right >= 0) {
-    kLast = min(kLast, i32(qi) + p.right);
-  }
-  if (!isQuery) {
-    kLast = -1;
-  }
+  let qKeys = query_keys(qi, n, nk);
+  let kFirst = qKeys.x;
+  let kLast = qKeys.y;
   var q: array<vec4f, D4>;
   var acc: array<vec4f, D4>;
   if (isQuery) {

@@ -241,15 +241,17 @@ export function withRegisterTile(source: string, t: GemmTile, glu: boolean): str
 /** The matrix shapes in the order the engine prefers them: 16 x 16 x 16 (NVIDIA, AMD), then the rest as listed. */
 const PREFERRED_SHAPES = ['16x16x16', '8x16x16', '8x8x8'];
 
-/**
- * The subgroup-matrix tile for a shape: the adapter's preferred f16 x f16 -> f32 configuration (else an emulated
- * 16 x 16 x 16), 128 x 128 where that grid fills the GPU, else 64 rows of x.
- */
-export function defaultSgmatTile(l: Launcher, s?: Pick<GemmShape, 'M' | 'N' | 'epilogue'>): SgmatTile {
+/** The adapter's preferred f16 x f16 -> f32 subgroup-matrix shape, else an emulated 16 x 16 x 16. */
+export function matrixShape(l: Launcher): { SM: number; SN: number; SK: number; emulated?: true } {
   const configs = [...(l.ctx?.subgroupMatrix?.configs ?? [])];
   const rank = (c: { M: number; N: number; K: number }) => (PREFERRED_SHAPES.indexOf(`${c.M}x${c.N}x${c.K}`) + PREFERRED_SHAPES.length + 1) % (PREFERRED_SHAPES.length + 1);
   const c = configs.sort((a, b) => rank(a) - rank(b))[0];
-  const shape: SgmatTile = c ? { kernel: 'sgmat', SM: c.M, SN: c.N, SK: c.K } : { kernel: 'sgmat', SM: 16, SN: 16, SK: 16, emulated: true };
+  return c ? { SM: c.M, SN: c.N, SK: c.K } : { SM: 16, SN: 16, SK: 16, emulated: true };
+}
+
+/** The subgroup-matrix tile for a shape: matrixShape's, 128 x 128 where that grid fills the GPU, else 64 rows of x. */
+export function defaultSgmatTile(l: Launcher, s?: Pick<GemmShape, 'M' | 'N' | 'epilogue'>): SgmatTile {
+  const shape: SgmatTile = { kernel: 'sgmat', ...matrixShape(l) };
   if (!s) return shape;
   const outputs = s.epilogue === 'glu' ? 64 : 128;
   return Math.ceil(s.M / 128) * Math.ceil(s.N / outputs) >= FILLING_WORKGROUPS ? shape : { ...shape, BM: 64 };

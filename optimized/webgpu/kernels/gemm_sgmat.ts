@@ -71,23 +71,23 @@ function withSgmatRegisters(source: string, t: SgmatTile, o: SgmatOptions): stri
     ],
     prefetch: (k4) => [...xLoads.map((i) => `xr${i} = x_step(tid + ${i * o.threads}u, row0, ${k4});`), ...wLoads.map((i) => `wr${i} = w_step(tid + ${i * o.threads}u, col0, ${k4});`)],
     stage: () => [
-      ...xLoads.flatMap((i) => stageLine('put_x4', `xr${i}`, i * o.threads, BM * (TK / 4), o.threads)),
-      ...wLoads.flatMap((i) => stageLine('put_w4', `wr${i}`, i * o.threads, BW * (TK / 4), o.threads)),
+      ...xLoads.flatMap((i) => stageLine('', `xr${i}`, i * o.threads, BM * (TK / 4), o.threads)),
+      ...wLoads.flatMap((i) => stageLine('WS + ', `wr${i}`, i * o.threads, BW * (TK / 4), o.threads)),
     ],
     multiply: () => [
-      ...rows.map((i) => `let a${i} = load_left((sg_row + ${i * t.SM}u) * TS + kk);`),
+      ...rows.map((i) => `let a${i} = load_left((sg_row + ${i * t.SM}u) * TS + kk, TS);`),
       ...columns.flatMap((j) => [
-        `let b${j} = load_right((sg_col + ${j * t.SN}u) * TS + kk);`,
+        `let b${j} = load_right(WS + (sg_col + ${j * t.SN}u) * TS + kk, TS);`,
         ...rows.map((i) => `acc_${i}_${j} = mma(a${i}, b${j}, acc_${i}_${j});`),
-        ...(glu ? [`let g${j} = load_right((HALF_W + sg_col + ${j * t.SN}u) * TS + kk);`, ...rows.map((i) => `gacc_${i}_${j} = mma(a${i}, g${j}, gacc_${i}_${j});`)] : []),
+        ...(glu ? [`let g${j} = load_right(WS + (HALF_W + sg_col + ${j * t.SN}u) * TS + kk, TS);`, ...rows.map((i) => `gacc_${i}_${j} = mma(a${i}, g${j}, gacc_${i}_${j});`)] : []),
       ]),
     ],
     finish: () =>
       rows.flatMap((i) =>
         columns.flatMap((j) => [
           `if (mma_subgroup) {`,
-          `  store_result(slot, acc_${i}_${j});`,
-          ...(glu ? [`  store_result(slot + SLOT, gacc_${i}_${j});`] : []),
+          `  store_result(slot, acc_${i}_${j}, RS);`,
+          ...(glu ? [`  store_result(slot + SLOT, gacc_${i}_${j}, RS);`] : []),
           `}`,
           `workgroupBarrier();`,
           `if (mma_subgroup) {`,
@@ -100,9 +100,9 @@ function withSgmatRegisters(source: string, t: SgmatTile, o: SgmatOptions): stri
   return withGeneratedCode(source, 'gemm_sgmat.wgsl', parts);
 }
 
-// vec4 `first + tid` of a tile of `count` into its row (e / TK4) at K (e % TK4) * 4; the last round checks that it is in the tile.
-function stageLine(put: string, register: string, first: number, count: number, threads: number): string[] {
-  const store = `${put}((e / TK4) * TS + (e % TK4) * 4u, ${register});`;
+// vec4 `first + tid` of an operand's tile of `count` (at `offset` in the tile) into its row (e / TK4) at K (e % TK4) * 4; the last round checks that it is in the tile.
+function stageLine(offset: string, register: string, first: number, count: number, threads: number): string[] {
+  const store = `put4(${offset}(e / TK4) * TS + (e % TK4) * 4u, ${register});`;
   if (first + threads <= count) return [`{`, `  let e = tid + ${first}u;`, `  ${store}`, `}`];
   return [`{`, `  let e = tid + ${first}u;`, `  if (e < ${count}u) {`, `    ${store}`, `  }`, `}`];
 }

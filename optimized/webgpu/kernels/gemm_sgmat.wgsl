@@ -28,6 +28,9 @@ const BN: u32 = select(BW, HALF_W, EPILOGUE == 3u); // output columns a workgrou
 const RS: u32 = SN + 4u; // staged result row stride
 const SLOT: u32 = SM * RS; // one staged result matrix
 const SLOTS: u32 = select(1u, 2u, EPILOGUE == 3u); // value (and gate) a subgroup
+const WS: u32 = BM * TS; // the W tile's offset in the tile; x's is 0: [BM][TS], then [BW][TS], K-contiguous
+const TILE_SIZE: u32 = (BM + BW) * TS;
+const STAGE_SIZE: u32 = 4u * SLOTS * SLOT;
 
 @group(0) @binding(0) var<storage, read> x: array<x_t>;
 @group(0) @binding(1) var<storage, read> W: array<W_t>;
@@ -35,8 +38,6 @@ const SLOTS: u32 = select(1u, 2u, EPILOGUE == 3u); // value (and gate) a subgrou
 @group(0) @binding(3) var<storage, read> residual: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<y_t>;
 @group(0) @binding(5) var<uniform> p: Params;
-
-var<workgroup> stage: array<f32, 4u * SLOTS * SLOT>;
 
 // vec4 e of a step's x tile (row e / TK4, K from k4 + e % TK4), zeros past M, K and the tile.
 fn x_step(e: u32, row0: u32, k4: u32) -> vec4f {
@@ -81,10 +82,10 @@ fn finish_staged(slot: u32, lane: u32, lanes: u32, m0: u32, n0: u32) {
 }
 
 @compute @workgroup_size(THREADS)
-fn main(inv: Invocation) {
+fn main(inv: Invocation, @builtin(workgroup_id) wg: vec3u) {
   let tid = inv.index;
-  let row0 = inv.group.y * BM;
-  let col0 = inv.group.x * BN;
+  let row0 = wg.y * BM;
+  let col0 = wg.x * BN;
   let s = subgroup_of(inv); // subgroup, lane, lanes
   // Where the subgroup size is below the one the launcher assumed, the subgroups past 4 only load and finish.
   let mma_subgroup = s.x < 4u;

@@ -1,88 +1,87 @@
-// The matrix operations of gemm_sgmat.wgsl written out in plain WGSL (core WGSL: SwiftShader runs it), to test
-// that kernel's tiling, bounds and epilogues where no adapter offers subgroup matrices. A "subgroup" is 32
-// consecutive threads. The tiles hold f16 values as SwiftShader can, two to a u32 (pack2x16float), rounded as
-// the native tiles round them; left and right matrices are where they lie in the tile (an offset: the kernel
-// multiplies them before it restages the tile), and each lane holds the result elements lane, lane + 32, ...
-// The products of halves and their f32 sums are those of an f16 x f16 -> f32 matrix unit, up to the order of
-// the additions.
+// The matrix operations of sgmat_native.wgsl written out in plain WGSL (core WGSL: SwiftShader runs it), to test
+// gemm_sgmat.wgsl and flash_attention_sgmat.wgsl where no adapter offers subgroup matrices. A "subgroup" is 32
+// consecutive threads. The tile holds f16 values as SwiftShader can, two to a u32 (pack2x16float), rounded as the
+// native tile rounds them; left and right matrices are where they lie in the tile (the kernels multiply them
+// before they restage it), and each lane holds the result elements lane, lane + 32, ... The products of halves
+// and their f32 sums are those of an f16 x f16 -> f32 matrix unit, up to the order of the additions.
 const LANES: u32 = 32u;
+// Left and right matrices are read from the tile when they are multiplied: it must hold them until then.
+const LAZY_OPERANDS: bool = true;
 
-struct left_t { at: u32 } // [m][k] at xs[at + m * TS + k]
-struct right_t { at: u32 } // [k][n] at ws[at + n * TS + k]
-struct result_t { v: array<f32, SM * SN / LANES> } // element lane + LANES * i: row / SN, column % SN
+struct left_t { at: u32, stride: u32 } // left[m][k] at tile[at + m * stride + k]
+struct right_t { at: u32, k_step: u32, n_step: u32 } // right[k][n] at tile[at + k * k_step + n * n_step]
+struct result_t { v: array<f32, SM * SN / LANES> } // element lane + LANES * i: row e / SN, column e % SN
 
-var<workgroup> xs: array<u32, BM * TS / 2u>; // [BM][TS] halves, K-contiguous
-var<workgroup> ws: array<u32, BW * TS / 2u>; // [BW][TS]
+var<workgroup> tile: array<u32, TILE_SIZE / 2u>; // halves, two to a u32
+var<workgroup> stage: array<f32, STAGE_SIZE>;
 
+// The thread (the kernel takes its workgroup id apart: control flow on it stays workgroup-uniform).
 struct Invocation {
   @builtin(local_invocation_index) index: u32,
-  @builtin(workgroup_id) group: vec3u,
 }
 
 var<private> lane: u32;
 
-// The thread's subgroup, its lane in it and the subgroup's size (32); records the lane for mma.
+// The thread's subgroup, its lane in it and the subgroup's size (32); records the lane for the operations.
 fn subgroup_of(inv: Invocation) -> vec3u {
   lane = inv.index % LANES;
   return vec3u(inv.index / LANES, lane, LANES);
 }
 
-fn halves(v: vec4f) -> vec2u {
+// Four values (at a multiple of 4) into the tile.
+fn put4(at: u32, v: vec4f) {
   let s = clamp(v, vec4f(-65504.0), vec4f(65504.0));
-  return vec2u(pack2x16float(s.xy), pack2x16float(s.zw));
+  tile[at / 2u] = pack2x16float(s.xy);
+  tile[at / 2u + 1u] = pack2x16float(s.zw);
 }
 
-// Four values of K (at a multiple of 4) into a tile row.
-fn put_x4(at: u32, v: vec4f) {
-  let h = halves(v);
-  xs[at / 2u] = h.x;
-  xs[at / 2u + 1u] = h.y;
-}
-
-fn put_w4(at: u32, v: vec4f) {
-  let h = halves(v);
-  ws[at / 2u] = h.x;
-  ws[at / 2u + 1u] = h.y;
-}
-
-fn x_at(i: u32) -> f32 {
-  return unpack2x16float(xs[i / 2u])[i % 2u];
-}
-
-fn w_at(i: u32) -> f32 {
-  return unpack2x16float(ws[i / 2u])[i % 2u];
+fn tile_at(i: u32) -> f32 {
+  return unpack2x16float(tile[i / 2u])[i % 2u];
 }
 
 fn zero_result() -> result_t {
   return result_t();
 }
 
-fn load_left(at: u32) -> left_t {
-  return left_t(at);
+fn load_left(at: u32, stride: u32) -> left_t {
+  return left_t(at, stride);
 }
 
-fn load_right(at: u32) -> right_t {
-  return right_t(at);
+fn load_right(at: u32, stride: u32) -> right_t {
+  return right_t(at, 1u, stride);
+}
+
+fn load_right_rows(at: u32, stride: u32) -> right_t {
+  return right_t(at, stride, 1u);
 }
 
 fn mma(a: left_t, b: right_t, c: result_t) -> result_t {
   var r = c;
   for (var i = 0u; i < SM * SN / LANES; i++) {
     let e = lane + i * LANES;
-    let x0 = a.at + (e / SN) * TS;
-    let w0 = b.at + (e % SN) * TS;
+    let x0 = a.at + (e / SN) * a.stride;
+    let w0 = b.at + (e % SN) * b.n_step;
     var s = r.v[i];
     for (var k = 0u; k < SK; k++) {
-      s += x_at(x0 + k) * w_at(w0 + k);
+      s += tile_at(x0 + k) * tile_at(w0 + k * b.k_step);
     }
     r.v[i] = s;
   }
   return r;
 }
 
-fn store_result(at: u32, c: result_t) {
+fn store_result(at: u32, c: result_t, stride: u32) {
   for (var i = 0u; i < SM * SN / LANES; i++) {
     let e = lane + i * LANES;
-    stage[at + (e / SN) * RS + e % SN] = c.v[i];
+    stage[at + (e / SN) * stride + e % SN] = c.v[i];
   }
+}
+
+fn load_result(at: u32, stride: u32) -> result_t {
+  var c: result_t;
+  for (var i = 0u; i < SM * SN / LANES; i++) {
+    let e = lane + i * LANES;
+    c.v[i] = stage[at + (e / SN) * stride + e % SN];
+  }
+  return c;
 }

@@ -1,11 +1,13 @@
-// The matrix operations of gemm_sgmat.wgsl on the adapter's subgroup matrices (Dawn's
-// chromium_experimental_subgroup_matrix): f16 tiles, f32 results. The only file that calls the builtins.
-// Targets the Dawn of the `webgpu` package 0.3.10, whose loads take the layout as an argument:
+// The matrix operations of gemm_sgmat.wgsl and flash_attention_sgmat.wgsl on the adapter's subgroup matrices
+// (Dawn's chromium_experimental_subgroup_matrix): f16 operands in the workgroup tile, f32 results. The only file
+// that calls the builtins. Targets the Dawn of the `webgpu` package 0.3.10, whose loads and stores take the
+// layout as an argument:
 //   subgroupMatrixLoad<T>(ptr, offset, col_major: bool, stride)
 //   subgroupMatrixStore(ptr, offset, value, col_major: bool, stride)
 // (current Dawn moved col_major into the template: subgroupMatrixLoad<T, col_major>(ptr, offset, stride); a Dawn
-// upgrade changes the calls here and nothing else). The launcher puts this file first (its enables must open the
-// module) and checks that the adapter lists the SM x SN x SK f16 -> f32 configuration.
+// upgrade changes the calls here and nothing else). The launchers put this file first (its enables must open
+// the module) and check that the adapter lists the SM x SN x SK f16 -> f32 configuration. The kernel declares
+// TILE_SIZE (halves) and STAGE_SIZE (f32) and the offsets of its operands in them.
 enable f16;
 enable subgroups;
 enable chromium_experimental_subgroup_matrix;
@@ -14,16 +16,19 @@ enable chromium_experimental_subgroup_matrix;
 diagnostic(off, chromium.subgroup_matrix_uniformity);
 diagnostic(off, subgroup_uniformity);
 
+// Loads copy the operands into the matrices (the tile may be restaged once they are loaded).
+const LAZY_OPERANDS: bool = false;
+
 alias left_t = subgroup_matrix_left<f16, SK, SM>;
 alias right_t = subgroup_matrix_right<f16, SN, SK>;
 alias result_t = subgroup_matrix_result<f32, SN, SM>;
 
-var<workgroup> xs: array<f16, BM * TS>; // [BM][TS], K-contiguous
-var<workgroup> ws: array<f16, BW * TS>; // [BW][TS]
+var<workgroup> tile: array<f16, TILE_SIZE>; // the operands, rounded to f16
+var<workgroup> stage: array<f32, STAGE_SIZE>; // results on their way in and out of registers
 
+// The thread (the kernel takes its workgroup id apart: control flow on it stays workgroup-uniform).
 struct Invocation {
   @builtin(local_invocation_index) index: u32,
-  @builtin(workgroup_id) group: vec3u,
   @builtin(subgroup_id) subgroup: u32,
   @builtin(subgroup_invocation_id) lane: u32,
   @builtin(subgroup_size) lanes: u32,
@@ -34,42 +39,44 @@ fn subgroup_of(inv: Invocation) -> vec3u {
   return vec3u(inv.subgroup, inv.lane, inv.lanes);
 }
 
-// Four values of K, rounded to f16 (saturating: f16() of a value beyond the range is indeterminate), into a tile row.
-fn put_x4(at: u32, v: vec4f) {
+// Four values (at a multiple of 4) into the tile, rounded to f16 (saturating: f16() of a value beyond the range is indeterminate).
+fn put4(at: u32, v: vec4f) {
   let h = vec4<f16>(clamp(v, vec4f(-65504.0), vec4f(65504.0)));
-  xs[at] = h.x;
-  xs[at + 1u] = h.y;
-  xs[at + 2u] = h.z;
-  xs[at + 3u] = h.w;
-}
-
-fn put_w4(at: u32, v: vec4f) {
-  let h = vec4<f16>(clamp(v, vec4f(-65504.0), vec4f(65504.0)));
-  ws[at] = h.x;
-  ws[at + 1u] = h.y;
-  ws[at + 2u] = h.z;
-  ws[at + 3u] = h.w;
+  tile[at] = h.x;
+  tile[at + 1u] = h.y;
+  tile[at + 2u] = h.z;
+  tile[at + 3u] = h.w;
 }
 
 fn zero_result() -> result_t {
   return result_t();
 }
 
-// x rows as a row-major left matrix, at element `at` of xs.
-fn load_left(at: u32) -> left_t {
-  return subgroupMatrixLoad<left_t>(&xs, at, false, TS);
+// A row-major left matrix: left[m][k] at tile[at + m * stride + k].
+fn load_left(at: u32, stride: u32) -> left_t {
+  return subgroupMatrixLoad<left_t>(&tile, at, false, stride);
 }
 
-// W rows as a column-major right matrix (right[k][n] = W[n][k]), at element `at` of ws.
-fn load_right(at: u32) -> right_t {
-  return subgroupMatrixLoad<right_t>(&ws, at, true, TS);
+// A right matrix stored column by column: right[k][n] at tile[at + n * stride + k] (rows of W, or of K, are its columns).
+fn load_right(at: u32, stride: u32) -> right_t {
+  return subgroupMatrixLoad<right_t>(&tile, at, true, stride);
+}
+
+// A right matrix stored row by row: right[k][n] at tile[at + k * stride + n] (rows of V are its rows).
+fn load_right_rows(at: u32, stride: u32) -> right_t {
+  return subgroupMatrixLoad<right_t>(&tile, at, false, stride);
 }
 
 fn mma(a: left_t, b: right_t, c: result_t) -> result_t {
   return subgroupMatrixMultiplyAccumulate(a, b, c);
 }
 
-// A result matrix into the staging tile, row-major (row stride RS), at element `at`.
-fn store_result(at: u32, c: result_t) {
-  subgroupMatrixStore(&stage, at, c, false, RS);
+// A result matrix into the stage, row-major: c[m][n] at stage[at + m * stride + n].
+fn store_result(at: u32, c: result_t, stride: u32) {
+  subgroupMatrixStore(&stage, at, c, false, stride);
+}
+
+// A result matrix from the stage, row-major.
+fn load_result(at: u32, stride: u32) -> result_t {
+  return subgroupMatrixLoad<result_t>(&stage, at, false, stride);
 }

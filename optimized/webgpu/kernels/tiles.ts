@@ -54,6 +54,26 @@ export type AnyGemmTile = GemmTile | SgmatTile;
 /** The GEMM kernels a user can force for every GEMM of a model (`--gemm`, loadModel's `gemm`). */
 export const GEMM_CHOICES = ['v2', 'v3', 'v4', 'sgmat'] as const;
 export type GemmChoice = (typeof GEMM_CHOICES)[number];
+/** The attention kernels a user can force for every layer (`--attention`, loadModel's `attention`). */
+export const ATTENTION_CHOICES = ['flash_v2', 'flash_sgmat'] as const;
+export type AttentionChoice = (typeof ATTENTION_CHOICES)[number];
+
+/** The kernels forced for a whole model; each absent one is the tuned or default kernel. */
+export interface KernelChoice {
+  gemm?: GemmChoice;
+  attention?: AttentionChoice;
+}
+
+/** Why a kernel choice cannot run with this storage dtype (or is no choice at all), or null. */
+export function kernelChoiceProblem(k: KernelChoice, dtype: string): string | null {
+  if (k.gemm !== undefined && !GEMM_CHOICES.includes(k.gemm)) return `gemm must be one of ${GEMM_CHOICES.join(', ')}, got "${k.gemm}"`;
+  if (k.attention !== undefined && !ATTENTION_CHOICES.includes(k.attention)) return `attention must be one of ${ATTENTION_CHOICES.join(', ')}, got "${k.attention}"`;
+  // the subgroup-matrix kernels multiply halves: their tolerances are f16 storage's
+  for (const [what, choice] of [['gemm', k.gemm], ['attention', k.attention]] as const) {
+    if (choice?.endsWith('sgmat') && dtype !== 'f16') return `${what} ${choice} multiplies halves (f16 x f16 -> f32): it needs dtype f16`;
+  }
+  return null;
+}
 
 /**
  * A tile with its defaults filled in: 128 x 128, K 32 a step (emulated 16: SwiftShader ran out of 24 GiB compiling
