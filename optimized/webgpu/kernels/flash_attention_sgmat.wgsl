@@ -142,16 +142,16 @@ fn main(inv: Invocation, @builtin(workgroup_id) wg: vec3u) {
       // @scores
     }
     workgroupBarrier();
-    // The online softmax, one thread per query row.
-    if (tid < BR) {
-      let qKeys = query_keys(q0 + tid, n, nk); // a row past the sequence sees nothing
+    // The online softmax, a thread per query row.
+    for (var r = tid; r < BR; r += THREADS) {
+      let qKeys = query_keys(q0 + r, n, nk); // a row past the sequence sees nothing
       let kFirst = qKeys.x;
       let kLast = qKeys.y;
-      var m = row_max[tid];
+      var m = row_max[r];
       for (var j = 0u; j < BC; j++) {
         let key = k0 + i32(j);
         if (key >= kFirst && key <= kLast) {
-          m = max(m, stage[tid * RSS + j] * p.scale);
+          m = max(m, stage[r * RSS + j] * p.scale);
         }
       }
       var sum = 0.0;
@@ -161,23 +161,23 @@ fn main(inv: Invocation, @builtin(workgroup_id) wg: vec3u) {
           let key = k0 + i32(j + c);
           if (key >= kFirst && key <= kLast) {
             // rounded as the matrix unit reads it, so that the sum matches the products
-            pr[c] = unpack2x16float(pack2x16float(vec2f(exp(stage[tid * RSS + j + c] * p.scale - m), 0.0))).x;
+            pr[c] = unpack2x16float(pack2x16float(vec2f(exp(stage[r * RSS + j + c] * p.scale - m), 0.0))).x;
           }
         }
         sum += pr.x + pr.y + pr.z + pr.w;
-        put4(PS + tid * TP + j, pr);
+        put4(PS + r * TP + j, pr);
       }
       // exp(NEG - NEG) = 1 while a row has seen no key; 0 on its first key (its output and sum are 0 until then)
-      let factor = select(exp(row_max[tid] - m), 1.0, row_max[tid] == m);
-      row_scale[tid] = factor;
-      row_sum[tid] = row_sum[tid] * factor + sum;
-      row_max[tid] = m;
+      let factor = select(exp(row_max[r] - m), 1.0, row_max[r] == m);
+      row_scale[r] = factor;
+      row_sum[r] = row_sum[r] * factor + sum;
+      row_max[r] = m;
     }
     workgroupBarrier();
     if (tid == 0u) {
       var grew = 0u;
-      for (var r = 0u; r < BR; r++) {
-        grew |= u32(row_scale[r] != 1.0);
+      for (var i = 0u; i < BR; i++) {
+        grew |= u32(row_scale[i] != 1.0);
       }
       rescale = grew;
     }

@@ -1,9 +1,9 @@
 // Launcher for the GEMMs: gemm_v4.wgsl, the default (double-buffered shared tiles, 8 x 8 register tiles as named
 // variables, conflict-free staging, a vec4 epilogue; its source is assembled in gemm_v4.ts), gemm_sgmat.wgsl
-// (subgroup matrices: tensor cores, x and W rounded to f16; assembled in gemm_sgmat.ts), gemm_v3.wgsl (2D register tiles of TM x TN outputs, register
-// prefetch; its tile written into the source as consts and its registers written out as named variables,
-// withRegisterTile), gemm_v2.wgsl (vec4, register tiles of TM x 4 outputs; its tile as override constants),
-// gemm_v1.wgsl (the first tiled kernel) and gemm_naive.wgsl (one thread per output). v2, v3 and v4 can split K (a
+// (subgroup matrices: tensor cores, x and W rounded to f16; assembled in gemm_sgmat.ts), gemm_v3.wgsl (2D
+// register tiles of TM x TN outputs, register prefetch; its tile written into the source as consts and its
+// registers written out as named variables, withRegisterTile), gemm_v2.wgsl (vec4, register tiles of TM x 4
+// outputs; its tile as override constants), gemm_v1.wgsl (the first tiled kernel) and gemm_naive.wgsl (one thread per output). v2, v3 and v4 can split K (a
 // tile's splitK): slices of K summed by their own workgroups into an f32 workspace, then added up and finished by
 // gemm_reduce.wgsl.
 import activationSource from './activation.wgsl';
@@ -243,9 +243,11 @@ const PREFERRED_SHAPES = ['16x16x16', '8x16x16', '8x8x8'];
 
 /** The adapter's preferred f16 x f16 -> f32 subgroup-matrix shape, else an emulated 16 x 16 x 16. */
 export function matrixShape(l: Launcher): { SM: number; SN: number; SK: number; emulated?: true } {
-  const configs = [...(l.ctx?.subgroupMatrix?.configs ?? [])];
-  const rank = (c: { M: number; N: number; K: number }) => (PREFERRED_SHAPES.indexOf(`${c.M}x${c.N}x${c.K}`) + PREFERRED_SHAPES.length + 1) % (PREFERRED_SHAPES.length + 1);
-  const c = configs.sort((a, b) => rank(a) - rank(b))[0];
+  const rank = (c: { M: number; N: number; K: number }) => {
+    const i = PREFERRED_SHAPES.indexOf(`${c.M}x${c.N}x${c.K}`);
+    return i < 0 ? PREFERRED_SHAPES.length : i;
+  };
+  const c = [...(l.ctx?.subgroupMatrix?.configs ?? [])].sort((a, b) => rank(a) - rank(b))[0];
   return c ? { SM: c.M, SN: c.N, SK: c.K } : { SM: 16, SN: 16, SK: 16, emulated: true };
 }
 
