@@ -80,8 +80,8 @@ export const MUTATIONS: Mutation[] = [
   },
   {
     id: 'window-one-key-wider',
-    what: "flash attention v2's sliding window takes one key more on the left",
-    file: 'optimized/webgpu/kernels/flash_attention_v2.wgsl',
+    what: "flash attention's sliding window (flash_keys.wgsl: v2's and sgmat's) takes one key more on the left",
+    file: 'optimized/webgpu/kernels/flash_keys.wgsl',
     edit: { find: 'kFirst = i32(qi) - p.left;', replace: 'kFirst = i32(qi) - p.left - 1;' },
     catches: [{ file: 'test/webgpu/flash-v2.test.ts', test: 'flash attention v2 D 16, H 2: B = 1 and 7, lengths 1 to 300' }],
   },
@@ -94,8 +94,8 @@ export const MUTATIONS: Mutation[] = [
   },
   {
     id: 'padding-mask-ignored',
-    what: 'flash attention v2 ignores the real key count of padded execution (pads become keys)',
-    file: 'optimized/webgpu/kernels/flash_attention_v2.wgsl',
+    what: 'flash attention ignores the real key count of padded execution (pads become keys)',
+    file: 'optimized/webgpu/kernels/flash_keys.wgsl',
     edit: { find: 'if (p.useSeqused != 0u) {', replace: 'if (false) {' },
     catches: [
       { file: 'test/webgpu/flash-v2.test.ts', test: 'padded execution (sequsedK)' },
@@ -108,6 +108,20 @@ export const MUTATIONS: Mutation[] = [
     file: 'optimized/webgpu/kernels/flash_attention_v2.wgsl',
     edit: { find: 'l *= correction;', replace: '' },
     catches: [{ file: 'test/webgpu/flash-v2.test.ts', test: 'flash attention v2 D 16, H 2: B = 1 and 7, lengths 1 to 300' }],
+  },
+  {
+    id: 'sgmat-softmax-rescale-dropped',
+    what: 'flash attention on subgroup matrices does not rescale the running sum when the running max grows',
+    file: 'optimized/webgpu/kernels/flash_attention_sgmat.wgsl',
+    edit: { find: 'row_sum[r] = row_sum[r] * factor + sum;', replace: 'row_sum[r] = row_sum[r] + sum;' },
+    catches: [{ file: 'test/webgpu/flash-sgmat.test.ts', test: 'flash attention sgmat (emulated) D 16:' }],
+  },
+  {
+    id: 'sgmat-gate-is-value',
+    what: "the subgroup-matrix GEMM's GLU multiplies the value rows where the gate rows belong",
+    file: 'optimized/webgpu/kernels/gemm_sgmat.ts',
+    edit: { find: 'load_right(WS + (HALF_W + sg_col', replace: 'load_right(WS + (sg_col' },
+    catches: [{ file: 'test/webgpu/gemm.test.ts', test: 'gemm v4, v3 and v2 sgmat 8x8x8 64x64/tk16 emulated' }],
   },
   {
     id: 'f16-no-saturation',
