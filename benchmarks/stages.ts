@@ -10,6 +10,7 @@ import { pack } from '../reference/unpad.ts';
 import type { GpuContext } from '../optimized/webgpu/device.ts';
 import { MAX_GRID } from '../optimized/webgpu/kernels/launch.ts';
 import type { GemmVariant } from '../optimized/webgpu/kernels/gemm.ts';
+import type { KernelChoice } from '../optimized/webgpu/kernels/tiles.ts';
 import { type DType, encode } from '../optimized/webgpu/kernels/storage.ts';
 import type { Tuning } from '../optimized/webgpu/tuning.ts';
 import { loadTuning } from '../optimized/webgpu/tuning-cache.ts';
@@ -120,11 +121,11 @@ async function webgpuStage(spec: StageSpec, config: ModernBertConfig, emit: Emit
         for (let i = 0; i < n; i++) await gpu.forward(model, sequences, options);
       }, spec);
       const host = model.launcher.passStats(); // the last timed pass: a steady one
-      const kernels = sgmat
-        ? `f16 storage, every GEMM (gemm sgmat) and attention (flash_sgmat) on f16 x f16 -> f32 subgroup matrices${ctx.subgroupMatrix ? '' : `, emulated in plain WGSL (${ctx.subgroupMatrixReason})`}`
+      const kernels = onMatrices(model)
+        ? `f16 storage, ${[model.kernels.gemm === 'sgmat' && 'every GEMM (gemm sgmat)', model.kernels.attention === 'flash_sgmat' && 'attention (flash_sgmat)'].filter(Boolean).join(' and ')} on f16 x f16 -> f32 subgroup matrices${ctx.subgroupMatrix ? '' : `, emulated in plain WGSL (${ctx.subgroupMatrixReason})`}; ${model.tuning ? 'tuned tiles' : 'default tiles'}`
         : `${dtype === 'f16' ? (modelFeatures(model.tuning, 'fp16').length ? 'f16 storage, f16 x f16 -> f32 subgroup matrices in the GEMMs tuned to them; ' : 'f16 storage, f32 arithmetic; ') : ''}${model.tuning ? 'tuned tiles' : 'default tiles'}`;
       const note = `${kernels}; wall clock per forward pass, through the readback of last_hidden_state; ${host.dispatches} dispatches, ${host.encodeMs.toFixed(2)} ms CPU encode per pass${ctx.swiftshader ? '; SwiftShader: a CPU emulation, not a GPU number' : ''}`;
-      emit({ row: modelRow(spec, workload, 'webgpu', sgmat ? 'sgmat' : variant, dtype === 'f16' ? 'fp16' : 'fp32', t, loadS, gpu.memoryStats(model).peakBytes, note, { ctx, tuning: model.tuning, sgmat }) });
+      emit({ row: modelRow(spec, workload, 'webgpu', sgmat ? 'sgmat' : variant, dtype === 'f16' ? 'fp16' : 'fp32', t, loadS, gpu.memoryStats(model).peakBytes, note, { ctx, tuning: model.tuning, sgmat: onMatrices(model) }) });
     }
   } finally {
     gpu.destroyModel(model);
@@ -181,6 +182,11 @@ function bindingLimit(ctx: GpuContext, config: ModernBertConfig, lengths: readon
   const scores = config.numAttentionHeads * tokensOf(lengths) * Math.max(...lengths) * 4;
   const max = ctx.device.limits.maxStorageBufferBindingSize;
   return scores > max ? `the score matrix needs ${scores} bytes, over this device's maxStorageBufferBindingSize ${max}` : null;
+}
+
+/** Whether a model's GEMMs or attention run on subgroup matrices (forced, or its default with f16 where the adapter has them). */
+function onMatrices(model: { kernels: KernelChoice }): boolean {
+  return model.kernels.gemm === 'sgmat' || model.kernels.attention === 'flash_sgmat';
 }
 
 function modelRow(spec: StageSpec, workload: Workload, backend: string, variant: string, dtype: string, t: Timing, loadS: number, peakBytes: number | null, note: string, webgpu?: { ctx: GpuContext; tuning: Tuning | null; sgmat?: boolean }): ResultRow {
@@ -248,7 +254,8 @@ async function kernelStage(spec: StageSpec, config: ModernBertConfig, emit: Emit
     dtype?: 'f16';
     build: (l: Launch) => Built;
   }
-  const filled = (l: Launch, floats: number, label: string, dtype: DType = 'f32') => l.upload(encode(Float32Array.from({ length: floats }, (_, i) => Math.sin(i) * 0.05), dtype), label);
+  const values = (floats: number) => Float32Array.from({ length: floats }, (_, i) => Math.sin(i) * 0.05);
+  const filled = (l: Launch, floats: number, label: string, dtype: DType = 'f32') => l.upload(encode(values(floats), dtype), label);
   // f16: as the model runs them: f16 activations and weights in, f16 out except into the f32 residual stream.
   // splitK (v2, v3, v4): the variant's tile for the shape, K split in that many slices (variant "v2/sk2").
   const gemmCase = (name: string, variant: GemmVariant, s: { M: number; N: number; K: number; epilogue: 'none' | 'residual' | 'glu' }, dtype: DType = 'f32', splitK?: number): Case => ({
@@ -260,7 +267,9 @@ async function kernelStage(spec: StageSpec, config: ModernBertConfig, emit: Emit
       const dtypes = { x: dtype, W: dtype, y: s.epilogue === 'residual' ? ('f32' as const) : dtype };
       const shape = { ...s, dtypes };
       const tiled = variant === 'v2' || variant === 'v3' || variant === 'v4' ? { ...gemm.tileFor(l, shape, variant), ...(splitK ? { splitK } : {}) } : undefined;
-      const args = { x: filled(l, s.M * s.K, 'x', dtype), W: filled(l, wRows * s.K, 'W', dtype), bias: null, residual: s.epilogue === 'residual' ? filled(l, s.M * s.N, 'residual') : null, y: l.pool.storage(s.M * s.N * 4, 'y'), ...shape, variant, tile: tiled };
+      // sgmat reads W packed, as the model uploads it for sgmat
+      const W = variant === 'sgmat' ? gemm.packWeights(l, values(wRows * s.K), s, 'W') : filled(l, wRows * s.K, 'W', dtype);
+      const args = { x: filled(l, s.M * s.K, 'x', dtype), W, bias: null, residual: s.epilogue === 'residual' ? filled(l, s.M * s.N, 'residual') : null, y: l.pool.storage(s.M * s.N * 4, 'y'), ...shape, variant, tile: tiled };
       const tile = tiled ? ` tile ${gemm.tileName(tiled)}` : variant === 'sgmat' ? ` ${gemm.tileName(gemm.defaultSgmatTile(l, shape))}` : '';
       return { shape: `M=${s.M} N=${s.N} K=${s.K} ${s.epilogue}${tile}`, flops: gemm.flops(shape), bytes: gemm.bytes(shape), run: () => gemm.run(l, args), tokens: s.M === T ? undefined : s.M };
     },

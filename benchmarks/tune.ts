@@ -164,14 +164,20 @@ interface Runner {
   tolerance: (reference: Float32Array) => number;
 }
 
-/** A GEMM shape's inputs, in their own launcher's pool (destroyed after its candidates). */
-function gemmInputs(l: Launcher, s: GemmCase): { l: Launcher; x: GPUBuffer; W: GPUBuffer; residual: GPUBuffer | null } {
-  const wRows = s.epilogue === 'glu' ? 2 * s.N : s.N;
-  return { l, x: filled(l, s.M * s.K, s.dtypes.x, 1), W: filled(l, wRows * s.K, s.dtypes.W, 2), residual: s.epilogue === 'residual' ? filled(l, s.M * s.N, 'f32', 3) : null };
+/** A GEMM shape's inputs, in their own launcher's pool (destroyed after its candidates); W also packed for sgmat, once per fragment shape. */
+function gemmInputs(l: Launcher, s: GemmCase): { l: Launcher; x: GPUBuffer; W: GPUBuffer; packedW: (m: { SN: number; SK: number }) => gemm.PackedWeights; residual: GPUBuffer | null } {
+  const W = values((s.epilogue === 'glu' ? 2 * s.N : s.N) * s.K, 2);
+  const packed = new Map<string, gemm.PackedWeights>();
+  const packedW = (m: { SN: number; SK: number }) => {
+    const key = `${m.SN}x${m.SK}`;
+    if (!packed.has(key)) packed.set(key, gemm.packWeights(l, W, s, `tune.W.${key}`, m));
+    return packed.get(key)!;
+  };
+  return { l, x: filled(l, s.M * s.K, s.dtypes.x, 1), W: l.upload(encode(W, s.dtypes.W), 'tune.2'), packedW, residual: s.epilogue === 'residual' ? filled(l, s.M * s.N, 'f32', 3) : null };
 }
 
 function gemmRunner(l: Launcher, s: GemmCase, tile: gemm.AnyGemmTile, inputs: ReturnType<typeof gemmInputs>): Runner {
-  const args = { ...s, x: inputs.x, W: inputs.W, bias: null, residual: inputs.residual, y: l.pool.storage(s.M * s.N * bytesOf(s.dtypes.y), 'y'), variant: tile.kernel ?? 'v2', tile };
+  const args = { ...s, x: inputs.x, W: tile.kernel === 'sgmat' ? inputs.packedW(tile) : inputs.W, bias: null, residual: inputs.residual, y: l.pool.storage(s.M * s.N * bytesOf(s.dtypes.y), 'y'), variant: tile.kernel ?? 'v2', tile };
   return {
     run: () => gemm.run(l, args),
     read: async () => decode((await l.finish([{ buffer: args.y, floats: Math.ceil((s.M * s.N * bytesOf(s.dtypes.y)) / 4) }]))[0], s.dtypes.y, s.M * s.N),
@@ -199,7 +205,11 @@ function sameOutput(reference: Float32Array, dtype: DType): number {
 }
 
 function filled(l: Launcher, n: number, dtype: DType, seed: number): GPUBuffer {
-  return l.upload(encode(Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37 + seed) * 0.5), dtype), `tune.${seed}`);
+  return l.upload(encode(values(n, seed), dtype), `tune.${seed}`);
+}
+
+function values(n: number, seed: number): Float32Array {
+  return Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37 + seed) * 0.5);
 }
 
 interface Timed<C> {

@@ -52,7 +52,7 @@ export async function machineInfo(): Promise<MachineInfo> {
     backends.push({ name: 'webgpu', available: true, detail: `WGSL kernels on ${gpuAdapter}; features: ${features.join(', ') || 'none'}; ${tuning}` });
     const sm = ctx.subgroupMatrix;
     subgroupMatrix = sm
-      ? { available: true, configs: sm.configs, detail: `chromium-experimental-subgroup-matrix: ${sm.configs.map(configName).join(', ')}, subgroups of up to ${sm.subgroupMaxSize}; the engine's device comes from a Dawn instance with allow_unsafe_apis for it; gemm sgmat (f16 storage) is a candidate of modernbert tune, used where it is fastest and matches; --gemm sgmat --attention flash_sgmat (dtype f16) put every GEMM and attention on them` }
+      ? { available: true, configs: sm.configs, detail: `chromium-experimental-subgroup-matrix: ${sm.configs.map(configName).join(', ')}, subgroups of up to ${sm.subgroupMaxSize}; the engine's device comes from a Dawn instance with allow_unsafe_apis for it; with f16 storage every GEMM and attention runs on them (gemm sgmat, flash_sgmat; --gemm v4 --attention flash_v2 opt out), and modernbert tune picks their tiles` }
       : { available: false, configs: [], detail: `${ctx.subgroupMatrixReason ?? 'unknown'}; --gemm sgmat and --attention flash_sgmat run emulated in plain WGSL (for tests: slow)` };
   } catch (e) {
     backends.push({ name: 'webgpu', available: false, detail: (e as Error).message });

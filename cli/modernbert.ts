@@ -20,8 +20,10 @@ const USAGE = `usage:
       Runs a golden case (config.json, model.safetensors, io.safetensors) and prints one JSON line:
       {"case", "backend", "precision", "max_abs_err", "tolerance", "pass"}, and for gpujs "mode" (the mode
       that ran) and "fallback" (why auto selection did not get webgpu, or null); with --gemm or --attention,
-      those and "emulated"; with --dtype, "dtype".
-      --dtype f16 (webgpu only): f16 storage of weights and activations, f32 arithmetic, f16 tolerances.
+      those and "emulated" (also where --dtype f16 ran on subgroup matrices by default); with --dtype, "dtype".
+      --dtype f16 (webgpu only): f16 storage of weights and activations, f16 tolerances; f32 arithmetic, but
+      where the adapter has subgroup matrices: there every GEMM and attention multiplies halves on them
+      (sgmat, flash_sgmat) and accumulates in f32.
       --gemm, --attention (webgpu only): every GEMM, every attention on that kernel instead of the tuned or
       default one; sgmat and flash_sgmat (subgroup matrices, f16 products: need --dtype f16) are emulated
       where the device has none ("emulated": true).
@@ -43,9 +45,10 @@ const USAGE = `usage:
       --json: one object {"case", "source", "stages", "first_divergence", "patterns", "likely_causes",
       "catalog", "pass"}. --dtype f16|bf16: the outputs' low-precision tolerances, as parity's.
       Exit 0: no divergence; 1: a stage diverges; 2: bad input.
-  modernbert plan --config base|large|small --lengths 8192x4 --backend webgpu [--ablate padded,materialized] [--dtype f32|f16]
+  modernbert plan --config base|large|small --lengths 8192x4 --backend webgpu [--ablate padded,materialized] [--dtype f32|f16] [--gemm v2|v3|v4|sgmat]
       Plans a forward pass from the engine's own allocations, running no kernel, and prints one JSON line:
-      {"backend", "tokens", "peak_bytes", "weight_bytes", "activation_bytes"}.
+      {"backend", "tokens", "peak_bytes", "weight_bytes", "activation_bytes"}. --gemm sgmat (with --dtype
+      f16): the weights packed for the subgroup-matrix GEMM, as a device that has subgroup matrices holds them.
   modernbert profile --config base|large|small --lengths 512x64 [--runs N] [--dtype f32|f16] [--gemm v2|v3|v4|sgmat] [--attention flash_v2|flash_sgmat] [--roofline FILE] [--json]
       Profiles forward passes of a random-weight model on the WebGPU engine: per kernel (name and override
       constants), calls per pass, milliseconds, share of the pass, GFLOP/s, GB/s, % of the adapter's peak
@@ -275,7 +278,7 @@ async function tokenize(args: string[], out: (s: string) => void): Promise<numbe
 async function plan(args: string[], out: (s: string) => void): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { config: { type: 'string', default: 'base' }, lengths: { type: 'string' }, backend: { type: 'string', default: 'webgpu' }, ablate: { type: 'string', default: '' }, dtype: { type: 'string', default: 'f32' } },
+    options: { config: { type: 'string', default: 'base' }, lengths: { type: 'string' }, backend: { type: 'string', default: 'webgpu' }, ablate: { type: 'string', default: '' }, dtype: { type: 'string', default: 'f32' }, gemm: { type: 'string' } },
   });
   if (values.backend !== 'webgpu') throw new Error(`--backend: only webgpu plans its memory, got "${values.backend}"`);
   if (!values.lengths) throw new Error('--lengths is required (LENxCOUNT items separated by commas, e.g. 8192x4)');
@@ -283,7 +286,10 @@ async function plan(args: string[], out: (s: string) => void): Promise<number> {
   for (const a of ablations) if (a !== 'padded' && a !== 'materialized') throw new Error(`--ablate: unknown ablation "${a}" (padded, materialized)`);
   const { planMemory } = await import('../optimized/webgpu/modernbert.ts');
   const dtype = parseDtype(values.dtype);
-  const plan = await planMemory(presetConfig(values.config), parseLengths(values.lengths), { padded: ablations.includes('padded'), materialized: ablations.includes('materialized') }, dtype);
+  const kernels = kernelChoice({ gemm: values.gemm });
+  const problem = kernelChoiceProblem(kernels, dtype);
+  if (problem) throw new Error(`--gemm: ${problem}`);
+  const plan = await planMemory(presetConfig(values.config), parseLengths(values.lengths), { padded: ablations.includes('padded'), materialized: ablations.includes('materialized') }, dtype, kernels);
   // The contract's keys only, in this order.
   const { tokens, peak_bytes, weight_bytes, activation_bytes } = plan;
   out(JSON.stringify({ backend: 'webgpu', ...(ablations.length ? { ablate: ablations } : {}), ...(dtype === 'f16' ? { dtype } : {}), tokens, peak_bytes, weight_bytes, activation_bytes }) + '\n');

@@ -25,7 +25,7 @@ export interface ParityResult {
   /** backends with modes (gpujs): the mode that ran, and why auto selection fell back (null when it did not) */
   mode?: string;
   fallback?: string | null;
-  /** present when kernels were forced (`--gemm`, `--attention`, webgpu): those kernels, and whether subgroup-matrix operations were emulated (where the device has none) */
+  /** present when kernels were forced (`--gemm`, `--attention`, webgpu) or f16 put them on subgroup matrices (an adapter with them): those kernels, and whether subgroup-matrix operations were emulated (where the device has none) */
   gemm?: GemmChoice;
   attention?: AttentionChoice;
   emulated?: boolean;
@@ -123,8 +123,10 @@ export const PARITY_BACKENDS: Record<string, Runner> = {
     const model = gpu.createWebGpuModel(ctx, { config, weights }, dtype, (await loadTuning(ctx.adapter)).tuning, kernels);
     try {
       const out = await gpu.forward(model, batch, { ...want, allowLongSequences: true });
-      const matrices = kernels.gemm === 'sgmat' || kernels.attention === 'flash_sgmat';
-      return kernels.gemm || kernels.attention ? { ...out, ran: { ...kernels, emulated: matrices && !ctx.subgroupMatrix } } : out;
+      // the kernels the model ran: forced, or the subgroup-matrix ones f16 takes where the adapter has them
+      const ran = model.kernels;
+      const matrices = ran.gemm === 'sgmat' || ran.attention === 'flash_sgmat';
+      return ran.gemm || ran.attention ? { ...out, ran: { ...ran, emulated: matrices && !ctx.subgroupMatrix } } : out;
     } finally {
       gpu.destroyModel(model);
     }

@@ -8,10 +8,11 @@ import type { ModernBertConfig } from './config.ts';
 import { type FloatArray, type Precision } from './ops.ts';
 import { type Tensor, toFloat32, toFloat64 } from './safetensors.ts';
 
-// The weight structure, generic over where a tensor lives: FloatArray here, GPUBuffer in the WebGPU engine.
-export interface LinearWeights<A = FloatArray> {
+// The weight structure, generic over where a tensor lives: FloatArray here, GPUBuffer in the WebGPU engine; and
+// over how the weights of the matrix products (W) live, where that differs (the engine's packed weights).
+export interface LinearWeights<A = FloatArray, W = A> {
   /** weight[N, K], y = x W^T + bias */
-  weight: A;
+  weight: W;
   bias: A | null;
   outFeatures: number;
   inFeatures: number;
@@ -22,29 +23,29 @@ export interface NormWeights<A = FloatArray> {
   bias: A | null;
 }
 
-export interface LayerWeights<A = FloatArray> {
+export interface LayerWeights<A = FloatArray, W = A> {
   /** null on layer 0, which has no attention norm (nn.Identity in HF). */
   attnNorm: NormWeights<A> | null;
   /** Wqkv[3C, C]: output feature s*C + h*D + d for s in (q, k, v), head h. */
-  wqkv: LinearWeights<A>;
-  wo: LinearWeights<A>;
+  wqkv: LinearWeights<A, W>;
+  wo: LinearWeights<A, W>;
   mlpNorm: NormWeights<A>;
   /** Wi[2I, C]: rows 0..I-1 are activated, rows I..2I-1 gate. */
-  wi: LinearWeights<A>;
-  mlpWo: LinearWeights<A>;
+  wi: LinearWeights<A, W>;
+  mlpWo: LinearWeights<A, W>;
 }
 
-export interface ModernBertWeights<A = FloatArray> {
+export interface ModernBertWeights<A = FloatArray, W = A> {
   /** tokEmbeddings[V, C] */
   tokEmbeddings: A;
   embeddingNorm: NormWeights<A>;
-  layers: LayerWeights<A>[];
+  layers: LayerWeights<A, W>[];
   finalNorm: NormWeights<A>;
   /** ModernBertPredictionHead (dense -> gelu -> norm), shared by the MLM and classification heads. */
-  head: { dense: LinearWeights<A>; norm: NormWeights<A> } | null;
+  head: { dense: LinearWeights<A, W>; norm: NormWeights<A> } | null;
   /** The MLM decoder: weight[V, C] (the token embeddings when tied) and its bias. */
-  decoder: { weight: A; bias: A | null } | null;
-  classifier: LinearWeights<A> | null;
+  decoder: { weight: W; bias: A | null } | null;
+  classifier: LinearWeights<A, W> | null;
 }
 
 export class CheckpointError extends Error {

@@ -4,8 +4,9 @@
 // the caller asks for are read back.
 // Storage dtype (f32, or f16 storage): with f16 the linear weights, the embedding table and the activations that
 // feed GEMMs and attention (normed inputs, qkv, attention context, GeGLU output) are stored as f16; the residual
-// stream, LayerNorm weights, biases, the final hidden state, the heads' activations and every output stay f32,
-// and every kernel computes in f32.
+// stream, LayerNorm weights, biases, the final hidden state, the heads' activations and every output stay f32.
+// Kernels compute in f32, but for the subgroup-matrix ones (tensor cores), which multiply halves and accumulate
+// in f32: with f16 storage on an adapter that has them, every GEMM and attention runs on them (modelKernels).
 import type { Checkpoint, LinearWeights, ModernBertWeights, NormWeights } from '../../reference/checkpoint.ts';
 import { type Activation, type ModernBertConfig, type Pooling, isGlobalLayer, slidingWindow } from '../../reference/config.ts';
 import { type BatchInput, type ForwardOptions, type ForwardOutput, toPackedBatch, validateBatch } from '../../reference/modernbert.ts';
@@ -25,9 +26,11 @@ import * as ropeKernel from './kernels/rope.ts';
 import { type DType, bytesOf, encode } from './kernels/storage.ts';
 import { type Tuning, tunedAttentionTiles, tunedGemmTile } from './tuning.ts';
 
-type GpuLinear = LinearWeights<GPUBuffer>;
+/** A GEMM's weights: as stored, or packed for the subgroup-matrix GEMM (a model whose GEMMs run sgmat). */
+type GemmWeights = GPUBuffer | gemm.PackedWeights;
+type GpuLinear = LinearWeights<GPUBuffer, GemmWeights>;
 type GpuNorm = NormWeights<GPUBuffer>;
-type GpuWeights = ModernBertWeights<GPUBuffer>;
+type GpuWeights = ModernBertWeights<GPUBuffer, GemmWeights>;
 
 export interface WebGpuModel {
   config: ModernBertConfig;
@@ -38,7 +41,8 @@ export interface WebGpuModel {
   launcher: Launcher;
   /** the kernel choices tuned for this adapter (tuning-cache.ts loadTuning), or null: the launchers' defaults */
   tuning: Tuning | null;
-  /** the kernels forced for every GEMM and attention, whatever the tuning says (sgmat emulated where the device has no subgroup matrices); absent: tuned or default */
+  /** the kernels of every GEMM and attention (modelKernels: forced, or the subgroup-matrix ones with f16 storage
+   *  where the adapter has them; sgmat emulated where it has none); absent: the tuned or default kernel */
   kernels: KernelChoice;
 }
 
@@ -65,18 +69,38 @@ export function createWebGpuModel(ctx: GpuContext | null, checkpoint: Checkpoint
   const pool = new BufferPool(ctx?.device ?? null);
   const launcher = new Launcher(ctx, pool);
   const upload = (data: ArrayLike<number>, label: string, stored: DType) => launcher.upload(encode(data, stored), label, 'weight');
-  return { config: checkpoint.config, dtype, weights: mapWeights(checkpoint.weights, dtype, upload), pool, launcher, tuning, kernels };
+  const chosen = modelKernels(ctx, checkpoint.config, dtype, kernels);
+  return { config: checkpoint.config, dtype, weights: mapWeights(checkpoint.weights, checkpoint.config.hiddenSize, dtype, upload, gemmPacker(launcher, chosen)), pool, launcher, tuning, kernels: chosen };
+}
+
+/** Where every GEMM runs sgmat, its weights are uploaded packed for it (once, in place of the stored layout). */
+function gemmPacker(l: Launcher, kernels: KernelChoice): Packer | null {
+  return kernels.gemm === 'sgmat' ? (W, s, label) => gemm.packWeights(l, W, s, label) : null;
+}
+
+/**
+ * The kernels a model runs: the forced ones; with f16 storage on an adapter that has subgroup matrices, every
+ * GEMM on sgmat (its tuned tile where tuned) and attention on flash_sgmat where the head dim fits; the rest
+ * absent (the tuned or default kernel).
+ */
+export function modelKernels(ctx: GpuContext | null, config: ModernBertConfig, dtype: DType, forced: KernelChoice): KernelChoice {
+  if (dtype !== 'f16' || !ctx?.subgroupMatrix) return forced;
+  const attentionFits = attentionKernel.flashSgmatFits(config.headDim, ctx.subgroupMatrix.configs, ctx.device.limits.maxComputeWorkgroupStorageSize);
+  return { gemm: forced.gemm ?? 'sgmat', attention: forced.attention ?? (attentionFits ? 'flash_sgmat' : undefined) };
 }
 
 /** A model that only plans: no device, weights as sized placeholders (for `modernbert plan`). */
-export function planningModel(config: ModernBertConfig, dtype: DType = 'f32'): WebGpuModel {
+export function planningModel(config: ModernBertConfig, dtype: DType = 'f32', kernels: KernelChoice = {}): WebGpuModel {
   const pool = new BufferPool(null);
   const launcher = new Launcher(null, pool);
   const shapes = expectedTensors(config);
   const sized = (name: string) => ({ length: shapes.get(name)!.shape.reduce((a, b) => a * b, 1) }) as unknown as Float32Array;
   // Placeholder weights with the right sizes: mapWeights only reads .length through the pool.
-  const weights = mapWeights(placeholderWeights(config, sized), dtype, (data, label, stored) => pool.storage(data.length * bytesOf(stored), label, 'weight'));
-  return { config, dtype, weights, pool, launcher, tuning: null, kernels: {} };
+  const { SN, SK } = gemm.matrixShape(launcher);
+  const packer: Packer | null =
+    kernels.gemm === 'sgmat' ? (_, s, label) => ({ buffer: pool.storage(gemm.packedSize(s.N, s.K, s.epilogue === 'glu').halves * 2, label, 'weight'), SN, SK, N: s.N, K: s.K, glu: s.epilogue === 'glu' }) : null;
+  const weights = mapWeights(placeholderWeights(config, sized), config.hiddenSize, dtype, (data, label, stored) => pool.storage(data.length * bytesOf(stored), label, 'weight'), packer);
+  return { config, dtype, weights, pool, launcher, tuning: null, kernels };
 }
 
 export function memoryStats(model: WebGpuModel): MemoryStats {
@@ -280,10 +304,9 @@ function dense(model: WebGpuModel, x: GPUBuffer, w: GpuLinear, rows: number, { e
   return y;
 }
 
-/** Every GEMM of the model: the forced kernel, else the launcher with this adapter's tuned tile for the shape, if any. */
+/** Every GEMM of the model: the model's kernel (else the tuned or default one), on this adapter's tuned tile for the shape where it is that kernel's. */
 function matmul(model: WebGpuModel, a: gemm.GemmArgs & { dtypes: { x: DType; W: DType; y: DType } }): void {
-  if (model.kernels.gemm) gemm.run(model.launcher, { ...a, variant: model.kernels.gemm });
-  else gemm.run(model.launcher, { ...a, tuned: tunedGemmTile(model.tuning, a) });
+  gemm.run(model.launcher, { ...a, variant: model.kernels.gemm, tuned: tunedGemmTile(model.tuning, a) });
 }
 
 /** LayerNorm of an f32 x (the residual stream or a head's activation) into y stored as yDtype. */
@@ -299,9 +322,18 @@ function ropeBuffers(l: Launcher, theta: number, D: number, P: number): RopeBuff
   return { cos: l.upload(t.cos, 'rope.cos'), sin: l.upload(t.sin, 'rope.sin') };
 }
 
-/** Linear weights and the embedding table are stored as `dtype`; biases and LayerNorm weights as f32. */
-function mapWeights(w: ModernBertWeights, dtype: DType, upload: (data: ArrayLike<number>, label: string, stored: DType) => GPUBuffer): GpuWeights {
-  const lin = (x: LinearWeights, label: string): GpuLinear => ({ weight: upload(x.weight, `${label}.weight`, dtype), bias: x.bias ? upload(x.bias, `${label}.bias`, 'f32') : null, outFeatures: x.outFeatures, inFeatures: x.inFeatures });
+/** Uploads a GEMM's W [N, K] (GLU: [2N, K]) packed for sgmat. */
+type Packer = (W: ArrayLike<number>, s: { N: number; K: number; epilogue: 'none' | 'glu' }, label: string) => gemm.PackedWeights;
+
+/**
+ * Linear weights and the embedding table are stored as `dtype`; biases and LayerNorm weights as f32. With a
+ * packer, the GEMMs' weights are packed instead (the decoder too, even where it is tied to the embedding table,
+ * which the embedding lookup reads as stored: a second copy).
+ */
+function mapWeights(w: ModernBertWeights, C: number, dtype: DType, upload: (data: ArrayLike<number>, label: string, stored: DType) => GPUBuffer, pack: Packer | null = null): GpuWeights {
+  const gemmWeight = (W: ArrayLike<number>, N: number, K: number, label: string, glu = false): GemmWeights =>
+    pack ? pack(W, { N: glu ? N / 2 : N, K, epilogue: glu ? 'glu' : 'none' }, label) : upload(W, label, dtype);
+  const lin = (x: LinearWeights, label: string, glu = false): GpuLinear => ({ weight: gemmWeight(x.weight, x.outFeatures, x.inFeatures, `${label}.weight`, glu), bias: x.bias ? upload(x.bias, `${label}.bias`, 'f32') : null, outFeatures: x.outFeatures, inFeatures: x.inFeatures });
   const nrm = (x: NormWeights, label: string): GpuNorm => ({ weight: upload(x.weight, `${label}.weight`, 'f32'), bias: x.bias ? upload(x.bias, `${label}.bias`, 'f32') : null });
   const tokEmbeddings = upload(w.tokEmbeddings, 'tok_embeddings', dtype);
   return {
@@ -312,13 +344,13 @@ function mapWeights(w: ModernBertWeights, dtype: DType, upload: (data: ArrayLike
       wqkv: lin(x.wqkv, `layers.${i}.attn.Wqkv`),
       wo: lin(x.wo, `layers.${i}.attn.Wo`),
       mlpNorm: nrm(x.mlpNorm, `layers.${i}.mlp_norm`),
-      wi: lin(x.wi, `layers.${i}.mlp.Wi`),
+      wi: lin(x.wi, `layers.${i}.mlp.Wi`, true),
       mlpWo: lin(x.mlpWo, `layers.${i}.mlp.Wo`),
     })),
     finalNorm: nrm(w.finalNorm, 'final_norm'),
     head: w.head ? { dense: lin(w.head.dense, 'head.dense'), norm: nrm(w.head.norm, 'head.norm') } : null,
-    // The tied decoder shares the embedding buffer: uploaded once.
-    decoder: w.decoder ? { weight: w.decoder.weight === w.tokEmbeddings ? tokEmbeddings : upload(w.decoder.weight, 'decoder.weight', dtype), bias: w.decoder.bias ? upload(w.decoder.bias, 'decoder.bias', 'f32') : null } : null,
+    // The tied decoder shares the embedding buffer (uploaded once); packed for sgmat it is a second copy (the lookup reads the table as stored)
+    decoder: w.decoder ? { weight: w.decoder.weight === w.tokEmbeddings && !pack ? tokEmbeddings : gemmWeight(w.decoder.weight, w.decoder.weight.length / C, C, 'decoder.weight'), bias: w.decoder.bias ? upload(w.decoder.bias, 'decoder.bias', 'f32') : null } : null,
     classifier: w.classifier ? lin(w.classifier, 'classifier') : null,
   };
 }
@@ -369,10 +401,11 @@ export interface MemoryPlan {
 /**
  * The memory of one forward pass (last hidden state read back), from the engine's own allocations with no
  * device: the same code path as a real pass, with dispatches skipped. Ablations: `padded` is padded execution
- * (every sequence computed at the longest length); `materialized` stores attention scores.
+ * (every sequence computed at the longest length); `materialized` stores attention scores. `kernels.gemm` sgmat
+ * plans the weights packed for it (with a device that has subgroup matrices, f16 takes it by default).
  */
-export async function planMemory(config: ModernBertConfig, lengths: readonly number[], ablate: { padded?: boolean; materialized?: boolean } = {}, dtype: DType = 'f32'): Promise<MemoryPlan> {
-  const model = planningModel(config, dtype);
+export async function planMemory(config: ModernBertConfig, lengths: readonly number[], ablate: { padded?: boolean; materialized?: boolean } = {}, dtype: DType = 'f32', kernels: KernelChoice = {}): Promise<MemoryPlan> {
+  const model = planningModel(config, dtype, kernels);
   const sequences = lengths.map((n) => new Int32Array(n));
   await forward(model, sequences, { attention: ablate.materialized ? 'materialized' : 'flash', padded: ablate.padded, allowLongSequences: true });
   const { peakBytes, weightBytes, largestBufferBytes } = memoryStats(model);

@@ -46,7 +46,7 @@ export interface ProfileReport {
   config: string;
   /** storage: f32, or f16 storage with f32 arithmetic (f16 products in the GEMMs with gemm sgmat) */
   dtype: DType;
-  /** the kernels forced for every GEMM and attention, if any */
+  /** the kernels of every GEMM and attention where the model fixed them (forced, or subgroup matrices with f16 on an adapter that has them) */
   kernels: KernelChoice;
   lengths: number[];
   warmup: number;
@@ -170,7 +170,7 @@ export async function profileModel(ctx: GpuContext, configName: string, config: 
     return {
       config: configName,
       dtype,
-      kernels,
+      kernels: model.kernels,
       lengths: sequences.map((s) => s.length),
       warmup,
       runs,

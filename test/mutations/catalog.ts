@@ -120,8 +120,15 @@ export const MUTATIONS: Mutation[] = [
     id: 'sgmat-gate-is-value',
     what: "the subgroup-matrix GEMM's GLU multiplies the value rows where the gate rows belong",
     file: 'optimized/webgpu/kernels/gemm_sgmat.ts',
-    edit: { find: 'load_right(WS + (HALF_W + sg_col', replace: 'load_right(WS + (sg_col' },
+    edit: { find: 'load_weights(p.GATE + sg_col', replace: 'load_weights(sg_col' },
     catches: [{ file: 'test/webgpu/gemm.test.ts', test: 'gemm v4, v3 and v2 sgmat 8x8x8 64x64/tk16 emulated' }],
+  },
+  {
+    id: 'sgmat-packed-k-order',
+    what: "the subgroup-matrix GEMM's weights are packed with their K blocks in the wrong order",
+    file: 'optimized/webgpu/kernels/gemm_sgmat.ts',
+    edit: { find: '(Math.floor(n / m.SN) * fragments + Math.floor(k / m.SK))', replace: '(Math.floor(n / m.SN) * fragments + fragments - 1 - Math.floor(k / m.SK))' },
+    catches: [{ file: 'test/webgpu/gemm.test.ts', test: 'gemm v4, v3 and v2 sgmat 16x16x16 128x64/tk16 emulated' }],
   },
   {
     id: 'f16-no-saturation',

@@ -47,7 +47,9 @@ async function check(l: Launcher, s: gemm.GemmShape, variant: gemm.GemmVariant |
   const r = inputs(M * N, M * 5 + N);
   const y = l.pool.storage(M * N * 4, 'y');
   const bias = M % 2 ? l.upload(b.f32, 'bias') : null;
-  gemm.run(l, { ...s, x: l.upload(encode(x.f32, dtypes.x), 'x'), W: l.upload(encode(W.f32, dtypes.W), 'W'), bias, residual: l.upload(r.f32, 'r'), y, variant, tile });
+  // sgmat reads W packed in its tile's fragments (f16: the values here are halves already)
+  const storedW = sgmat ? gemm.packWeights(l, W.f32, s, 'W', tile as gemm.SgmatTile) : l.upload(encode(W.f32, dtypes.W), 'W');
+  gemm.run(l, { ...s, x: l.upload(encode(x.f32, dtypes.x), 'x'), W: storedW, bias, residual: l.upload(r.f32, 'r'), y, variant, tile });
   const got = decode(await read(l, y, dtypes.y === 'f16' ? Math.ceil((M * N) / 2) : M * N), dtypes.y, M * N);
   const ref64 = referenceGemm(fp64, x.f64, W.f64, bias ? b.f64 : null, r.f64, s);
   // GELU's erf is an f32 polynomial good to 1.5e-7 (absolute): allow that much more.
@@ -172,14 +174,23 @@ describe('gemm v4, v3 and v2', () => {
 
   it('gemm sgmat refuses what it cannot do, naming the reason', async () => {
     const l = await gpu();
-    const args = (dtypes: { x: DType; W: DType; y: DType }, tile: gemm.SgmatTile, K = 8) => ({ M: 4, N: 4, K, epilogue: 'none' as const, x: l.pool.storage(64, 'x'), W: l.pool.storage(64, 'W'), bias: null, y: l.pool.storage(64, 'y'), variant: 'sgmat' as const, tile, dtypes });
+    const packed = (t: gemm.SgmatTile, K: number, epilogue: gemm.Epilogue = 'none') => gemm.packWeights(l, new Float32Array((epilogue === 'glu' ? 8 : 4) * K), { N: 4, K, epilogue }, 'W', t);
+    const args = (dtypes: { x: DType; W: DType; y: DType }, tile: gemm.SgmatTile, K = 8) => ({ M: 4, N: 4, K, epilogue: 'none' as const, x: l.pool.storage(64, 'x'), W: packed(tile, K), bias: null, y: l.pool.storage(64, 'y'), variant: 'sgmat' as const, tile, dtypes });
     const emulated: gemm.SgmatTile = { kernel: 'sgmat', SM: 16, SN: 16, SK: 16, emulated: true };
     const f16 = { x: 'f16', W: 'f16', y: 'f16' } as const;
     expect(() => gemm.run(l, args(f16, emulated, 6))).toThrow('gemm sgmat 16x16x16 128x128/tk16 emulated: K = 6 is not a multiple of 4');
     expect(() => gemm.run(l, args(f16, { ...emulated, SM: 4 }))).toThrow('M = 4 must be 8, 16 or 32');
     expect(() => gemm.run(l, args(f16, { ...emulated, BM: 96 as 64 }))).toThrow('BM = 96 and BW = 128 must be 64 or 128');
     expect(() => gemm.run(l, args(f16, { ...emulated, SK: 32, TK: 16 }))).toThrow('TK = 16 must be 16 or 32, and at least SK = 32');
-    expect(() => gemm.run(l, { ...args(f16, { ...emulated, SN: 32, BW: 64 }), epilogue: 'glu' })).toThrow("a subgroup's 64 x 16 outputs are not whole 16 x 32 matrices");
+    const wide = { ...emulated, SN: 32, BW: 64 as const };
+    expect(() => gemm.run(l, { ...args(f16, wide), W: packed(wide, 8, 'glu'), epilogue: 'glu' })).toThrow("a subgroup's 64 x 16 outputs are not whole 16 x 32 matrices");
+    // W must be packed, for this shape and the tile's fragments; packed W is for sgmat only
+    expect(() => gemm.run(l, { ...args(f16, emulated), W: l.pool.storage(64, 'W') })).toThrow('gemm sgmat: W must be packed (gemm.packWeights), not a plain buffer');
+    expect(() => gemm.run(l, { ...args(f16, emulated), N: 2 })).toThrow('W was packed as [4, 8], not for this N = 2, K = 8');
+    expect(() => gemm.run(l, { ...args(f16, emulated), epilogue: 'glu' })).toThrow('W was packed as [4, 8], not for this GLU N = 4, K = 8');
+    expect(() => gemm.run(l, { ...args(f16, emulated), W: packed({ ...emulated, SN: 8, SK: 8 }, 8) })).toThrow('W was packed in 8 x 8 fragments, not the tile\'s 16 x 16');
+    expect(() => gemm.run(l, { ...args(f16, emulated), variant: 'v4' })).toThrow('gemm v4: W is packed for sgmat; v4 reads it as stored');
+    expect(() => gemm.packWeights(l, new Float32Array(5), { N: 4, K: 8, epilogue: 'none' }, 'W', emulated)).toThrow('packSgmatWeights: W has 5 values, not 1 x 4 x 8');
     // SwiftShader offers no subgroup matrices: the native kernel says why
     expect(l.ctx?.subgroupMatrix).toBeNull();
     expect(() => gemm.run(l, args(f16, { kernel: 'sgmat', SM: 16, SN: 16, SK: 16 }))).toThrow(`gemm sgmat 16x16x16 128x128/tk32: no subgroup matrices on this device (${l.ctx?.subgroupMatrixReason}); use emulated: true to test the kernel`);
@@ -447,7 +458,7 @@ describe('gemm sgmat native WGSL', () => {
             for (const epilogue of EPILOGUES) {
               if (gemm.sgmatTileProblem(t, epilogue === 'glu')) continue; // 8x16x16 at BW 64 with GLU: 16 columns a subgroup
               for (const [x, y] of [['f16', 'f16'], ['f16', 'f32'], ['f32', 'f32']] as const) {
-                const kernel = gemm.sgmatKernel(t, { epilogue: EPILOGUES.indexOf(epilogue), threads, dtypes: { x, W: 'f16', y } });
+                const kernel = gemm.sgmatKernel(t, { epilogue: EPILOGUES.indexOf(epilogue), threads, dtypes: { x, y } });
                 expect(await compileErrors(device, kernel.source), kernel.name).toEqual([]);
                 // A pipeline checks more (workgroup size against the subgroup size, memory): where the tile fits this device's memory.
                 if (gemm.sgmatWorkgroupBytes(t, epilogue === 'glu') > limit) continue;
@@ -460,7 +471,7 @@ describe('gemm sgmat native WGSL', () => {
       }
       expect(pipelines).toBeGreaterThan(0);
       // and the check can fail: without the subgroups extension, subgroup_id is an error
-      const broken = gemm.sgmatKernel({ kernel: 'sgmat', SM: 16, SN: 16, SK: 16 }, { epilogue: 0, threads: 128, dtypes: { x: 'f16', W: 'f16', y: 'f16' } }).source.replace('enable subgroups;', '');
+      const broken = gemm.sgmatKernel({ kernel: 'sgmat', SM: 16, SN: 16, SK: 16 }, { epilogue: 0, threads: 128, dtypes: { x: 'f16', y: 'f16' } }).source.replace('enable subgroups;', '');
       expect((await compileErrors(device, broken)).join('\n')).toMatch(/subgroup_id.*requires enabling extension 'subgroups'/);
     } finally {
       device.destroy();

@@ -6,6 +6,9 @@ import { SUBGROUP_MATRIX_FEATURES, featuresText, modelFeatures } from '../../ben
 import * as gemm from '../../optimized/webgpu/kernels/gemm.ts';
 import type { Launcher } from '../../optimized/webgpu/kernels/launch.ts';
 import { type Tuning, tunedGemmTile } from '../../optimized/webgpu/tuning.ts';
+import { modelKernels } from '../../optimized/webgpu/modernbert.ts';
+import type { GpuContext } from '../../optimized/webgpu/device.ts';
+import { presetConfig } from '../../reference/config.ts';
 
 const SGMAT = 'chromium-experimental-subgroup-matrix';
 const config = (componentType: string, resultComponentType: string, M: number, N: number, K: number) => ({ componentType, resultComponentType, M, N, K });
@@ -90,5 +93,26 @@ describe('subgroup matrices', () => {
     expect(gemm.tileFor(launcher([config('f16', 'f32', 16, 16, 16)]), shape, undefined, undefined, tuned)).toEqual(tile);
     expect(gemm.tileFor(launcher(null), shape, undefined, undefined, tuned)).toEqual(gemm.defaultTile(shape, 32768)); // made with subgroupMatrix: false
     expect(gemm.tileFor(launcher([config('f16', 'f32', 8, 8, 8)]), shape, undefined, undefined, tuned)).toEqual(gemm.defaultTile(shape, 32768));
+    // a forced kernel still takes its own tuned tile; another kernel's tuned tile gives it its default
+    expect(gemm.tileFor(launcher(null), shape, 'v4', undefined, gemm.V4_SMALL_TILE)).toEqual(gemm.V4_SMALL_TILE);
+    expect(gemm.tileFor(launcher(null), shape, 'v3', undefined, gemm.V4_SMALL_TILE)).toEqual(gemm.defaultTile(shape, 32768, 'v3'));
+  });
+
+  it('puts every GEMM and attention of an f16 model on subgroup matrices where the adapter has them, unless forced otherwise', () => {
+    const device = (configs: ReturnType<typeof config>[] | null, workgroupBytes = 32768) =>
+      ({ subgroupMatrix: configs && { configs, subgroupMaxSize: 32 }, device: { limits: { maxComputeWorkgroupStorageSize: workgroupBytes } } }) as unknown as GpuContext;
+    const nvidia = device([config('f16', 'f32', 16, 16, 16)]);
+    const base = presetConfig('base');
+    expect(modelKernels(nvidia, base, 'f16', {})).toEqual({ gemm: 'sgmat', attention: 'flash_sgmat' });
+    expect(modelKernels(nvidia, base, 'f16', { gemm: 'v4' })).toEqual({ gemm: 'v4', attention: 'flash_sgmat' });
+    expect(modelKernels(nvidia, base, 'f16', { attention: 'flash_v2' })).toEqual({ gemm: 'sgmat', attention: 'flash_v2' });
+    // f32 storage, or no subgroup matrices: the tuned or default kernels (sgmat emulated only when forced)
+    expect(modelKernels(nvidia, base, 'f32', {})).toEqual({});
+    expect(modelKernels(device(null), base, 'f16', {})).toEqual({});
+    expect(modelKernels(device(null), base, 'f16', { gemm: 'sgmat' })).toEqual({ gemm: 'sgmat' });
+    expect(modelKernels(null, base, 'f16', {})).toEqual({});
+    // attention stays on flash v2 where its head dim has no flash_sgmat tile: past 128, or beyond the workgroup memory
+    expect(modelKernels(nvidia, { ...base, headDim: 256 }, 'f16', {})).toEqual({ gemm: 'sgmat', attention: undefined });
+    expect(modelKernels(device([config('f16', 'f32', 16, 16, 16)], 8192), base, 'f16', {})).toEqual({ gemm: 'sgmat', attention: undefined });
   });
 });

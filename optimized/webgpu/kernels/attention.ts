@@ -8,9 +8,9 @@ import flashV2Source from './flash_attention_v2.wgsl';
 import keysSource from './flash_keys.wgsl';
 import materializedSource from './attention_materialized.wgsl';
 import { type Kernel, type Launcher, MAX_GRID, type Param } from './launch.ts';
-import { flashSgmatKernel, flashSgmatTile } from './flash_attention_sgmat.ts';
+import { fittingFlashSgmatTile, flashSgmatKernel, flashSgmatTile } from './flash_attention_sgmat.ts';
 import { EMULATED_SUBGROUP } from './gemm_sgmat.ts';
-import { matrixShape } from './gemm.ts';
+import { matrixShape, preferredMatrixShape } from './gemm.ts';
 import { type DType, accessors, bytesOf } from './storage.ts';
 import type { AttentionTiles } from './tiles.ts';
 
@@ -49,6 +49,11 @@ export const FLASH_V2_BC = 32;
 /** Head dims v2 takes (vec4 rows, private arrays of D/4 vec4s); v1 runs the others (D <= MAX_HEAD_DIM). */
 export function flashV2Supports(D: number): boolean {
   return Number.isInteger(D) && D >= 4 && D % 4 === 0 && D <= MAX_HEAD_DIM;
+}
+
+/** Whether flash_sgmat runs head dim D on an adapter with these subgroup-matrix configurations and workgroup memory. */
+export function flashSgmatFits(D: number, configs: readonly { M: number; N: number; K: number }[], workgroupBytes: number): boolean {
+  return flashV2Supports(D) && fittingFlashSgmatTile(preferredMatrixShape(configs), D, workgroupBytes) !== null;
 }
 
 /**

@@ -30,13 +30,17 @@ export interface FlashSgmatTile extends MatrixShape {
  * allows it (else 16, at least the matrices' sides), within `workgroupBytes`.
  */
 export function flashSgmatTile(m: MatrixShape, D: number, workgroupBytes: number): FlashSgmatTile {
+  const tile = fittingFlashSgmatTile(m, D, workgroupBytes);
+  if (!tile) throw new Error(`flash attention sgmat: head dim ${D} needs more than ${workgroupBytes} bytes of workgroup memory`);
+  return tile;
+}
+
+/** flashSgmatTile's tile, or null where none fits `workgroupBytes`. */
+export function fittingFlashSgmatTile(m: MatrixShape, D: number, workgroupBytes: number): FlashSgmatTile | null {
   const side = Math.max(m.SN, m.SK);
   const DP = Math.ceil(D / side) * side;
-  for (const BC of [32, 16].filter((c) => c >= side)) {
-    const tile = { ...m, DP, BC, BR: 4 * m.SM };
-    if (flashSgmatBytes(tile) <= workgroupBytes) return tile;
-  }
-  throw new Error(`flash attention sgmat: head dim ${D} needs more than ${workgroupBytes} bytes of workgroup memory`);
+  const tiles = [32, 16].filter((BC) => BC >= side).map((BC) => ({ ...m, DP, BC, BR: 4 * m.SM }));
+  return tiles.find((t) => flashSgmatBytes(t) <= workgroupBytes) ?? null;
 }
 
 /** Workgroup memory, as flash_attention_sgmat.wgsl sizes it: the f16 tile (Q, then K and V, or apart emulated; P), the f32 stage, three f32 per query row. */

@@ -16,14 +16,14 @@ import v2Source from './gemm_v2.wgsl';
 import v3Source from './gemm_v3.wgsl';
 import reduceSource from './gemm_reduce.wgsl';
 import { V4_MAX_LOADS, v4Kernel, v4Loads } from './gemm_v4.ts';
-import { EMULATED_SUBGROUP, sgmatKernel, sgmatWorkgroupBytes } from './gemm_sgmat.ts';
+import { EMULATED_SUBGROUP, type PackedWeights, packSgmatWeights, packedSize, sgmatKernel, sgmatWorkgroupBytes } from './gemm_sgmat.ts';
 import { type Kernel, type Launcher, MAX_GRID, grid, withGeneratedCode } from './launch.ts';
-import { type DType, accessors, bytesOf, columnStore } from './storage.ts';
+import { type DType, accessors, bytesOf, columnStore, encode } from './storage.ts';
 import { type AnyGemmTile, type Epilogue, type GemmTile, MAX_SPLIT_K, type SgmatTile, sgmatTileProblem, sgmatTileShape } from './tiles.ts';
 import type { Activation } from '../../../reference/config.ts';
 
 export type { AnyGemmTile, Epilogue, GemmChoice, GemmTile, SgmatTile } from './tiles.ts';
-export { sgmatKernel, sgmatWorkgroupBytes } from './gemm_sgmat.ts';
+export { type PackedWeights, packSgmatWeights, packedSize, sgmatKernel, sgmatWorkgroupBytes } from './gemm_sgmat.ts';
 export { sgmatTileProblem } from './tiles.ts';
 export { MAX_SPLIT_K } from './tiles.ts';
 
@@ -47,7 +47,7 @@ export interface GemmShape {
   epilogue: Epilogue;
   /** the activation of the activation and glu epilogues (default gelu) */
   activation?: Activation;
-  /** storage of x, W and y (default f32; f16 needs v2, v3 or v4, and N even for an f16 y); bias and residual are f32 */
+  /** storage of x, W and y (default f32; f16 needs v2, v3, v4 or sgmat, and N even for an f16 y; sgmat's W is packed f16 whatever W says); bias and residual are f32 */
   dtypes?: { x: DType; W: DType; y: DType };
 }
 
@@ -66,7 +66,8 @@ const FILLING_WORKGROUPS = 256;
 
 export interface GemmArgs extends GemmShape {
   x: GPUBuffer;
-  W: GPUBuffer;
+  /** W [N, K] (GLU [2N, K]) row-major, or packed for sgmat (packWeights), which runs sgmat */
+  W: GPUBuffer | PackedWeights;
   bias: GPUBuffer | null;
   residual?: GPUBuffer | null;
   y: GPUBuffer;
@@ -80,16 +81,21 @@ export interface GemmArgs extends GemmShape {
 }
 
 export function run(l: Launcher, a: GemmArgs): void {
-  const buffers = [a.x, a.W, a.bias ?? l.absent.bias, a.residual ?? l.absent.residual, a.y];
   const work = { flops: flops(a), bytes: bytes(a) };
   if (a.epilogue === 'residual' && !a.residual) throw new Error('gemm: the residual epilogue needs a residual buffer');
   const dtypes = a.dtypes ?? F32;
   const limit = workgroupLimit(l);
   const chosen = tileFor(l, a, isTiled(a.variant) ? a.variant : undefined, a.tile, a.tuned);
-  if (a.variant === 'sgmat' || (a.variant === undefined && chosen.kernel === 'sgmat')) {
-    runSgmat(l, a, chosen.kernel === 'sgmat' ? chosen : defaultSgmatTile(l, a), buffers, work);
+  if (isPacked(a.W)) {
+    if (a.variant !== undefined && a.variant !== 'sgmat') throw new Error(`gemm ${a.variant}: W is packed for sgmat; ${a.variant} reads it as stored`);
+    // the explicit tile, else the tuned one where it has the packed fragments' shape, else the default
+    const fits = chosen.kernel === 'sgmat' && (a.tile !== undefined || (chosen.SN === a.W.SN && chosen.SK === a.W.SK));
+    const tile = fits ? chosen : defaultSgmatTile(l, a);
+    runSgmat(l, a, a.W, tile, [a.x, a.W.buffer, a.bias ?? l.absent.bias, a.residual ?? l.absent.residual, a.y], work);
     return;
   }
+  if (a.variant === 'sgmat' || (a.variant === undefined && chosen.kernel === 'sgmat')) throw new Error(`gemm sgmat: W must be packed (gemm.packWeights), not a plain buffer`);
+  const buffers = [a.x, a.W, a.bias ?? l.absent.bias, a.residual ?? l.absent.residual, a.y];
   const tile = chosen.kernel === 'sgmat' ? defaultTile(a, limit) : chosen; // v1 or naive asked for where sgmat was tuned
   const variant = a.variant ?? (a.K % 4 === 0 ? (tile.kernel ?? 'v2') : 'v1');
   const f16 = Object.values(dtypes).includes('f16');
@@ -243,11 +249,16 @@ const PREFERRED_SHAPES = ['16x16x16', '8x16x16', '8x8x8'];
 
 /** The adapter's preferred f16 x f16 -> f32 subgroup-matrix shape, else an emulated 16 x 16 x 16. */
 export function matrixShape(l: Launcher): { SM: number; SN: number; SK: number; emulated?: true } {
+  return preferredMatrixShape(l.ctx?.subgroupMatrix?.configs ?? []);
+}
+
+/** The first of the configurations in the engine's order of preference, else an emulated 16 x 16 x 16. */
+export function preferredMatrixShape(configs: readonly { M: number; N: number; K: number }[]): { SM: number; SN: number; SK: number; emulated?: true } {
   const rank = (c: { M: number; N: number; K: number }) => {
     const i = PREFERRED_SHAPES.indexOf(`${c.M}x${c.N}x${c.K}`);
     return i < 0 ? PREFERRED_SHAPES.length : i;
   };
-  const c = [...(l.ctx?.subgroupMatrix?.configs ?? [])].sort((a, b) => rank(a) - rank(b))[0];
+  const c = [...configs].sort((a, b) => rank(a) - rank(b))[0];
   return c ? { SM: c.M, SN: c.N, SK: c.K } : { SM: 16, SN: 16, SK: 16, emulated: true };
 }
 
@@ -263,10 +274,26 @@ function hasMatrixShape(l: Launcher, t: SgmatTile): boolean {
   return l.ctx?.subgroupMatrix?.configs.some((c) => c.M === t.SM && c.N === t.SN && c.K === t.SK) ?? false;
 }
 
-function runSgmat(l: Launcher, a: GemmArgs, t: SgmatTile, buffers: GPUBuffer[], work: { flops: number; bytes: number }): void {
+function isPacked(W: GPUBuffer | PackedWeights): W is PackedWeights {
+  return 'SK' in W;
+}
+
+/**
+ * Uploads W [N, K] (GLU: [2N, K]) packed for the sgmat GEMM, in fragments of the adapter's preferred matrix shape
+ * (or `shape`); f16, with the padding packedSize gives.
+ */
+export function packWeights(l: Launcher, W: ArrayLike<number>, s: Pick<GemmShape, 'N' | 'K' | 'epilogue'>, label: string, shape: { SN: number; SK: number } = matrixShape(l)): PackedWeights {
+  const glu = s.epilogue === 'glu';
+  const buffer = l.upload(encode(packSgmatWeights(W, s.N, s.K, glu, shape), 'f16'), label, 'weight');
+  return { buffer, SN: shape.SN, SK: shape.SK, N: s.N, K: s.K, glu };
+}
+
+function runSgmat(l: Launcher, a: GemmArgs, W: PackedWeights, t: SgmatTile, buffers: GPUBuffer[], work: { flops: number; bytes: number }): void {
   const d = a.dtypes ?? F32;
   const glu = a.epilogue === 'glu';
   const where = `gemm ${tileName(t)}`;
+  if (W.N !== a.N || W.K !== a.K || W.glu !== glu) throw new Error(`${where}: W was packed as ${W.glu ? 'GLU ' : ''}[${W.N}, ${W.K}], not for this ${glu ? 'GLU ' : ''}N = ${a.N}, K = ${a.K}`);
+  if (W.SN !== t.SN || W.SK !== t.SK) throw new Error(`${where}: W was packed in ${W.SN} x ${W.SK} fragments, not the tile's ${t.SN} x ${t.SK}`);
   if (a.K % 4 !== 0) throw new Error(`${where}: K = ${a.K} is not a multiple of 4 (its tile loads read 4 values)`);
   if (d.y === 'f16' && a.N % 2) throw new Error(`${where}: an f16 output needs N even (N = ${a.N})`);
   const problem = sgmatTileProblem(t, glu);
@@ -280,9 +307,10 @@ function runSgmat(l: Launcher, a: GemmArgs, t: SgmatTile, buffers: GPUBuffer[], 
   if (bytes > workgroupLimit(l)) throw new Error(`${where}: needs ${bytes} bytes of workgroup memory; this device allows ${workgroupLimit(l)}`);
   const { BM, BW } = sgmatTileShape(t);
   if (Math.ceil(a.M / BM) > MAX_GRID) throw new Error(`gemm: ${a.M} rows exceed the grid`);
-  const params: ['u32', number][] = [['u32', a.M], ['u32', a.N], ['u32', a.K], ['u32', a.bias ? 1 : 0]];
+  const packed = packedSize(a.N, a.K, glu);
+  const params: ['u32', number][] = [['u32', a.M], ['u32', a.N], ['u32', a.K], ['u32', a.bias ? 1 : 0], ['u32', packed.K / t.SK], ['u32', packed.rows]];
   const grid2d: [number, number] = [Math.ceil(a.N / (glu ? BW / 2 : BW)), Math.ceil(a.M / BM)];
-  l.dispatch(sgmatKernel(t, { epilogue: EPILOGUE[a.epilogue], threads, dtypes: d }), { ACTIVATION: ACTIVATION[a.activation ?? 'gelu'] }, buffers, params, grid2d, work);
+  l.dispatch(sgmatKernel(t, { epilogue: EPILOGUE[a.epilogue], threads, dtypes: { x: d.x, y: d.y } }), { ACTIVATION: ACTIVATION[a.activation ?? 'gelu'] }, buffers, params, grid2d, work);
 }
 
 // Planning (no device) dispatches nothing; WebGPU's default limits stand in for the device's.

@@ -2,7 +2,7 @@
 // (Dawn's chromium_experimental_subgroup_matrix): f16 operands in the workgroup tile, f32 results. The only file
 // that calls the builtins. Targets the Dawn of the `webgpu` package 0.3.10, whose loads and stores take the
 // layout as an argument:
-//   subgroupMatrixLoad<T>(ptr, offset, col_major: bool, stride)
+//   subgroupMatrixLoad<T>(ptr, offset, col_major: bool, stride)   (ptr: to workgroup or storage memory)
 //   subgroupMatrixStore(ptr, offset, value, col_major: bool, stride)
 // (current Dawn moved col_major into the template: subgroupMatrixLoad<T, col_major>(ptr, offset, stride); a Dawn
 // upgrade changes the calls here and nothing else). The launchers put this file first (its enables must open
@@ -65,6 +65,14 @@ fn load_right(at: u32, stride: u32) -> right_t {
 // A right matrix stored row by row: right[k][n] at tile[at + k * stride + n] (rows of V are its rows).
 fn load_right_rows(at: u32, stride: u32) -> right_t {
   return subgroupMatrixLoad<right_t>(&tile, at, false, stride);
+}
+
+// A storage buffer's values, as the kernels declare it to load matrices from it: halves.
+alias stored_t = f16;
+
+// A right matrix from a storage buffer, stored column by column: right[k][n] at w[at + n * stride + k].
+fn load_right_stored(w: ptr<storage, array<f16>, read>, at: u32, stride: u32) -> right_t {
+  return subgroupMatrixLoad<right_t>(w, at, true, stride);
 }
 
 fn mma(a: left_t, b: right_t, c: result_t) -> result_t {
