@@ -1,7 +1,6 @@
 // How result rows name the machine they ran on: the device slug that groups the leaderboard, the WebGPU
 // adapter's name and its optional features. No Node modules: the browser bench page uses them too.
 import type { GpuContext } from '../optimized/webgpu/device.ts';
-import type { Tuning } from '../optimized/webgpu/tuning.ts';
 
 /** "NVIDIA H100 80GB HBM3" -> "nvidia-h100-80gb-hbm3". */
 export function slug(text: string): string {
@@ -23,13 +22,8 @@ export function featuresText(ctx: Pick<GpuContext, 'features'>, used: readonly s
   return `used: ${used.length ? used.join(', ') : 'none (core WGSL)'}; device has: ${had.join(', ') || 'none'}`;
 }
 
-/** What gemm_sgmat.wgsl enables. */
+/** What the subgroup-matrix kernels (gemm_sgmat.wgsl, flash_attention_sgmat.wgsl) enable. */
 export const SUBGROUP_MATRIX_FEATURES = ['chromium-experimental-subgroup-matrix', 'shader-f16', 'subgroups'] as const;
-
-/** The features a model row (dtype fp32 or fp16) used on this device: the subgroup-matrix GEMM where the tuner chose it for f16 storage. */
-export function modelFeatures(tuning: Tuning | null, dtype: string): readonly string[] {
-  return dtype === 'fp16' && tuning?.gemm.some((c) => c.tile.kernel === 'sgmat') ? SUBGROUP_MATRIX_FEATURES : [];
-}
 
 export function adapterName(ctx: Pick<GpuContext, 'adapter'>): string {
   const { vendor, architecture, description } = ctx.adapter;

@@ -12,9 +12,8 @@ import { MAX_GRID } from '../optimized/webgpu/kernels/launch.ts';
 import type { GemmVariant } from '../optimized/webgpu/kernels/gemm.ts';
 import type { KernelChoice } from '../optimized/webgpu/kernels/tiles.ts';
 import { type DType, encode } from '../optimized/webgpu/kernels/storage.ts';
-import type { Tuning } from '../optimized/webgpu/tuning.ts';
 import { loadTuning } from '../optimized/webgpu/tuning-cache.ts';
-import { SUBGROUP_MATRIX_FEATURES, adapterName, featuresText, modelFeatures } from './adapter.ts';
+import { SUBGROUP_MATRIX_FEATURES, adapterName, featuresText } from './adapter.ts';
 import { packageVersion } from './environment.ts';
 import { type ResultRow, resultRow } from './results.ts';
 import { type Timing, seconds, time } from './timing.ts';
@@ -123,9 +122,9 @@ async function webgpuStage(spec: StageSpec, config: ModernBertConfig, emit: Emit
       const host = model.launcher.passStats(); // the last timed pass: a steady one
       const kernels = onMatrices(model)
         ? `f16 storage, ${[model.kernels.gemm === 'sgmat' && 'every GEMM (gemm sgmat)', model.kernels.attention === 'flash_sgmat' && 'attention (flash_sgmat)'].filter(Boolean).join(' and ')} on f16 x f16 -> f32 subgroup matrices${ctx.subgroupMatrix ? '' : `, emulated in plain WGSL (${ctx.subgroupMatrixReason})`}; ${model.tuning ? 'tuned tiles' : 'default tiles'}`
-        : `${dtype === 'f16' ? (modelFeatures(model.tuning, 'fp16').length ? 'f16 storage, f16 x f16 -> f32 subgroup matrices in the GEMMs tuned to them; ' : 'f16 storage, f32 arithmetic; ') : ''}${model.tuning ? 'tuned tiles' : 'default tiles'}`;
+        : `${dtype === 'f16' ? 'f16 storage, f32 arithmetic; ' : ''}${model.tuning ? 'tuned tiles' : 'default tiles'}`;
       const note = `${kernels}; wall clock per forward pass, through the readback of last_hidden_state; ${host.dispatches} dispatches, ${host.encodeMs.toFixed(2)} ms CPU encode per pass${ctx.swiftshader ? '; SwiftShader: a CPU emulation, not a GPU number' : ''}`;
-      emit({ row: modelRow(spec, workload, 'webgpu', sgmat ? 'sgmat' : variant, dtype === 'f16' ? 'fp16' : 'fp32', t, loadS, gpu.memoryStats(model).peakBytes, note, { ctx, tuning: model.tuning, sgmat: onMatrices(model) }) });
+      emit({ row: modelRow(spec, workload, 'webgpu', sgmat ? 'sgmat' : variant, dtype === 'f16' ? 'fp16' : 'fp32', t, loadS, gpu.memoryStats(model).peakBytes, note, { ctx, matrices: onMatrices(model) }) });
     }
   } finally {
     gpu.destroyModel(model);
@@ -189,7 +188,7 @@ function onMatrices(model: { kernels: KernelChoice }): boolean {
   return model.kernels.gemm === 'sgmat' || model.kernels.attention === 'flash_sgmat';
 }
 
-function modelRow(spec: StageSpec, workload: Workload, backend: string, variant: string, dtype: string, t: Timing, loadS: number, peakBytes: number | null, note: string, webgpu?: { ctx: GpuContext; tuning: Tuning | null; sgmat?: boolean }): ResultRow {
+function modelRow(spec: StageSpec, workload: Workload, backend: string, variant: string, dtype: string, t: Timing, loadS: number, peakBytes: number | null, note: string, webgpu?: { ctx: GpuContext; matrices: boolean }): ResultRow {
   const ctx = webgpu?.ctx;
   const tokens = tokensOf(workload.lengths);
   return resultRow({
@@ -213,7 +212,7 @@ function modelRow(spec: StageSpec, workload: Workload, backend: string, variant:
     note,
     load_s: loadS,
     first_s: t.firstS,
-    features: ctx ? featuresText(ctx, webgpu.sgmat && ctx.subgroupMatrix ? SUBGROUP_MATRIX_FEATURES : modelFeatures(webgpu.tuning, dtype)) : null,
+    features: ctx ? featuresText(ctx, webgpu.matrices && ctx.subgroupMatrix ? SUBGROUP_MATRIX_FEATURES : []) : null,
   });
 }
 

@@ -69,7 +69,7 @@ export function createWebGpuModel(ctx: GpuContext | null, checkpoint: Checkpoint
   const pool = new BufferPool(ctx?.device ?? null);
   const launcher = new Launcher(ctx, pool);
   const upload = (data: ArrayLike<number>, label: string, stored: DType) => launcher.upload(encode(data, stored), label, 'weight');
-  const chosen = modelKernels(ctx, checkpoint.config, dtype, kernels);
+  const chosen = modelKernels(ctx, checkpoint.config, dtype, kernels, tuning);
   return { config: checkpoint.config, dtype, weights: mapWeights(checkpoint.weights, checkpoint.config.hiddenSize, dtype, upload, gemmPacker(launcher, chosen)), pool, launcher, tuning, kernels: chosen };
 }
 
@@ -80,13 +80,15 @@ function gemmPacker(l: Launcher, kernels: KernelChoice): Packer | null {
 
 /**
  * The kernels a model runs: the forced ones; with f16 storage on an adapter that has subgroup matrices, every
- * GEMM on sgmat (its tuned tile where tuned) and attention on flash_sgmat where the head dim fits; the rest
- * absent (the tuned or default kernel).
+ * GEMM on sgmat (its tuned tile where tuned), unless this adapter's tuning timed f16 GEMMs and sgmat won none,
+ * and attention on flash_sgmat where the head dim fits; the rest absent (the tuned or default kernel).
  */
-export function modelKernels(ctx: GpuContext | null, config: ModernBertConfig, dtype: DType, forced: KernelChoice): KernelChoice {
+export function modelKernels(ctx: GpuContext | null, config: ModernBertConfig, dtype: DType, forced: KernelChoice, tuning: Tuning | null = null): KernelChoice {
   if (dtype !== 'f16' || !ctx?.subgroupMatrix) return forced;
+  const tunedF16 = tuning?.gemm.filter((c) => c.dtypes.startsWith('f16.f16.')) ?? [];
+  const sgmatLost = tunedF16.length > 0 && !tunedF16.some((c) => c.tile.kernel === 'sgmat');
   const attentionFits = attentionKernel.flashSgmatFits(config.headDim, ctx.subgroupMatrix.configs, ctx.device.limits.maxComputeWorkgroupStorageSize);
-  return { gemm: forced.gemm ?? 'sgmat', attention: forced.attention ?? (attentionFits ? 'flash_sgmat' : undefined) };
+  return { gemm: forced.gemm ?? (sgmatLost ? undefined : 'sgmat'), attention: forced.attention ?? (attentionFits ? 'flash_sgmat' : undefined) };
 }
 
 /** A model that only plans: no device, weights as sized placeholders (for `modernbert plan`). */

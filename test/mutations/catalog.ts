@@ -114,7 +114,14 @@ export const MUTATIONS: Mutation[] = [
     what: 'flash attention on subgroup matrices does not rescale the running sum when the running max grows',
     file: 'optimized/webgpu/kernels/flash_attention_sgmat.wgsl',
     edit: { find: 'row_sum[r] = row_sum[r] * factor + sum;', replace: 'row_sum[r] = row_sum[r] + sum;' },
-    catches: [{ file: 'test/webgpu/flash-sgmat.test.ts', test: 'flash attention sgmat (emulated) D 16:' }],
+    catches: [{ file: 'test/webgpu/flash-sgmat.test.ts', test: 'flash attention sgmat (emulated) D 16: scores climbing' }],
+  },
+  {
+    id: 'sgmat-max-never-moves',
+    what: "flash attention on subgroup matrices keeps a row's first max however far later scores pass it",
+    file: 'optimized/webgpu/kernels/flash_attention_sgmat.wgsl',
+    edit: { find: 'tile_max > row_max[r] + LAZY_MAX', replace: 'row_max[r] == NEG' },
+    catches: [{ file: 'test/webgpu/flash-sgmat.test.ts', test: 'flash attention sgmat (emulated) D 16: scores climbing' }],
   },
   {
     id: 'sgmat-gate-is-value',

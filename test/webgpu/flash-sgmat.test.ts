@@ -57,6 +57,35 @@ describe('flash attention sgmat (emulated)', () => {
     });
   }
 
+  // Scores that climb along the keys, by about 2 (slope 1/64) or 16 (1/8) a tile of 32: the running max is stale
+  // by up to 8 for a few tiles (P above 1), then moves with a rescale, or moves on every tile.
+  it('D 16: scores climbing along the keys, slowly and fast (the lazy running max, and the rescale where it moves)', async () => {
+    const l = await gpu();
+    const [H, D] = [2, 16];
+    for (const lengths of BATCHES) {
+      const cuSeqlens = cumulative(lengths);
+      for (const slope of [1 / 64, 1 / 8]) {
+        const qkv = halves(cuSeqlens[lengths.length] * 3 * H * D, 11);
+        lengths.forEach((n, b) => {
+          for (let pos = 0; pos < n; pos++) {
+            const t = cuSeqlens[b] + pos;
+            for (let i = 0; i < H * D; i++) {
+              qkv.f64[(t * 3 + 0) * H * D + i] = roundHalf(qkv.f64[(t * 3 + 0) * H * D + i] + 1); // q mostly positive
+              qkv.f64[(t * 3 + 1) * H * D + i] = roundHalf(qkv.f64[(t * 3 + 1) * H * D + i] + pos * slope);
+            }
+          }
+        });
+        const f32 = Float32Array.from(qkv.f64);
+        const qkvBuffer = l.upload(f32, 'qkv');
+        const cu = l.upload(Uint32Array.from(cuSeqlens), 'cu');
+        for (const window of [UNLIMITED, [64, 64], [-1, 3]] as Window[]) {
+          const got = await run(l, qkvBuffer, cu, lengths, H, D, window);
+          expectKernelClose(`sgmat climbing ${slope} lengths ${lengths} window ${window}`, got, varlenAttention(fp32, f32, cuSeqlens, H, D, window), varlenAttention(fp64, qkv.f64, cuSeqlens, H, D, window), 1e-6 + probabilityRounding(qkv.f64));
+        }
+      }
+    }
+  });
+
   it('f16 storage (qkv and out), D 64', async () => {
     const l = await gpu();
     const [H, D] = [2, 64];

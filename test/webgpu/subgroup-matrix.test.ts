@@ -2,7 +2,7 @@
 // subgroups), why it takes none, and how result rows name the features a kernel used.
 import { describe, expect, it } from 'vitest';
 import { requestDeviceWithFeatures, usableSubgroupMatrices } from '../../optimized/webgpu/device.ts';
-import { SUBGROUP_MATRIX_FEATURES, featuresText, modelFeatures } from '../../benchmarks/adapter.ts';
+import { SUBGROUP_MATRIX_FEATURES, featuresText } from '../../benchmarks/adapter.ts';
 import * as gemm from '../../optimized/webgpu/kernels/gemm.ts';
 import type { Launcher } from '../../optimized/webgpu/kernels/launch.ts';
 import { type Tuning, tunedGemmTile } from '../../optimized/webgpu/tuning.ts';
@@ -68,20 +68,10 @@ describe('subgroup matrices', () => {
     await expect(requestDeviceWithFeatures(none, [], limits)).rejects.toThrow('device lost at creation');
   });
 
-  it('names the features a row used: the subgroup-matrix GEMM where the tuner chose it for f16 storage', () => {
+  it('names the features a row used: the subgroup-matrix kernels where they ran', () => {
     const features = { shaderF16: true, subgroups: true, timestampQuery: false, subgroupMatrix: true };
     expect(featuresText({ features })).toBe(`used: none (core WGSL); device has: shader-f16, subgroups, ${SGMAT}`);
     expect(featuresText({ features }, SUBGROUP_MATRIX_FEATURES)).toBe(`used: ${SGMAT}, shader-f16, subgroups; device has: shader-f16, subgroups, ${SGMAT}`);
-    const tuning = (kernel: 'sgmat' | 'v3'): Tuning => ({
-      adapter: 'a',
-      date: 'd',
-      attention: [],
-      gemm: [{ M: 512, N: 2304, K: 768, epilogue: 'none', dtypes: 'f16.f16.f16', tile: kernel === 'sgmat' ? { kernel, SM: 16, SN: 16, SK: 16 } : { kernel, WG_M: 16, WG_N: 16, TM: 8, TK: 16 }, ms: 1, defaultMs: 2 }],
-    });
-    expect(modelFeatures(tuning('sgmat'), 'fp16')).toEqual(SUBGROUP_MATRIX_FEATURES);
-    expect(modelFeatures(tuning('sgmat'), 'fp32')).toEqual([]);
-    expect(modelFeatures(tuning('v3'), 'fp16')).toEqual([]);
-    expect(modelFeatures(null, 'fp16')).toEqual([]);
   });
 
   it('runs a tuned subgroup-matrix shape only on a device that has it; elsewhere the default tile', () => {
@@ -111,6 +101,16 @@ describe('subgroup matrices', () => {
     expect(modelKernels(device(null), base, 'f16', {})).toEqual({});
     expect(modelKernels(device(null), base, 'f16', { gemm: 'sgmat' })).toEqual({ gemm: 'sgmat' });
     expect(modelKernels(null, base, 'f16', {})).toEqual({});
+    // a tuning that timed f16 GEMMs on this adapter: sgmat unless it won none of them
+    const tuned = (...kernels: ('sgmat' | 'v4')[]): Tuning => ({
+      adapter: 'a',
+      date: 'd',
+      attention: [],
+      gemm: kernels.map((kernel, i) => ({ M: 512, N: 768 * (i + 1), K: 768, epilogue: 'none', dtypes: 'f16.f16.f16', tile: kernel === 'sgmat' ? { kernel, SM: 16, SN: 16, SK: 16 } : gemm.V4_SMALL_TILE, ms: 1, defaultMs: 2 })),
+    });
+    expect(modelKernels(nvidia, base, 'f16', {}, tuned('v4', 'v4')).gemm).toBeUndefined();
+    expect(modelKernels(nvidia, base, 'f16', {}, tuned('v4', 'sgmat')).gemm).toBe('sgmat');
+    expect(modelKernels(nvidia, base, 'f16', { gemm: 'sgmat' }, tuned('v4')).gemm).toBe('sgmat');
     // attention stays on flash v2 where its head dim has no flash_sgmat tile: past 128, or beyond the workgroup memory
     expect(modelKernels(nvidia, { ...base, headDim: 256 }, 'f16', {})).toEqual({ gemm: 'sgmat', attention: undefined });
     expect(modelKernels(device([config('f16', 'f32', 16, 16, 16)], 8192), base, 'f16', {})).toEqual({ gemm: 'sgmat', attention: undefined });

@@ -9,10 +9,12 @@
 // - Q is staged once (zeros past the sequence and past D, up to DP, D padded to the matrices) and each subgroup
 //   keeps its DP / SK left matrices (q_<i>) in registers; K and V then reuse Q's part of the tile;
 // - S = Q K^T: per subgroup, BC / SN result matrices (K's rows are the right matrices' columns) into the stage;
-// - one thread per query: scale, window mask, the new running max, P = exp(s - max) rounded to f16 into the
-//   tile, the running sum, and the factor exp(old max - new max) the output must be scaled by;
-// - where a factor is not 1 (the max grew; there is no per-row scaling of a matrix), each output matrix goes
-//   through the stage, is scaled row by row and reloaded;
+// - one thread per query: scale, window mask, the running max, P = exp(s - max) rounded to f16 into the tile,
+//   the running sum, and the factor exp(old max - new max) the output must be scaled by. The max moves lazily:
+//   only where a score passes it by more than LAZY_MAX (P then stays below e^LAZY_MAX, which f16 holds), and the
+//   first keys a row sees set it without a factor (its output and sum are still 0);
+// - where a factor is not 1 (there is no per-row scaling of a matrix), each output matrix goes through the
+//   stage, is scaled row by row and reloaded: rare with a lazy max;
 // - O += P V: per subgroup, DP / SN result matrices (o_<j>, named registers), V's rows as the right matrices' rows.
 // At the end each output matrix goes through the stage: divided by the running sum, the first D columns stored.
 // The matrix operations come from sgmat_native.wgsl or sgmat_emulated.wgsl, the key ranges from flash_keys.wgsl
@@ -27,6 +29,9 @@ struct Params { B: u32, H: u32, left: i32, right: i32, scale: f32, useSeqused: u
 
 override COUNT_TILES: bool = false;
 const NEG: f32 = -3.4028234663852886e38;
+// How far a score may pass the running max before the max moves (lazy rescaling, as FlashAttention-4 does): P is then
+// at most e^8 = 2981, f16 and the f32 sums hold that, and the output and sum are scaled alike, so their ratio is exact.
+const LAZY_MAX: f32 = 8.0;
 const BR: u32 = 4u * SM;
 const D4: u32 = D / 4u;
 const DP4: u32 = DP / 4u;
@@ -147,13 +152,15 @@ fn main(inv: Invocation, @builtin(workgroup_id) wg: vec3u) {
       let qKeys = query_keys(q0 + r, n, nk); // a row past the sequence sees nothing
       let kFirst = qKeys.x;
       let kLast = qKeys.y;
-      var m = row_max[r];
+      var tile_max = NEG;
       for (var j = 0u; j < BC; j++) {
         let key = k0 + i32(j);
         if (key >= kFirst && key <= kLast) {
-          m = max(m, stage[r * RSS + j] * p.scale);
+          tile_max = max(tile_max, stage[r * RSS + j] * p.scale);
         }
       }
+      // NEG + LAZY_MAX is NEG: a row's first keys always set its max
+      let m = select(row_max[r], tile_max, tile_max > row_max[r] + LAZY_MAX);
       var sum = 0.0;
       for (var j = 0u; j < BC; j += 4u) {
         var pr = vec4f(0.0);
@@ -167,8 +174,8 @@ fn main(inv: Invocation, @builtin(workgroup_id) wg: vec3u) {
         sum += pr.x + pr.y + pr.z + pr.w;
         put4(PS + r * TP + j, pr);
       }
-      // exp(NEG - NEG) = 1 while a row has seen no key; 0 on its first key (its output and sum are 0 until then)
-      let factor = select(exp(row_max[r] - m), 1.0, row_max[r] == m);
+      // 1 while the max stays, and on a row's first keys (its output and sum are 0 until then)
+      let factor = select(exp(row_max[r] - m), 1.0, row_max[r] == m || row_sum[r] == 0.0);
       row_scale[r] = factor;
       row_sum[r] = row_sum[r] * factor + sum;
       row_max[r] = m;
