@@ -36,8 +36,8 @@ export interface LayerWeights<A = FloatArray, W = A> {
 }
 
 export interface ModernBertWeights<A = FloatArray, W = A> {
-  /** tokEmbeddings[V, C] */
-  tokEmbeddings: A;
+  /** tokEmbeddings[V, C] (stored as the products' weights are: it is the decoder's weight where tied) */
+  tokEmbeddings: W;
   embeddingNorm: NormWeights<A>;
   layers: LayerWeights<A, W>[];
   finalNorm: NormWeights<A>;

@@ -329,15 +329,17 @@ type Packer = (W: ArrayLike<number>, s: { N: number; K: number; epilogue: 'none'
 
 /**
  * Linear weights and the embedding table are stored as `dtype`; biases and LayerNorm weights as f32. With a
- * packer, the GEMMs' weights are packed instead (the decoder too, even where it is tied to the embedding table,
- * which the embedding lookup reads as stored: a second copy).
+ * packer, the GEMMs' weights are packed instead, and so is the embedding table where the decoder is tied to it
+ * (the lookup reads it packed).
  */
 function mapWeights(w: ModernBertWeights, C: number, dtype: DType, upload: (data: ArrayLike<number>, label: string, stored: DType) => GPUBuffer, pack: Packer | null = null): GpuWeights {
   const gemmWeight = (W: ArrayLike<number>, N: number, K: number, label: string, glu = false): GemmWeights =>
     pack ? pack(W, { N: glu ? N / 2 : N, K, epilogue: glu ? 'glu' : 'none' }, label) : upload(W, label, dtype);
   const lin = (x: LinearWeights, label: string, glu = false): GpuLinear => ({ weight: gemmWeight(x.weight, x.outFeatures, x.inFeatures, `${label}.weight`, glu), bias: x.bias ? upload(x.bias, `${label}.bias`, 'f32') : null, outFeatures: x.outFeatures, inFeatures: x.inFeatures });
   const nrm = (x: NormWeights, label: string): GpuNorm => ({ weight: upload(x.weight, `${label}.weight`, 'f32'), bias: x.bias ? upload(x.bias, `${label}.bias`, 'f32') : null });
-  const tokEmbeddings = upload(w.tokEmbeddings, 'tok_embeddings', dtype);
+  // The tied decoder shares the embedding table, uploaded once (packed for sgmat, where the GEMMs are)
+  const tied = w.decoder?.weight === w.tokEmbeddings;
+  const tokEmbeddings = tied ? gemmWeight(w.tokEmbeddings, w.tokEmbeddings.length / C, C, 'tok_embeddings') : upload(w.tokEmbeddings, 'tok_embeddings', dtype);
   return {
     tokEmbeddings,
     embeddingNorm: nrm(w.embeddingNorm, 'embeddings.norm'),
@@ -351,8 +353,7 @@ function mapWeights(w: ModernBertWeights, C: number, dtype: DType, upload: (data
     })),
     finalNorm: nrm(w.finalNorm, 'final_norm'),
     head: w.head ? { dense: lin(w.head.dense, 'head.dense'), norm: nrm(w.head.norm, 'head.norm') } : null,
-    // The tied decoder shares the embedding buffer (uploaded once); packed for sgmat it is a second copy (the lookup reads the table as stored)
-    decoder: w.decoder ? { weight: w.decoder.weight === w.tokEmbeddings && !pack ? tokEmbeddings : gemmWeight(w.decoder.weight, w.decoder.weight.length / C, C, 'decoder.weight'), bias: w.decoder.bias ? upload(w.decoder.bias, 'decoder.bias', 'f32') : null } : null,
+    decoder: w.decoder ? { weight: tied ? tokEmbeddings : gemmWeight(w.decoder.weight, w.decoder.weight.length / C, C, 'decoder.weight'), bias: w.decoder.bias ? upload(w.decoder.bias, 'decoder.bias', 'f32') : null } : null,
     classifier: w.classifier ? lin(w.classifier, 'classifier') : null,
   };
 }

@@ -138,6 +138,13 @@ export const MUTATIONS: Mutation[] = [
     catches: [{ file: 'test/webgpu/gemm.test.ts', test: 'gemm v4, v3 and v2 sgmat 16x16x16 128x64/tk16 emulated' }],
   },
   {
+    id: 'embedding-packed-fragment-row',
+    what: 'the embedding lookup reads a packed table (a tied decoder packed for sgmat) one row off within each fragment',
+    file: 'optimized/webgpu/kernels/embedding.wgsl',
+    edit: { find: '(row % p.SN) * p.SK', replace: '((row + 1u) % p.SN) * p.SK' },
+    catches: [{ file: 'test/webgpu/kernels.test.ts', test: 'embedding gathers rows of a table packed' }],
+  },
+  {
     id: 'f16-no-saturation',
     what: 'f16 stores pack values past +-65504 unclamped (indeterminate in WGSL)',
     file: 'optimized/webgpu/kernels/storage.ts',

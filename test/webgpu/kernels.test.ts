@@ -7,6 +7,8 @@ import { pool as referencePool } from '../../reference/modernbert.ts';
 import { pack } from '../../reference/unpad.ts';
 import * as attention from '../../optimized/webgpu/kernels/attention.ts';
 import * as embedding from '../../optimized/webgpu/kernels/embedding.ts';
+import * as gemm from '../../optimized/webgpu/kernels/gemm.ts';
+import { roundHalf } from '../../optimized/webgpu/kernels/storage.ts';
 import * as layernorm from '../../optimized/webgpu/kernels/layernorm.ts';
 import * as poolKernel from '../../optimized/webgpu/kernels/pool.ts';
 import * as rope from '../../optimized/webgpu/kernels/rope.ts';
@@ -47,6 +49,21 @@ describe('embedding', () => {
     embedding.run(l, { tokens: l.upload(Uint32Array.from(ids), 'tokens'), table: l.upload(table, 'table'), out, T: ids.length, C });
     const got = await read(l, out, ids.length * C);
     ids.forEach((id, t) => expect(got.subarray(t * C, (t + 1) * C)).toEqual(table.subarray(id * C, (id + 1) * C)));
+  });
+
+  it('gathers rows of a table packed for the subgroup-matrix GEMM (a tied decoder), 16 x 16 and 8 x 8 fragments', async () => {
+    const l = await gpu();
+    const V = 150, C = 40; // neither a multiple of the padding (128 rows, 32 columns)
+    const table = Float32Array.from(inputs(V * C, 2).f32, roundHalf);
+    const ids = [0, 149, 16, 15, 127, 128, 7];
+    for (const shape of [{ SN: 16, SK: 16 }, { SN: 8, SK: 8 }]) {
+      const packed = gemm.packWeights(l, table, { N: V, K: C, epilogue: 'none' }, 'table', shape);
+      const out = l.pool.storage(ids.length * C * 4, 'out');
+      embedding.run(l, { tokens: l.upload(Uint32Array.from(ids), 'tokens'), table: packed, out, T: ids.length, C, tableDtype: 'f16' });
+      const got = await read(l, out, ids.length * C);
+      ids.forEach((id, t) => expect(got.subarray(t * C, (t + 1) * C), `${shape.SN}x${shape.SK} token ${id}`).toEqual(table.subarray(id * C, (id + 1) * C)));
+      expect(() => embedding.run(l, { tokens: l.upload(Uint32Array.from(ids), 'tokens'), table: packed, out, T: ids.length, C: 38, tableDtype: 'f16' })).toThrow('embedding: the packed table is f16 [150, 40]; this lookup reads a f16 table of 38 columns');
+    }
   });
 });
 

@@ -20,12 +20,12 @@ describe('memory plan', () => {
     expect(long.peak_bytes).toBe(long.weight_bytes + long.activation_bytes);
   });
 
-  it('counts the weights packed for the subgroup-matrix GEMM: rows padded to whole tiles, the tied decoder a second copy', async () => {
+  it('counts the weights packed for the subgroup-matrix GEMM: rows padded to whole tiles, the tied table once', async () => {
     const f16 = await planMemory(base, parseLengths('512x1'), {}, 'f16');
     const packed = await planMemory(base, parseLengths('512x1'), {}, 'f16', { gemm: 'sgmat' });
-    // base's layers pad nothing (768, 2304 and 2 x 1152 rows, K 768 and 1152); the decoder's 50,368 rows pad to
-    // 50,432 (a multiple of 128), and the embedding lookup keeps the table as stored
-    expect(packed.weight_bytes - f16.weight_bytes).toBe(50_432 * 768 * 2);
+    // base's layers pad nothing (768, 2304 and 2 x 1152 rows, K 768 and 1152); the embedding table, tied to the
+    // decoder and packed once for both, pads its 50,368 rows to 50,432 (a multiple of 128)
+    expect(packed.weight_bytes - f16.weight_bytes).toBe((50_432 - 50_368) * 768 * 2);
     expect(packed.activation_bytes).toBe(f16.activation_bytes);
   });
 

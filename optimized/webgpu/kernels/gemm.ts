@@ -16,7 +16,7 @@ import v2Source from './gemm_v2.wgsl';
 import v3Source from './gemm_v3.wgsl';
 import reduceSource from './gemm_reduce.wgsl';
 import { V4_MAX_LOADS, v4Kernel, v4Loads } from './gemm_v4.ts';
-import { EMULATED_SUBGROUP, type PackedWeights, packSgmatWeights, packedSize, sgmatKernel, sgmatWorkgroupBytes } from './gemm_sgmat.ts';
+import { EMULATED_SUBGROUP, type PackedWeights, isPacked, packSgmatWeights, packedSize, sgmatKernel, sgmatWorkgroupBytes } from './gemm_sgmat.ts';
 import { type Kernel, type Launcher, MAX_GRID, grid, withGeneratedCode } from './launch.ts';
 import { type DType, accessors, bytesOf, columnStore, encode } from './storage.ts';
 import { type AnyGemmTile, type Epilogue, type GemmTile, MAX_SPLIT_K, type SgmatTile, sgmatTileProblem, sgmatTileShape } from './tiles.ts';
@@ -272,10 +272,6 @@ export function defaultSgmatTile(l: Launcher, s?: Pick<GemmShape, 'M' | 'N' | 'e
 
 function hasMatrixShape(l: Launcher, t: SgmatTile): boolean {
   return l.ctx?.subgroupMatrix?.configs.some((c) => c.M === t.SM && c.N === t.SN && c.K === t.SK) ?? false;
-}
-
-function isPacked(W: GPUBuffer | PackedWeights): W is PackedWeights {
-  return 'SK' in W;
 }
 
 /**

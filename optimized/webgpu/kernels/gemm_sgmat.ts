@@ -33,6 +33,10 @@ export interface PackedWeights {
   glu: boolean;
 }
 
+export function isPacked(W: GPUBuffer | PackedWeights): W is PackedWeights {
+  return 'SK' in W;
+}
+
 /** Rows a tile can reach are padded with zeros: to 128 (the widest tile) or for GLU each half to 64; K to 32 (the longest K step). */
 const PACKED_ROWS = 128;
 const PACKED_K = 32;
@@ -52,7 +56,7 @@ export function packedSize(N: number, K: number, glu: boolean): { rows: number; 
 export function packSgmatWeights(W: ArrayLike<number>, N: number, K: number, glu: boolean, m: { SN: number; SK: number }): Float32Array {
   const size = packedSize(N, K, glu);
   if (W.length !== (glu ? 2 : 1) * N * K) throw new Error(`packSgmatWeights: W has ${W.length} values, not ${glu ? 2 : 1} x ${N} x ${K}`);
-  if (PACKED_ROWS / 2 % m.SN || PACKED_K % m.SK) throw new Error(`packSgmatWeights: ${m.SN} x ${m.SK} fragments do not tile the padding`);
+  if ((PACKED_ROWS / 2) % m.SN || PACKED_K % m.SK) throw new Error(`packSgmatWeights: ${m.SN} x ${m.SK} fragments do not tile the padding`);
   const out = new Float32Array(size.halves);
   const fragments = size.K / m.SK;
   for (let row = 0; row < W.length / K; row++) {
